@@ -1,0 +1,48 @@
+"""i2imetric: a trainable learned metric for image-to-image translation and image editing.
+
+Given (source image, instruction, output image) it returns one score of how good the edit
+is (higher is better), sub-scores for instruction following, preservation and quality,
+and a per-patch map of where the edit helped or hurt.
+
+    >>> import i2imetric
+    >>> metric = i2imetric.create_metric("test-tiny")      # or load_metric("demo")
+    >>> metric.score("source.png", "make it brighter", "output.png")  # doctest: +SKIP
+
+Names are imported lazily, so ``import i2imetric`` (and the light modules such as
+``i2imetric.stats``) do not pay for importing torch and open_clip.
+"""
+
+from importlib import import_module
+
+from .errors import BaseWeightsError, CheckpointError, ConfigError, I2IInputError  # noqa: F401
+from .version import __version__  # noqa: F401
+
+_LAZY = {
+    "list_models": "config",
+    "get_model_config": "config",
+    "MetricConfig": "config",
+    "create_metric": "factory",
+    "load_metric": "factory",
+    "list_pretrained": "factory",
+    "I2IMetric": "metric",
+    "Explanation": "metric",
+    "MetricOutput": "metric",
+    "SUBSCORE_NAMES": "metric",
+    "count_parameters": "lora",
+    "save_heatmap": "heatmap",
+    "evaluate": "evaluation",
+}
+
+__all__ = ["__version__", "I2IInputError", "CheckpointError", "BaseWeightsError", "ConfigError", *_LAZY]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'i2imetric' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,199 @@
+"""The metric's architecture as data.
+
+A model config is a JSON file in ``i2imetric/model_configs/``. It names the OpenCLIP base
+(a built-in architecture, or a full open_clip config dict for tiny models), an optional
+timm ViT as a second patch-token source, the head, the LoRA defaults and the prior's
+weights. :func:`list_models` lists them; :func:`get_model_config` returns one as a
+:class:`MetricConfig`, with overrides merged in and every key checked.
+
+Nothing in the package branches on a model's *name*: everything it needs is in here.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from .errors import ConfigError
+
+__all__ = [
+    "BaseConfig",
+    "TimmConfig",
+    "HeadConfig",
+    "LoraConfig",
+    "PriorConfig",
+    "MetricConfig",
+    "list_models",
+    "get_model_config",
+]
+
+MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
+
+
+@dataclass
+class BaseConfig:
+    """The OpenCLIP model both towers come from.
+
+    Exactly one of ``open_clip`` (a built-in architecture name such as ``"ViT-B-32"``) or
+    ``open_clip_config`` (a full open_clip model config dict) is set.
+    """
+
+    open_clip: Optional[str] = None
+    open_clip_config: Optional[dict] = None
+    # The tag suggested in docs and used by `create_metric(name, pretrained=True)`.
+    default_pretrained: Optional[str] = None
+
+    def __post_init__(self):
+        if (self.open_clip is None) == (self.open_clip_config is None):
+            raise ConfigError("base: give exactly one of 'open_clip' (an architecture name) or 'open_clip_config'")
+
+
+@dataclass
+class TimmConfig:
+    """A timm ViT used as a second source of patch tokens (DINO-style local features)."""
+
+    model: str
+    default_pretrained: Optional[str] = None
+    img_size: Optional[int] = None
+    model_args: dict = field(default_factory=dict)
+
+
+@dataclass
+class HeadConfig:
+    """The joint head: fuses text, global and per-patch features into one latent z."""
+
+    use_patch_tokens: bool = True
+    fusion_dim: int = 128
+    depth: int = 2
+    num_heads: int = 4
+    mlp_ratio: float = 2.0
+    latent_dim: int = 256
+    dropout: float = 0.0
+
+
+@dataclass
+class LoraConfig:
+    """Where LoRA goes and how big it is. ``towers`` picks from image, text, timm."""
+
+    towers: list = field(default_factory=lambda: ["image", "text"])
+    r: int = 8
+    alpha: float = 16.0
+    dropout: float = 0.0
+    # Regexes over module names, matched in full by peft. The defaults are the attention
+    # (nn.MultiheadAttention, so q/k/v/out together) and MLP projections of resblocks.
+    image_targets: str = r"visual\.transformer\.resblocks\.\d+\.(attn|mlp\.c_fc|mlp\.c_proj)"
+    text_targets: str = r"transformer\.resblocks\.\d+\.(attn|mlp\.c_fc|mlp\.c_proj)"
+    timm_targets: str = r"blocks\.\d+\.(attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)"
+
+    def __post_init__(self):
+        unknown = set(self.towers) - {"image", "text", "timm"}
+        if unknown:
+            raise ConfigError(f"lora.towers: unknown tower(s) {sorted(unknown)}; valid: image, text, timm")
+
+
+@dataclass
+class PriorConfig:
+    """Fixed weights of the zero-shot prior (see :mod:`i2imetric.prior`)."""
+
+    direction: float = 1.0
+    gain: float = 1.0
+    preservation: float = 1.0
+    # Cosines live in a narrow band; the scale puts the prior on a logit-like range.
+    scale: float = 10.0
+
+
+@dataclass
+class MetricConfig:
+    """Everything needed to build the metric's modules (but not its weights)."""
+
+    name: str
+    base: BaseConfig
+    timm: Optional[TimmConfig] = None
+    head: HeadConfig = field(default_factory=HeadConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    prior: PriorConfig = field(default_factory=PriorConfig)
+    # "squash" resizes the whole image to the base's square input; "letterbox" pads first.
+    # Never centre-crop: an edit metric must see every pixel an edit can touch.
+    image_resize: str = "squash"
+    # What training may change: "lora" (LoRA adapters + head), "head" (head only), or
+    # "full" (every weight, for comparison). Also decides which tensors a checkpoint holds.
+    trainable: str = "lora"
+    description: str = ""
+
+    def __post_init__(self):
+        if self.image_resize not in ("squash", "letterbox"):
+            raise ConfigError(f"image_resize: {self.image_resize!r} is not one of 'squash', 'letterbox'")
+        if self.trainable not in ("lora", "head", "full"):
+            raise ConfigError(f"trainable: {self.trainable!r} is not one of 'lora', 'head', 'full'")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, *, where: str = "config") -> "MetricConfig":
+        return _build(cls, data, where)
+
+
+_NESTED = {"base": BaseConfig, "timm": TimmConfig, "head": HeadConfig, "lora": LoraConfig, "prior": PriorConfig}
+
+
+def _build(cls, data: Any, where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected an object, got {type(data).__name__}")
+    valid = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - valid)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(valid)}")
+    kwargs = {}
+    for key, value in data.items():
+        nested = _NESTED.get(key) if cls is MetricConfig else None
+        kwargs[key] = _build(nested, value, f"{where}.{key}") if nested and value is not None else value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _merge(base: dict, overrides: dict, where: str) -> dict:
+    """Deep-merge ``overrides`` into a copy of ``base`` (dicts merge, anything else replaces)."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key != "open_clip_config":
+            merged[key] = _merge(merged[key], value, f"{where}.{key}")
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def list_models() -> list[str]:
+    """Names of the model configs shipped with the package, sorted.
+
+    Example:
+        >>> "test-tiny" in list_models()
+        True
+    """
+    return sorted(path.stem for path in MODEL_CONFIG_DIR.glob("*.json"))
+
+
+def get_model_config(name: str, **overrides: Any) -> MetricConfig:
+    """Load a shipped model config and merge ``overrides`` into it.
+
+    Args:
+        name: one of :func:`list_models`.
+        **overrides: top-level keys of :class:`MetricConfig`; dict values merge into the
+            matching section, e.g. ``lora={"r": 4}`` or ``head={"use_patch_tokens": False}``.
+
+    Returns:
+        A validated :class:`MetricConfig`.
+    """
+    path = MODEL_CONFIG_DIR / f"{name}.json"
+    if not path.is_file():
+        raise ConfigError(f"unknown model config {name!r}; available: {', '.join(list_models())}")
+    with open(path, encoding="utf-8") as handle:
+        data = json.load(handle)
+    data.setdefault("name", name)
+    return MetricConfig.from_dict(_merge(data, overrides, name), where=f"{name} (with overrides)")

@@ -1,0 +1,289 @@
+"""The encoders: OpenCLIP's two towers, and optionally a timm ViT for extra patch tokens.
+
+* :class:`OpenCLIPEncoder` turns images into a pooled embedding ``g`` and projected
+  patch tokens ``P`` (both in the joint image-text space, unit length), and
+  instructions into ``t``, with the model's own tokenizer.
+* :class:`TimmPatchEncoder` turns images into DINO-style patch tokens, resampled onto
+  the OpenCLIP patch grid so both sources line up position by position.
+
+Each encoder owns its :class:`~i2imetric.preprocess.Preprocess`, taken from its own
+config, because each was trained with its own size and statistics.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Optional, Sequence
+
+import open_clip
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .config import BaseConfig, TimmConfig
+from .errors import BaseWeightsError, ConfigError
+from .preprocess import Preprocess
+from .weights import WeightsSource, fetch_hub_file, sha256_file, verify_sha256
+
+__all__ = ["OpenCLIPEncoder", "TimmPatchEncoder", "resolve_open_clip_config"]
+
+
+def resolve_open_clip_config(base: BaseConfig) -> dict:
+    """The full open_clip model config dict for ``base`` (a copy; safe to edit)."""
+    if base.open_clip_config is not None:
+        return copy.deepcopy(base.open_clip_config)
+    config = open_clip.get_model_config(base.open_clip)
+    if config is None:
+        raise ConfigError(
+            f"base.open_clip: {base.open_clip!r} is not an OpenCLIP architecture; see open_clip.list_models()"
+        )
+    return copy.deepcopy(config)
+
+
+class OpenCLIPEncoder(nn.Module):
+    """OpenCLIP image and text towers, returning global and patch features.
+
+    Args:
+        open_clip_config: a full open_clip model config dict (see
+            :func:`resolve_open_clip_config`).
+        preprocess: the image preprocessing that matches the weights.
+    """
+
+    def __init__(self, open_clip_config: dict, preprocess: Preprocess):
+        super().__init__()
+        self.open_clip_config = copy.deepcopy(open_clip_config)
+        model_class = open_clip.CustomTextCLIP if _needs_custom_text(open_clip_config) else open_clip.CLIP
+        self.model = model_class(**open_clip_config)
+        if not isinstance(self.model.visual, open_clip.transformer.VisionTransformer):
+            raise ConfigError("patch tokens need a ViT image tower; this open_clip config has none")
+        self.model.visual.output_tokens = True
+        self.preprocess = preprocess
+        self.tokenizer = _make_tokenizer(open_clip_config)
+        self.context_length = self.tokenizer.context_length
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.open_clip_config["embed_dim"])
+
+    @property
+    def grid_size(self) -> tuple:
+        return tuple(self.model.visual.grid_size)
+
+    def encode_image(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode a preprocessed batch ``[N, 3, h, w]``.
+
+        Returns:
+            ``g``: ``[N, D]`` pooled embeddings, and ``P``: ``[N, L, D]`` patch tokens,
+            both projected into the joint space and L2-normalised.
+        """
+        pooled, tokens = self.model.visual(pixels)
+        # Patch tokens leave the tower after ln_post but before the projection; sending
+        # them through the same projection puts every patch in the text-comparable space.
+        projection = self.model.visual.proj
+        if projection is not None:
+            tokens = tokens @ projection
+        return F.normalize(pooled, dim=-1), F.normalize(tokens, dim=-1)
+
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        """Tokenize with the model's own tokenizer; over-long texts are truncated, with one warning."""
+        too_long = [text for text in texts if _token_count(self.tokenizer, text) > self.context_length]
+        if too_long:
+            warnings.warn(
+                f"{len(too_long)} instruction(s) exceed the text encoder's context of "
+                f"{self.context_length} tokens and were truncated, e.g. {too_long[0][:60]!r}",
+                stacklevel=3,
+            )
+        return self.tokenizer(list(texts))
+
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``[N, D]`` L2-normalised instruction embeddings."""
+        return self.model.encode_text(tokens, normalize=True)
+
+    # ------------------------------------------------------------------ weights
+
+    def load_weights(self, path: str) -> None:
+        """Load full-CLIP base weights from a local file, strictly.
+
+        open_clip's loader reads safetensors directly and ``.pt``/``.bin`` with
+        ``weights_only=True``, and converts older key layouts.
+        """
+        try:
+            open_clip.load_checkpoint(self.model, str(path), strict=True, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - torch and open_clip raise many kinds here
+            raise BaseWeightsError(f"{path}: could not load as {type(self.model).__name__} weights: {exc}") from exc
+
+
+def _needs_custom_text(config: dict) -> bool:
+    return bool(config.get("custom_text")) or "hf_model_name" in config.get("text_cfg", {})
+
+
+def _make_tokenizer(open_clip_config: dict):
+    text_cfg = open_clip_config.get("text_cfg", {})
+    context_length = text_cfg.get("context_length", open_clip.tokenizer.DEFAULT_CONTEXT_LENGTH)
+    if text_cfg.get("hf_tokenizer_name"):
+        return open_clip.tokenizer.HFTokenizer(text_cfg["hf_tokenizer_name"], context_length=context_length)
+    return open_clip.tokenizer.SimpleTokenizer(context_length=context_length, **text_cfg.get("tokenizer_kwargs", {}))
+
+
+def _token_count(tokenizer, text: str) -> int:
+    """Tokens the text needs, including start/end tokens (0 when the tokenizer can't say)."""
+    if isinstance(tokenizer, open_clip.tokenizer.SimpleTokenizer):
+        return len(tokenizer.encode(text)) + 2
+    inner = getattr(tokenizer, "tokenizer", None)
+    if inner is not None:
+        return len(inner(text)["input_ids"])
+    return 0
+
+
+# ---------------------------------------------------------------------------- timm
+
+
+class TimmPatchEncoder(nn.Module):
+    """A timm ViT whose patch tokens are resampled onto a target grid.
+
+    Args:
+        config: the timm section of the metric config.
+        target_grid: the OpenCLIP patch grid ``(gh, gw)`` to resample onto.
+        resize: ``"squash"`` or ``"letterbox"``, as for the OpenCLIP tower.
+        weights_file: local pretrained weights, or None for random init.
+    """
+
+    def __init__(self, config: TimmConfig, target_grid: tuple, resize: str, weights_file: Optional[str] = None):
+        super().__init__()
+        import timm
+
+        kwargs = dict(config.model_args)
+        if config.img_size is not None:
+            kwargs["img_size"] = config.img_size
+        # timm applies the model's own checkpoint conversion and loads with weights_only=True.
+        self.model = timm.create_model(
+            config.model,
+            pretrained=weights_file is not None,
+            pretrained_cfg_overlay={"file": str(weights_file)} if weights_file else None,
+            num_classes=0,
+            **kwargs,
+        )
+        data_config = timm.data.resolve_data_config({}, model=self.model)
+        self.preprocess = Preprocess(
+            # The model's own input size: img_size overrides the pretrained config's.
+            size=tuple(self.model.patch_embed.img_size),
+            mean=data_config["mean"],
+            std=data_config["std"],
+            interpolation="bicubic" if data_config.get("interpolation") == "bicubic" else "bilinear",
+            resize=resize,
+        )
+        self.target_grid = tuple(target_grid)
+        self.model_name = config.model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.num_features)
+
+    def encode_patches(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``[N, L, C]`` L2-normalised patch tokens on the target grid."""
+        tokens = self.model.forward_features(pixels)[:, self.model.num_prefix_tokens :]
+        grid_h, grid_w = self.model.patch_embed.grid_size
+        tokens = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, grid_h, grid_w)
+        if (grid_h, grid_w) != self.target_grid:
+            tokens = F.interpolate(tokens, size=self.target_grid, mode="bilinear", align_corners=False)
+        return F.normalize(tokens.flatten(2).transpose(1, 2), dim=-1)
+
+# ----------------------------------------------------------------- weight lookup
+
+
+def resolve_open_clip_weights(architecture: Optional[str], pretrained: str, cache_dir: Optional[str] = None):
+    """Find base weights for ``pretrained`` (a tag, ``hf-hub:`` id, or local file).
+
+    Returns:
+        ``(local_path, WeightsSource, tag_config)``; ``tag_config`` holds the tag's
+        preprocessing and ``quick_gelu`` when ``pretrained`` was an OpenCLIP tag, else ``{}``.
+    """
+    if pretrained.startswith("hf-hub:"):
+        path = _fetch_hf_hub_ref(pretrained[len("hf-hub:"):], cache_dir)
+        return path, WeightsSource("hf-hub", pretrained), {}
+    if _looks_like_path(pretrained):
+        return _local_file(pretrained)
+    if architecture is None:
+        raise BaseWeightsError(
+            f"pretrained={pretrained!r}: a tag needs a built-in OpenCLIP architecture; this config has an inline "
+            "open_clip_config, so pass a local weights file or an hf-hub: id"
+        )
+    tag_config = open_clip.get_pretrained_cfg(architecture, pretrained)
+    if not tag_config:
+        tags = open_clip.list_pretrained_tags_by_model(architecture)
+        raise BaseWeightsError(
+            f"pretrained={pretrained!r} is neither a local file nor an OpenCLIP tag of {architecture}; tags: {tags}"
+        )
+    path = _fetch_open_clip_tag(architecture, pretrained, tag_config, cache_dir)
+    return path, WeightsSource("open_clip", pretrained), dict(tag_config)
+
+
+def resolve_timm_weights(model_name: str, pretrained: str, cache_dir: Optional[str] = None):
+    """Like :func:`resolve_open_clip_weights`, for a timm model's pretrained tag or file."""
+    if pretrained.startswith("hf-hub:"):
+        path = _fetch_hf_hub_ref(pretrained[len("hf-hub:"):], cache_dir)
+        return path, WeightsSource("hf-hub", pretrained)
+    if _looks_like_path(pretrained):
+        path, source, _ = _local_file(pretrained)
+        return path, source
+    import timm
+
+    pretrained_cfg = timm.models.get_pretrained_cfg(f"{model_name}.{pretrained}")
+    hub_id = getattr(pretrained_cfg, "hf_hub_id", None) if pretrained_cfg else None
+    if not hub_id:
+        raise BaseWeightsError(f"timm has no hub weights for {model_name}.{pretrained}; pass a local file instead")
+    path = fetch_hub_file(hub_id, ["model.safetensors", "pytorch_model.bin"], cache_dir)
+    return path, WeightsSource("timm", f"{model_name}.{pretrained}")
+
+
+def _fetch_hf_hub_ref(ref: str, cache_dir: Optional[str]) -> str:
+    parts = ref.strip("/").split("/")
+    if len(parts) < 2:
+        raise BaseWeightsError(f"hf-hub:{ref}: expected 'hf-hub:org/repo' or 'hf-hub:org/repo/file.safetensors'")
+    repo_id = "/".join(parts[:2])
+    filenames = ["/".join(parts[2:])] if len(parts) > 2 else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+    return fetch_hub_file(repo_id, filenames, cache_dir)
+
+
+def _fetch_open_clip_tag(architecture: str, tag: str, tag_config: dict, cache_dir: Optional[str]) -> str:
+    hub = tag_config.get("hf_hub", "")
+    if not hub:
+        raise BaseWeightsError(
+            f"{architecture}/{tag} is only published at {tag_config.get('url')}; download it there and pass "
+            "the local file as `pretrained=`"
+        )
+    repo_id, filename = hub.rstrip("/").rsplit("/", 1) if not hub.endswith("/") else (hub.rstrip("/"), "")
+    # Mirror open_clip: prefer a safetensors twin of the published file.
+    if filename:
+        stem = filename.rsplit(".", 1)[0]
+        filenames = [stem + ".safetensors", filename] if not filename.endswith(".safetensors") else [filename]
+    else:
+        filenames = ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+    return fetch_hub_file(repo_id, filenames, cache_dir)
+
+
+def _looks_like_path(ref: str) -> bool:
+    return ref.endswith((".safetensors", ".pt", ".pth", ".bin")) or "/" in ref or "\\" in ref
+
+
+def _local_file(ref: str):
+    from pathlib import Path
+
+    path = Path(ref).expanduser()
+    if not path.is_file():
+        raise BaseWeightsError(f"pretrained={ref!r}: no such weights file")
+    return str(path), WeightsSource("file", str(path.resolve()), sha256_file(path)), {}
+
+
+def check_recorded_file(source: WeightsSource, folder) -> str:
+    """Locate a recorded ``file`` source (absolute, or relative to ``folder``) and verify it."""
+    from pathlib import Path
+
+    path = Path(source.ref)
+    if not path.is_absolute():
+        path = Path(folder) / path
+    if not path.is_file():
+        raise BaseWeightsError(f"{path}: the base weights file recorded in the checkpoint is missing")
+    verify_sha256(path, source.sha256)
+    return str(path)

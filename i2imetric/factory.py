@@ -1,0 +1,186 @@
+"""Building a metric from a model config, and loading a saved one by name or path."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+import open_clip
+import torch
+
+from .config import MetricConfig, get_model_config
+from .encoders import resolve_open_clip_config, resolve_open_clip_weights, resolve_timm_weights
+from .errors import BaseWeightsError, CheckpointError
+from .metric import I2IMetric
+from .preprocess import Preprocess
+from .weights import WeightsSource, fetch_hub_file
+
+__all__ = ["create_metric", "load_metric", "list_pretrained", "build_metric", "open_clip_preprocess"]
+
+CHECKPOINTS_ENV = "I2IMETRIC_CHECKPOINTS"
+# A source checkout (and an editable install) keeps the shipped scorers beside the package.
+REPO_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+
+
+def create_metric(
+    model_name: str,
+    pretrained: Union[str, bool, None] = None,
+    device: Optional[str] = None,
+    *,
+    timm_pretrained: Union[str, bool, None] = None,
+    cache_dir: Optional[str] = None,
+    seed: int = 0,
+    **overrides,
+) -> I2IMetric:
+    """Build a metric from a shipped model config.
+
+    Args:
+        model_name: one of :func:`i2imetric.list_models`.
+        pretrained: base weights: an OpenCLIP tag (``"openai"``), an ``"hf-hub:org/repo"``
+            id, a local weights file, ``True`` for the config's default tag, or None for a
+            random base (tests). Downloads happen only here, only when not cached.
+        device: where to put the metric (default CPU).
+        timm_pretrained: the same for the optional timm encoder.
+        cache_dir: the Hugging Face cache to use.
+        seed: seeds the random initialisation of the head (and of a random base).
+        **overrides: config sections to change, e.g. ``lora={"r": 4}``.
+
+    Returns:
+        An :class:`I2IMetric` in eval mode. Untrained, it scores exactly like the zero-shot prior.
+
+    Example:
+        >>> metric = create_metric("test-tiny")
+        >>> metric.higher_is_better
+        True
+    """
+    config = get_model_config(model_name, **overrides)
+    base_file, base_source, tag_config = None, WeightsSource("random"), {}
+    if pretrained is True:
+        pretrained = config.base.default_pretrained
+    if pretrained:
+        base_file, base_source, tag_config = resolve_open_clip_weights(config.base.open_clip, pretrained, cache_dir)
+
+    timm_file, timm_source = None, None
+    if config.timm is not None:
+        timm_source = WeightsSource("random")
+        if timm_pretrained is True:
+            timm_pretrained = config.timm.default_pretrained
+        if timm_pretrained:
+            timm_file, timm_source = resolve_timm_weights(config.timm.model, timm_pretrained, cache_dir)
+
+    open_clip_config = resolve_open_clip_config(config.base)
+    if tag_config.get("quick_gelu"):
+        open_clip_config["quick_gelu"] = True  # the tag was trained with QuickGELU
+    preprocess = open_clip_preprocess(open_clip_config, tag_config, config.image_resize)
+    return build_metric(
+        config, open_clip_config, preprocess, base_file, base_source, timm_file, timm_source, device=device, seed=seed
+    )
+
+
+def build_metric(
+    config: MetricConfig,
+    open_clip_config: dict,
+    preprocess: Preprocess,
+    base_file: Optional[str],
+    base_source: WeightsSource,
+    timm_file: Optional[str] = None,
+    timm_source: Optional[WeightsSource] = None,
+    *,
+    device: Optional[str] = None,
+    seed: int = 0,
+) -> I2IMetric:
+    """Construct, load base weights, add LoRA, freeze the base: the shared tail of create and load."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        metric = I2IMetric(config, open_clip_config, preprocess, base_source, timm_source, timm_file)
+    if base_file is not None:
+        metric.clip.load_weights(base_file)
+    metric.prepare_for_training_mode()
+    return metric.to(device or "cpu").eval()
+
+
+def open_clip_preprocess(open_clip_config: dict, tag_config: dict, resize: str) -> Preprocess:
+    """Preprocessing from the base's own config: size from the vision tower, statistics from the tag."""
+    defaults = open_clip.transform.PreprocessCfg()
+    stored = {**open_clip_config.get("preprocess_cfg", {}), **{k: v for k, v in tag_config.items() if v}}
+    image_size = open_clip_config["vision_cfg"].get("image_size", defaults.size)
+    size = image_size if isinstance(image_size, (list, tuple)) else (image_size, image_size)
+    return Preprocess(
+        size=size,
+        mean=stored.get("mean", defaults.mean),
+        std=stored.get("std", defaults.std),
+        interpolation=stored.get("interpolation", defaults.interpolation),
+        resize=resize,
+    )
+
+
+def load_metric(name_or_path: str | os.PathLike, device: Optional[str] = None, cache_dir: Optional[str] = None) -> I2IMetric:
+    """Load a trained metric, in eval mode, on CPU unless ``device`` says otherwise.
+
+    Args:
+        name_or_path: a checkpoint folder; a registered name such as ``"demo"`` (see
+            :func:`list_pretrained`); or ``"hf-hub:org/name"``, a hub repo holding such a folder.
+        device: target device.
+        cache_dir: the Hugging Face cache, for ``hf-hub:`` names.
+
+    Returns:
+        The :class:`I2IMetric`.
+    """
+    from .checkpoint import load_checkpoint
+
+    text = str(name_or_path)
+    if Path(text).is_dir():
+        return load_checkpoint(text, device=device)
+    if text.startswith("hf-hub:"):
+        return load_checkpoint(_fetch_hub_checkpoint(text[len("hf-hub:"):], cache_dir), device=device)
+    registered = _registered_checkpoints()
+    if text in registered:
+        return load_checkpoint(registered[text], device=device)
+    raise CheckpointError(
+        f"{text!r} is not a checkpoint folder, an hf-hub: id, or a registered name "
+        f"({', '.join(sorted(registered)) or 'none found'}); registered names are the folders of "
+        f"{_checkpoint_dirs_text()}"
+    )
+
+
+def list_pretrained() -> list[str]:
+    """Names :func:`load_metric` accepts besides paths (the shipped and registered scorers)."""
+    return sorted(_registered_checkpoints())
+
+
+def _checkpoint_dirs() -> list[Path]:
+    dirs = [Path(p) for p in os.environ.get(CHECKPOINTS_ENV, "").split(os.pathsep) if p]
+    return dirs + [REPO_CHECKPOINTS]
+
+
+def _checkpoint_dirs_text() -> str:
+    return f"${CHECKPOINTS_ENV} and {REPO_CHECKPOINTS}"
+
+
+def _registered_checkpoints() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for directory in _checkpoint_dirs():
+        if directory.is_dir():
+            for child in sorted(directory.iterdir()):
+                if (child / "i2imetric_config.json").is_file():
+                    found.setdefault(child.name, child)
+    return found
+
+
+def _fetch_hub_checkpoint(repo_id: str, cache_dir: Optional[str]) -> Path:
+    """Download (or find cached) the files of a checkpoint folder held in a hub repo."""
+    from .checkpoint import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
+
+    config_path = Path(fetch_hub_file(repo_id, [CONFIG_NAME], cache_dir))
+    fetch_hub_file(repo_id, [WEIGHTS_NAME], cache_dir)
+    # A bundled base file (tiny bases travel with the checkpoint) sits next to the config.
+    with open(config_path, encoding="utf-8") as handle:
+        base = json.load(handle).get("base_weights", {})
+    if base.get("kind") == "file" and not Path(base["ref"]).is_absolute():
+        fetch_hub_file(repo_id, [base["ref"]], cache_dir)
+    with contextlib.suppress(BaseWeightsError):
+        fetch_hub_file(repo_id, [CARD_NAME], cache_dir)  # the model card is optional
+    return config_path.parent

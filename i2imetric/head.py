@@ -1,0 +1,111 @@
+"""The joint head: condenses one (source, instruction, output) triplet into a latent z.
+
+Each patch position becomes one token ``[P_o, P_s, P_o - P_s]`` (plus the timm patches,
+when configured) with a learned position embedding. Fusing source and output *at the same
+position* is what lets the head see flips, rotations and collateral damage that pooled
+embeddings average away. In front go a text token (the instruction) and a global token
+(pooled embeddings and the prior's cosines). A few transformer blocks let the text token
+attend over the patch differences, i.e. ask "did the right place change?".
+
+``z`` is read from the text and global tokens. The score, sub-scores and per-patch map
+are *residuals* added to the zero-shot prior; their output layers start at zero, so an
+untrained metric scores exactly like the prior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn as nn
+
+from .config import HeadConfig
+
+__all__ = ["HeadOutput", "JointHead"]
+
+NUM_GLOBAL_COSINES = 4  # see prior.global_cosines
+
+
+@dataclass
+class HeadOutput:
+    latent: torch.Tensor  # [N, latent_dim]
+    score: torch.Tensor  # [N] residual over the prior
+    subscores: torch.Tensor  # [N, 3] residuals
+    patch_map: torch.Tensor  # [N, L] residuals
+
+
+class JointHead(nn.Module):
+    """Maps encoded triplet features to a latent z and residual scores.
+
+    Args:
+        config: head sizes and whether patch tokens are used at all.
+        clip_dim: width of the joint CLIP space (pooled, text and patch features).
+        num_patches: patch-grid size L of the image encoder.
+        timm_dim: width of the optional timm patch tokens (0 when absent).
+    """
+
+    def __init__(self, config: HeadConfig, clip_dim: int, num_patches: int, timm_dim: int = 0):
+        super().__init__()
+        self.use_patch_tokens = config.use_patch_tokens
+        width = config.fusion_dim
+        self.text_in = nn.Linear(clip_dim, width)
+        self.global_in = nn.Linear(3 * clip_dim + NUM_GLOBAL_COSINES, width)
+        if self.use_patch_tokens:
+            self.patch_in = nn.Linear(3 * clip_dim + 3 * timm_dim, width)
+            self.patch_position = nn.Parameter(torch.zeros(1, num_patches, width))
+            nn.init.trunc_normal_(self.patch_position, std=0.02)
+            self.patch_out = nn.Linear(width, 1)
+        block = nn.TransformerEncoderLayer(
+            d_model=width,
+            nhead=config.num_heads,
+            dim_feedforward=int(width * config.mlp_ratio),
+            dropout=config.dropout,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
+        )
+        self.blocks = nn.TransformerEncoder(block, num_layers=config.depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(width)
+        self.to_latent = nn.Sequential(nn.Linear(2 * width, config.latent_dim), nn.GELU(), nn.Linear(config.latent_dim, config.latent_dim))
+        self.score_out = nn.Linear(config.latent_dim, 1)
+        self.subscore_out = nn.Linear(config.latent_dim, 3)
+        self._zero_init_outputs()
+
+    def _zero_init_outputs(self) -> None:
+        outputs = [self.score_out, self.subscore_out] + ([self.patch_out] if self.use_patch_tokens else [])
+        for layer in outputs:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(
+        self,
+        g_source: torch.Tensor,
+        g_output: torch.Tensor,
+        text: torch.Tensor,
+        cosines: torch.Tensor,
+        patches_source: torch.Tensor,
+        patches_output: torch.Tensor,
+        timm_source: Optional[torch.Tensor] = None,
+        timm_output: Optional[torch.Tensor] = None,
+    ) -> HeadOutput:
+        global_features = torch.cat([g_output, g_source, g_output - g_source, cosines], dim=-1)
+        tokens = [self.text_in(text)[:, None], self.global_in(global_features)[:, None]]
+        if self.use_patch_tokens:
+            local = [patches_output, patches_source, patches_output - patches_source]
+            if timm_source is not None:
+                local += [timm_output, timm_source, timm_output - timm_source]
+            tokens.append(self.patch_in(torch.cat(local, dim=-1)) + self.patch_position)
+        hidden = self.norm(self.blocks(torch.cat(tokens, dim=1)))
+
+        latent = self.to_latent(hidden[:, :2].flatten(1))
+        if self.use_patch_tokens:
+            patch_map = self.patch_out(hidden[:, 2:]).squeeze(-1)
+        else:
+            patch_map = patches_output.new_zeros(patches_output.shape[:2])
+        return HeadOutput(
+            latent=latent,
+            score=self.score_out(latent).squeeze(-1),
+            subscores=self.subscore_out(latent),
+            patch_map=patch_map,
+        )
