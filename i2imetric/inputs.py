@@ -79,7 +79,8 @@ def image_to_tensor(image: ImageLike, *, name: str = "image") -> torch.Tensor:
         return _tensor_to_rgb(image, name)
     pil = load_image(image, name=name)
     array = np.asarray(pil, dtype=np.uint8)
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
+    # .contiguous(): permute alone leaves a channels-last view, and the docstring promises contiguous.
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0).contiguous()
 
 
 def as_image_list(images: Any, *, name: str) -> list:
@@ -194,6 +195,8 @@ def _array_to_pil(array: np.ndarray, name: str) -> Image.Image:
 
 
 def _array_to_uint8(array: np.ndarray, name: str) -> np.ndarray:
+    if array.size == 0:
+        raise I2IInputError(f"{name}: the image has no pixels (shape {tuple(array.shape)})")
     if array.dtype == np.uint8:
         return array
     if array.dtype == np.uint16:
@@ -223,15 +226,18 @@ def _tensor_to_rgb(tensor: torch.Tensor, name: str) -> torch.Tensor:
     if tensor.shape[0] not in (1, 3, 4):
         hint = " (it looks like HxWxC: use tensor.permute(2, 0, 1))" if tensor.shape[-1] in (1, 3, 4) else ""
         raise I2IInputError(f"{name}: expected 1, 3 or 4 channels first, got shape {tuple(tensor.shape)}{hint}")
+    if tensor.shape[1] == 0 or tensor.shape[2] == 0:
+        raise I2IInputError(f"{name}: the image has no pixels (shape {tuple(tensor.shape)})")
     if tensor.dtype == torch.uint8:
         tensor = tensor.float().div_(255.0)
     elif tensor.is_floating_point():
         tensor = tensor.float()
         _check_float_range(tensor, name)
+        # Out of place: never hand back (a view of) the caller's tensor, and squash the
+        # tolerance _check_float_range allows so the result really lies in [0, 1].
+        tensor = tensor.clamp(0.0, 1.0)
     else:
         raise I2IInputError(f"{name}: unsupported tensor dtype {tensor.dtype}; use float in [0, 1] or uint8")
-    if tensor.shape[1] == 0 or tensor.shape[2] == 0:
-        raise I2IInputError(f"{name}: the image has no pixels (shape {tuple(tensor.shape)})")
     if tensor.shape[0] == 1:
         tensor = tensor.expand(3, -1, -1)
     elif tensor.shape[0] == 4:
