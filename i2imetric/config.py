@@ -102,6 +102,8 @@ class PriorConfig:
     direction: float = 1.0
     gain: float = 1.0
     preservation: float = 1.0
+    # Below this |g_o - g_s| the direction term is damped (see prior.py).
+    direction_min_norm: float = 0.05
     # Cosines live in a narrow band; the scale puts the prior on a logit-like range.
     scale: float = 10.0
 

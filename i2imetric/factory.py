@@ -93,12 +93,14 @@ def build_metric(
     seed: int = 0,
 ) -> I2IMetric:
     """Construct, load base weights, add LoRA, freeze the base: the shared tail of create and load."""
+    # Seed every random initialisation (head, random base, LoRA's A matrices) without
+    # disturbing the caller's global RNG.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         metric = I2IMetric(config, open_clip_config, preprocess, base_source, timm_source, timm_file)
-    if base_file is not None:
-        metric.clip.load_weights(base_file)
-    metric.prepare_for_training_mode()
+        if base_file is not None:
+            metric.clip.load_weights(base_file)
+        metric.prepare_for_training_mode()
     return metric.to(device or "cpu").eval()
 
 

@@ -41,8 +41,9 @@ def load_image(image: ImageLike, *, name: str = "image") -> Image.Image:
     """Return ``image`` as an 8-bit RGB PIL image.
 
     Args:
-        image: a file path, a PIL image, or a numpy ``HxW`` / ``HxWxC`` array (uint8,
-            uint16, or float in [0, 1]). Tensors are handled by :func:`image_to_tensor`.
+        image: a file path, a PIL image, a numpy ``HxW`` / ``HxWxC`` array (uint8,
+            uint16, or float in [0, 1]), or a torch ``CxHxW`` tensor (quantised to 8 bits;
+            :func:`image_to_tensor` keeps a float tensor's full precision).
         name: how to refer to the input in error messages (e.g. ``"outputs[3]"``).
 
     Returns:
@@ -58,6 +59,9 @@ def load_image(image: ImageLike, *, name: str = "image") -> Image.Image:
         return _to_rgb(image, name)
     if isinstance(image, np.ndarray):
         return _array_to_pil(image, name)
+    if isinstance(image, torch.Tensor):
+        pixels = _tensor_to_rgb(image, name).permute(1, 2, 0).mul(255.0).round().to(torch.uint8)
+        return Image.fromarray(pixels.numpy())
     raise I2IInputError(
         f"{name}: unsupported image type {type(image).__name__}; pass a file path, a PIL "
         "image, a numpy HxWxC uint8 array, or a torch CxHxW float tensor in [0, 1]"

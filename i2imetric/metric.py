@@ -178,7 +178,7 @@ class I2IMetric(nn.Module):
     def forward_features(self, source: ImageFeatures, text: torch.Tensor, output: ImageFeatures) -> MetricOutput:
         """Prior plus head residuals, from encoded features of N aligned triplets."""
         prior = zero_shot_prior(source.pooled, output.pooled, text, source.patches, output.patches, self.config.prior)
-        cosines = global_cosines(source.pooled, output.pooled, text)
+        cosines = global_cosines(source.pooled, output.pooled, text, self.config.prior.direction_min_norm)
         head = self.head(
             source.pooled,
             output.pooled,

@@ -7,6 +7,8 @@ With ``g_s, g_o`` the pooled source/output embeddings, ``t`` the instruction emb
 ``P_s, P_o`` the patch tokens (all unit length, in the joint space):
 
 * direction    = cos(g_o - g_s, t): did the image move the way the instruction points?
+  The norm of ``g_o - g_s`` is floored at ``direction_min_norm``: when the image barely
+  moved, the direction of the difference is numerical noise and must not count.
 * gain         = cos(g_o, t) - cos(g_s, t): is the output a better match than the source?
 * preservation = mean_i cos(P_o[i], P_s[i]) - 1: how much of the picture was changed (<= 0).
 
@@ -36,11 +38,13 @@ class PriorOutput:
     patch_map: torch.Tensor  # [N, L]
 
 
-def global_cosines(g_source: torch.Tensor, g_output: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+def global_cosines(
+    g_source: torch.Tensor, g_output: torch.Tensor, text: torch.Tensor, direction_min_norm: float = 0.05
+) -> torch.Tensor:
     """``[N, 4]``: direction, gain, cos(g_o, g_s) and cos(g_o, t), the prior's global terms."""
     output_text = (g_output * text).sum(-1)
     source_text = (g_source * text).sum(-1)
-    direction = (F.normalize(g_output - g_source, dim=-1, eps=1e-6) * text).sum(-1)
+    direction = (F.normalize(g_output - g_source, dim=-1, eps=direction_min_norm) * text).sum(-1)
     output_source = (g_output * g_source).sum(-1)
     return torch.stack([direction, output_text - source_text, output_source, output_text], dim=-1)
 
@@ -63,7 +67,7 @@ def zero_shot_prior(
     Returns:
         The prior's score ``[N]``, sub-scores ``[N, 3]`` and per-patch map ``[N, L]``.
     """
-    cosines = global_cosines(g_source, g_output, text)
+    cosines = global_cosines(g_source, g_output, text, weights.direction_min_norm)
     direction, gain = cosines[:, 0], cosines[:, 1]
     patch_similarity = (patches_output * patches_source).sum(-1)  # [N, L]
     preservation = patch_similarity.mean(-1) - 1.0

@@ -1,0 +1,50 @@
+"""The ``i2imetric`` command line.
+
+Each subcommand lives in its own module exposing ``configure_parser(parser)`` and
+``run(args) -> int``; this table is the only place that lists them. Command modules keep
+their heavy imports (torch, open_clip) inside ``run``, so ``i2imetric --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import BaseWeightsError, CheckpointError, ConfigError, I2IInputError
+from .version import __version__
+
+COMMANDS = {
+    "score": ("i2imetric.commands.score", "score one triplet, or a manifest of them"),
+    "models": ("i2imetric.commands.models", "list model configs and pretrained scorers"),
+    "perturb": ("i2imetric.perturb", "turn a folder of images into edit/distractor training pairs"),
+}
+
+USER_ERRORS = (I2IInputError, CheckpointError, BaseWeightsError, ConfigError, FileNotFoundError)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(prog="i2imetric", description="A learned metric for image edits.")
+    parser.add_argument("--version", action="version", version=f"i2imetric {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    modules = {}
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        module.configure_parser(subparsers.add_parser(name, help=help_text, description=help_text))
+        modules[name] = module
+    return parser, modules
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, modules = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(modules[args.command].run(args) or 0)
+    except USER_ERRORS as exc:
+        # A user's mistake deserves its one-line explanation, not a traceback.
+        print(f"i2imetric {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Base weights: tags, hf-hub ids and local files, with every download mocked."""
+
+import time
+
+import huggingface_hub
+import open_clip
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import i2imetric
+from i2imetric.config import get_model_config
+from i2imetric.encoders import resolve_open_clip_config, resolve_open_clip_weights
+from i2imetric.errors import BaseWeightsError
+from i2imetric.weights import sha256_file
+
+
+@pytest.fixture(scope="module")
+def tiny_base_file(tmp_path_factory):
+    """A plain open_clip state dict for test-tiny's architecture, as a user would download it."""
+    config = resolve_open_clip_config(get_model_config("test-tiny").base)
+    torch.manual_seed(123)
+    model = open_clip.CLIP(**config)
+    path = tmp_path_factory.mktemp("base") / "tiny_clip.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return path, model
+
+
+def _probe_images():
+    generator = torch.Generator().manual_seed(0)
+    return torch.rand(3, 32, 32, generator=generator), torch.rand(3, 32, 32, generator=generator)
+
+
+def test_local_file_is_loaded_and_recorded_with_sha256(tiny_base_file, tmp_path):
+    path, reference = tiny_base_file
+    metric = i2imetric.create_metric("test-tiny", pretrained=str(path))
+    assert metric.base_source.kind == "file" and metric.base_source.sha256 == sha256_file(path)
+    weight = metric.clip.model.visual.conv1.weight
+    assert torch.equal(weight, reference.visual.conv1.weight)
+    # The recorded file is used (and verified) again on load.
+    folder = metric.save_pretrained(tmp_path / "ckpt")
+    source, output = _probe_images()
+    assert i2imetric.load_metric(folder).score(source, "x", output) == metric.score(source, "x", output)
+
+
+def test_changed_base_file_is_refused_on_load(tiny_base_file, tmp_path):
+    import shutil
+
+    path = tmp_path / "base.safetensors"
+    shutil.copy(tiny_base_file[0], path)
+    folder = i2imetric.create_metric("test-tiny", pretrained=str(path)).save_pretrained(tmp_path / "ckpt")
+    path.write_bytes(path.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(BaseWeightsError, match="sha256"):
+        i2imetric.load_metric(folder)
+
+
+def test_torch_file_loads_with_weights_only(tiny_base_file, tmp_path):
+    path = tmp_path / "tiny_clip.pt"
+    torch.save(tiny_base_file[1].state_dict(), path)
+    metric = i2imetric.create_metric("test-tiny", pretrained=str(path))
+    assert torch.equal(metric.clip.model.visual.conv1.weight, tiny_base_file[1].visual.conv1.weight)
+
+
+def test_pickled_object_file_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"visual.conv1.weight": Evil()}, path)
+    with pytest.raises(BaseWeightsError, match="could not load"):
+        i2imetric.create_metric("test-tiny", pretrained=str(path))
+
+
+def test_mismatched_architecture_file_is_refused(tmp_path):
+    path = tmp_path / "wrong.safetensors"
+    save_file({"something.else": torch.zeros(2)}, str(path))
+    with pytest.raises(BaseWeightsError, match="could not load"):
+        i2imetric.create_metric("test-tiny", pretrained=str(path))
+
+
+def test_open_clip_tag_downloads_through_the_hub_cache(tiny_base_file, monkeypatch):
+    """A tag resolves to open_clip's hub id; the cache is tried before any download."""
+    calls = []
+
+    def fake_download(repo_id, filename, cache_dir=None, local_files_only=False, **kwargs):
+        calls.append((repo_id, filename, local_files_only))
+        if local_files_only:
+            raise huggingface_hub.errors.LocalEntryNotFoundError("not cached")
+        return str(tiny_base_file[0])
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    path, source, tag_config = resolve_open_clip_weights("ViT-B-32", "openai")
+    # open_clip's table: "org/repo/" (trailing slash) names a repo with the default file names.
+    expected_repo = open_clip.get_pretrained_cfg("ViT-B-32", "openai")["hf_hub"].rstrip("/")
+    assert path == str(tiny_base_file[0])
+    assert source.kind == "open_clip" and source.ref == "openai"
+    assert tag_config["quick_gelu"] is True and len(tag_config["mean"]) == 3
+    assert calls[0][2] is True  # cache first
+    assert any(not local for _, _, local in calls)
+    assert all(repo == expected_repo for repo, _, _ in calls)
+    assert [name for _, name, local in calls if not local] == ["open_clip_model.safetensors"]
+
+
+def test_cached_file_never_downloads(tiny_base_file, monkeypatch):
+    def fake_download(repo_id, filename, cache_dir=None, local_files_only=False, **kwargs):
+        assert local_files_only, "a cached file must not trigger a download"
+        return str(tiny_base_file[0])
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    metric = i2imetric.create_metric("test-tiny", pretrained="hf-hub:someone/tiny-clip")
+    assert metric.base_source.kind == "hf-hub" and metric.base_source.ref == "hf-hub:someone/tiny-clip"
+
+
+def test_offline_and_not_cached_fails_fast_with_the_fix(monkeypatch, tmp_path):
+    """With HF_HUB_OFFLINE=1 the real huggingface_hub answers from the (empty) cache at once."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    started = time.monotonic()
+    with pytest.raises(BaseWeightsError) as error:
+        i2imetric.create_metric("clip-vit-b-32", pretrained="openai", cache_dir=str(tmp_path))
+    assert time.monotonic() - started < 5.0
+    message = str(error.value)
+    assert str(tmp_path) in message and "HF_HUB_OFFLINE" in message and "pretrained=/path/to" in message
+
+
+def test_failed_download_is_reported_not_retried_forever(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+
+    def unreachable(repo_id, filename, cache_dir=None, local_files_only=False, **kwargs):
+        if local_files_only:
+            raise huggingface_hub.errors.LocalEntryNotFoundError("not cached")
+        raise OSError("Could not resolve host: huggingface.co")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", unreachable)
+    with pytest.raises(BaseWeightsError, match="Could not resolve host.*\n.*Otherwise download the file"):
+        resolve_open_clip_weights("ViT-B-16", "openai", cache_dir=str(tmp_path))
+
+
+def test_unknown_tag_lists_valid_tags():
+    with pytest.raises(BaseWeightsError, match="openai"):
+        resolve_open_clip_weights("ViT-B-32", "no_such_tag")
+
+
+def test_tag_needs_a_named_architecture():
+    with pytest.raises(BaseWeightsError, match="inline"):
+        i2imetric.create_metric("test-tiny", pretrained="openai")
+
+
+def test_no_pretrained_means_no_download(monkeypatch):
+    def forbidden(*args, **kwargs):
+        raise AssertionError("create_metric without pretrained must not download")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", forbidden)
+    assert i2imetric.create_metric("test-tiny").base_source.kind == "random"
+
+
+def test_preprocess_comes_from_the_tag(tiny_base_file, monkeypatch):
+    from i2imetric.factory import open_clip_preprocess
+
+    config = resolve_open_clip_config(get_model_config("clip-vit-b-32").base)
+    tag = open_clip.get_pretrained_cfg("ViT-B-32", "openai")
+    preprocess = open_clip_preprocess(config, tag, "letterbox")
+    assert preprocess.size == (224, 224)
+    assert preprocess.mean == pytest.approx(tag["mean"]) and preprocess.std == pytest.approx(tag["std"])
+    assert preprocess.interpolation == "bicubic" and preprocess.resize == "letterbox"
