@@ -29,6 +29,7 @@ __all__ = [
     "as_image_list",
     "check_instruction",
     "check_instructions",
+    "find_images",
 ]
 
 # PIL's own default bomb limit; above it we refuse before decoding a single pixel.
@@ -263,3 +264,28 @@ def _check_float_range(values: torch.Tensor, name: str) -> None:
     else:
         fix = "rescale it to [0, 1]"
     raise I2IInputError(f"{name}: float pixel values must lie in [0, 1], got [{low:.3g}, {high:.3g}]; {fix}")
+
+
+def find_images(folder: str | os.PathLike, exclude: str | os.PathLike | None = None) -> list[Path]:
+    """Every file under ``folder`` (recursively, sorted) whose suffix PIL can open.
+
+    Hidden files and folders are skipped, and so is ``exclude`` (an output folder that may
+    lie inside ``folder`` and must not feed on its own results). Files are not opened here:
+    a broken one is reported by whoever loads it.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise I2IInputError(f"{folder}: not a folder of images")
+    openable = {suffix for suffix, format_name in Image.registered_extensions().items() if format_name in Image.OPEN}
+    excluded = Path(exclude).resolve() if exclude is not None else None
+    found = []
+    for path in sorted(folder.rglob("*")):
+        relative_parts = path.relative_to(folder).parts
+        if (
+            path.is_file()
+            and path.suffix.lower() in openable
+            and not any(part.startswith(".") for part in relative_parts)
+            and not (excluded is not None and path.resolve().is_relative_to(excluded))
+        ):
+            found.append(path)
+    return found

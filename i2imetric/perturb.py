@@ -109,24 +109,6 @@ def _plan_records(relative_path: str, n: int, seed: int) -> list[_PlannedRecord]
 # ----------------------------------------------------------------------- images
 
 
-def _find_images(images_dir: Path, out_dir: Path) -> list[Path]:
-    """Every file under ``images_dir`` whose suffix PIL can open, skipping hidden files
-    and ``out_dir`` (which may lie inside, and must not feed on its own outputs)."""
-    openable = {suffix for suffix, format_name in Image.registered_extensions().items() if format_name in Image.OPEN}
-    out_dir = out_dir.resolve()
-    found = []
-    for path in sorted(images_dir.rglob("*")):
-        relative_parts = path.relative_to(images_dir).parts
-        if (
-            path.is_file()
-            and path.suffix.lower() in openable
-            and not any(part.startswith(".") for part in relative_parts)
-            and not path.resolve().is_relative_to(out_dir)
-        ):
-            found.append(path)
-    return found
-
-
 def _downscale(image: Image.Image, size: int | None) -> Image.Image:
     """Shrink so that the longer side is at most ``size``: a cap on the longer side
     bounds every image's pixel count, panoramas included."""
@@ -203,9 +185,11 @@ def perturb_folder(
         I2IInputError: ``images_dir`` is missing or holds no image files, an argument is
             out of range, or ``out_dir`` was made with another seed or size.
     """
+    from i2imetric.inputs import find_images
+
     images_dir, out_dir = Path(images_dir), Path(out_dir)
     _check_arguments(images_dir, n, size)
-    image_paths = _find_images(images_dir, out_dir)
+    image_paths = find_images(images_dir, exclude=out_dir)
     if not image_paths:
         raise I2IInputError(f"{images_dir}: no image files found (searched recursively); point --images at a folder of images")
     (out_dir / IMAGES_DIR_NAME).mkdir(parents=True, exist_ok=True)
