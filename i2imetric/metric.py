@@ -164,11 +164,32 @@ class I2IMetric(nn.Module):
 
     def encode_images(self, images: Sequence[torch.Tensor]) -> ImageFeatures:
         """Encode ``[3, H, W]`` float images in [0, 1] (any sizes)."""
-        pixels = self.clip.preprocess.batch(images).to(self.device)
-        pooled, patches = self.clip.encode_image(pixels)
+        clip_preprocess, timm_preprocess = self.image_preprocessors()
+        timm_pixels = timm_preprocess.batch(images) if timm_preprocess is not None else None
+        return self.encode_pixels(clip_preprocess.batch(images), timm_pixels)
+
+    def image_preprocessors(self) -> tuple[Preprocess, Optional[Preprocess]]:
+        """The CPU preprocessing of each image tower: ``(OpenCLIP, timm or None)``.
+
+        They are small picklable objects, so data-loader workers can prepare batches for
+        :meth:`encode_pixels` while the model runs.
+        """
+        return self.clip.preprocess, self.timm.preprocess if self.timm is not None else None
+
+    def encode_pixels(self, clip_pixels: torch.Tensor, timm_pixels: Optional[torch.Tensor] = None) -> ImageFeatures:
+        """Encode batches already prepared by :meth:`image_preprocessors`.
+
+        Args:
+            clip_pixels: ``[N, 3, h, w]`` from the OpenCLIP preprocessing.
+            timm_pixels: ``[N, 3, h', w']`` from the timm preprocessing; required when the
+                metric has a timm encoder, ignored otherwise.
+        """
+        pooled, patches = self.clip.encode_image(clip_pixels.to(self.device, non_blocking=True))
         timm_patches = None
         if self.timm is not None:
-            timm_patches = self.timm.encode_patches(self.timm.preprocess.batch(images).to(self.device))
+            if timm_pixels is None:
+                raise I2IInputError("this metric has a timm encoder: pass timm_pixels to encode_pixels")
+            timm_patches = self.timm.encode_patches(timm_pixels.to(self.device, non_blocking=True))
         return ImageFeatures(pooled, patches, timm_patches)
 
     def encode_instructions(self, instructions: Sequence[str]) -> torch.Tensor:
