@@ -18,6 +18,7 @@ COMMANDS = {
     "score": ("i2imetric.commands.score", "score one triplet, or a manifest of them"),
     "models": ("i2imetric.commands.models", "list model configs and pretrained scorers"),
     "perturb": ("i2imetric.perturb", "turn a folder of images into edit/distractor training pairs"),
+    "train": ("i2imetric.commands.train", "train or fine-tune a scorer from a YAML config"),
 }
 
 USER_ERRORS = (I2IInputError, CheckpointError, BaseWeightsError, ConfigError, FileNotFoundError)

@@ -218,13 +218,23 @@ class I2IMetric(nn.Module):
             prior_score=prior.score,
         )
 
-    def forward(
-        self, sources: Sequence[torch.Tensor], instructions: Sequence[str], outputs: Sequence[torch.Tensor]
-    ) -> MetricOutput:
-        """Differentiable scoring of aligned lists of ``[3, H, W]`` tensors and texts (for training)."""
-        return self.forward_features(
-            self.encode_images(sources), self.encode_instructions(instructions), self.encode_images(outputs)
-        )
+    def forward(self, images: Sequence[torch.Tensor], instructions: Sequence[str], triplets: torch.Tensor) -> MetricOutput:
+        """Differentiable scoring for training, with every image and instruction encoded once.
+
+        Args:
+            images: ``[3, H, W]`` float tensors in [0, 1], sources and outputs together.
+            instructions: the distinct instruction strings.
+            triplets: ``[M, 3]`` long tensor of (source image index, instruction index,
+                output image index) rows, so a source shared by a right answer and its
+                distractors is encoded once.
+
+        Returns:
+            The :class:`MetricOutput` of the M triplets.
+        """
+        features = self.encode_images(images)
+        text = self.encode_instructions(instructions)
+        triplets = triplets.to(features.pooled.device)
+        return self.forward_features(features.select(triplets[:, 0]), text[triplets[:, 1]], features.select(triplets[:, 2]))
 
     # ------------------------------------------------------------------ user API
 

@@ -89,8 +89,9 @@ def test_batch_size_invariance(trained_metric):
 def test_untrained_metric_equals_prior_exactly(metric):
     sources, outputs = _images(3), _images(3, seed=5)
     instructions = ["make it darker", "flip it", "add a red square"]
+    triplets = torch.tensor([[i, i, 3 + i] for i in range(3)])
     with torch.no_grad():
-        result = metric(sources, instructions, outputs)
+        result = metric(sources + outputs, instructions, triplets)
         source_features = metric.encode_images(sources)
         output_features = metric.encode_images(outputs)
         text = metric.encode_instructions(instructions)

@@ -1,0 +1,264 @@
+"""Training data for the metric: groups of one right answer and several wrong ones.
+
+A :class:`PairGroup` is one source image and instruction with a preferred output and one
+or more rejected outputs, each rejection tagged with the aspect it fails (instruction
+following, preservation or quality) so sub-scores can learn from it too. Groups are made
+on the fly, so no dataset has to be written to disk:
+
+* :class:`ShapesWorldGroups`: procedural scenes with exactly executed object edits;
+* :class:`CanonicalEditGroups`: the 16 canonical edits on crops of real photos, from the
+  bundled photos or any folder of the user's own images;
+* :class:`ManifestGroups`: pairwise records from a JSONL manifest (human preferences, or
+  ``i2imetric perturb`` output).
+
+:class:`GroupMixture` draws from them with fixed weights. Everything a batch contains is a
+pure function of ``(seed, step)``, so a resumed run sees exactly the data it would have seen.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from i2imetric import edits, photos, shapesworld
+from i2imetric.inputs import find_images, image_to_tensor, load_image
+
+__all__ = [
+    "PairGroup",
+    "ShapesWorldGroups",
+    "CanonicalEditGroups",
+    "ManifestGroups",
+    "GroupMixture",
+    "DISTRACTOR_ASPECT",
+    "HELDOUT_SEED_OFFSET",
+]
+
+# Which sub-score a distractor kind fails on. "instruction" covers doing the wrong thing,
+# too little, or in the wrong place; "preservation" damage elsewhere; "quality" degradation.
+DISTRACTOR_ASPECT = {
+    "unchanged": "instruction",
+    "wrong_edit": "instruction",
+    "under_edit": "instruction",
+    "wrong_region": "instruction",
+    "collateral": "preservation",
+    "over_edit": "quality",
+    "wrong_object": "instruction",
+    "wrong_value": "instruction",
+    "no_edit": "instruction",
+    "partial": "instruction",
+    "extra_change": "preservation",
+    "degraded": "quality",
+}
+
+# Training draws ShapesWorld seeds below this; held-out validation seeds start here.
+HELDOUT_SEED_OFFSET = 10**9
+
+
+@dataclass
+class PairGroup:
+    """One source and instruction, the preferred output, and rejected outputs with their kinds."""
+
+    source: torch.Tensor
+    instruction: str
+    preferred: torch.Tensor
+    rejected: list
+    kinds: list
+    family: str  # "shapes" | "photos" | "manifest"
+    edit: str = ""
+    labels: list = field(default_factory=list)  # p(preferred beats rejected[k]); 1.0 for synthetic data
+
+    @property
+    def aspects(self) -> list:
+        return [DISTRACTOR_ASPECT.get(kind) for kind in self.kinds]
+
+
+def _tensor(image: Image.Image, working_size: int) -> torch.Tensor:
+    """Downscale (never upscale) so the longer side is ``working_size``, then to a tensor.
+
+    Edits were applied at the image's own resolution before this, as real outputs arrive.
+    """
+    if max(image.size) > working_size:
+        scale = working_size / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC)
+    return image_to_tensor(image)
+
+
+class ShapesWorldGroups:
+    """ShapesWorld edit examples: one right edit against all six kinds of wrong answer.
+
+    Args:
+        size: render size in pixels.
+        split: ``"train"`` never contains a held-out colour x shape combination.
+        seed_offset: training seeds are ``offset + k``; validation uses ``HELDOUT_SEED_OFFSET``.
+    """
+
+    family = "shapes"
+
+    def __init__(self, size: int = 64, split: str = "train", seed_offset: int = 0, seed_range: int = 10**8):
+        self.size, self.split, self.seed_offset, self.seed_range = size, split, seed_offset, seed_range
+
+    def sample(self, rng: random.Random) -> PairGroup:
+        return self.group(self.seed_offset + rng.randrange(self.seed_range))
+
+    def group(self, seed: int) -> PairGroup:
+        example = shapesworld.make_edit_example(seed, size=self.size, split=self.split)
+        kinds = list(example.distractors)
+        return PairGroup(
+            source=image_to_tensor(example.source),
+            instruction=example.instruction,
+            preferred=image_to_tensor(example.target),
+            rejected=[image_to_tensor(example.distractors[k]) for k in kinds],
+            kinds=kinds,
+            family=self.family,
+            edit=example.edit_kind,
+            labels=[1.0] * len(kinds),
+        )
+
+
+class CanonicalEditGroups:
+    """Canonical edits on random crops of real images, against every distractor kind.
+
+    Args:
+        images: PIL images to crop from (bundled photos or a user's folder).
+        working_size: longest side of the tensors handed to the model.
+        distractors_per_group: how many distractor kinds to draw per group (all six by default).
+    """
+
+    family = "photos"
+
+    def __init__(self, images: list, working_size: int = 96, distractors_per_group: int = len(edits.DISTRACTORS),
+                 crop: bool = True):
+        if not images:
+            raise ValueError("CanonicalEditGroups needs at least one image")
+        self.images, self.working_size = images, working_size
+        self.distractors_per_group, self.crop = distractors_per_group, crop
+
+    @classmethod
+    def from_bundled_photos(cls, names=photos.TRAIN_PHOTOS, tinted=photos.TINTED_TRAIN_PHOTOS, max_side: int = 256, **kwargs):
+        images = [photos.load_photo(name, max_side=max_side) for name in names]
+        images += [photos.tint(photos.load_photo(name, max_side=max_side), random.Random(i)) for i, name in enumerate(tinted)]
+        return cls(images, **kwargs)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, max_side: int = 256, **kwargs):
+        images = [load_image(path) for path in find_images(folder)]
+        images = [image.resize(_fit(image.size, max_side), Image.Resampling.LANCZOS) for image in images]
+        return cls(images, **kwargs)
+
+    def sample(self, rng: random.Random) -> PairGroup:
+        image = self.images[rng.randrange(len(self.images))]
+        source = photos.random_crop(image, rng) if self.crop else image
+        edit = rng.choice(sorted(edits.CANONICAL_EDITS))
+        kinds = rng.sample(edits.DISTRACTORS, self.distractors_per_group)
+        return self.group(source, edit, kinds, seed=rng.randrange(2**31))
+
+    def group(self, source: Image.Image, edit: str, kinds: list, seed: int = 0) -> PairGroup:
+        target = edits.apply_edit(source, edit)
+        rejected, kept = [], []
+        for kind in kinds:
+            wrong = edits.make_distractor(source, edit, kind, seed=seed)
+            if edits.visibly_different(wrong, target):  # e.g. a flip of a symmetric crop is no distractor
+                rejected.append(_tensor(wrong, self.working_size))
+                kept.append(kind)
+        return PairGroup(
+            source=_tensor(source, self.working_size),
+            instruction=edits.CANONICAL_EDITS[edit],
+            preferred=_tensor(target, self.working_size),
+            rejected=rejected,
+            kinds=kept,
+            family=self.family,
+            edit=edit,
+            labels=[1.0] * len(kept),
+        )
+
+
+def _fit(size: tuple, max_side: int) -> tuple:
+    scale = min(1.0, max_side / max(size))
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+class ManifestGroups:
+    """Pairwise records of a JSONL manifest, as one-rejection groups.
+
+    Labels map to p(a preferred): "a" 1, "b" 0, "tie" and "both_bad" 0.5 (both-bad pairs
+    carry no reference output here, so they count as ties), floats as given.
+    """
+
+    family = "manifest"
+
+    def __init__(self, path: str | Path, working_size: int = 96):
+        from i2imetric.datasets import Pairwise, read_manifest
+
+        records = read_manifest(path)
+        self.records = [r for r in records if isinstance(r, Pairwise) and r.source is not None and r.instruction]
+        if not self.records:
+            raise ValueError(f"{path}: no pairwise records with a source and an instruction")
+        self.working_size = working_size
+
+    def sample(self, rng: random.Random) -> PairGroup:
+        record = self.records[rng.randrange(len(self.records))]
+        mapping = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}
+        label = mapping[record.label] if isinstance(record.label, str) else float(record.label)
+        return PairGroup(
+            source=_tensor(load_image(record.source), self.working_size),
+            instruction=record.instruction,
+            preferred=_tensor(load_image(record.output_a), self.working_size),
+            rejected=[_tensor(load_image(record.output_b), self.working_size)],
+            kinds=[record.extra.get("distractor", "human")],
+            family=self.family,
+            edit=record.extra.get("edit", ""),
+            labels=[label],
+        )
+
+
+class GroupMixture:
+    """Draw groups from several sources with fixed weights, reproducibly per step.
+
+    Args:
+        sources: objects with ``sample(rng) -> PairGroup``.
+        weights: relative sampling weights, one per source.
+        seed: the run's data seed.
+    """
+
+    def __init__(self, sources: list, weights: list, seed: int = 0):
+        if len(sources) != len(weights) or not sources:
+            raise ValueError("GroupMixture needs one weight per source, and at least one source")
+        self.sources, self.weights, self.seed = sources, weights, seed
+
+    def batch(self, step: int, size: int) -> list[PairGroup]:
+        """The groups of training step ``step``: the same on every run and after a resume."""
+        rng = random.Random(self.seed * 1_000_003 + step)
+        chosen = rng.choices(range(len(self.sources)), weights=self.weights, k=size)
+        return [self.sources[i].sample(rng) for i in chosen]
+
+
+def validation_groups(image_size: int, photo_names=photos.HELDOUT_PHOTOS, shapes_count: int = 100,
+                      photo_crops: int = 1, working_size: int = 96) -> dict[str, list[PairGroup]]:
+    """The held-out sets the card reports: unseen ShapesWorld seeds, unseen colour x shape
+    combinations, and every canonical edit x distractor on photos never used in training."""
+    held_seeds = ShapesWorldGroups(image_size, split="train")
+    held_combos = ShapesWorldGroups(image_size, split="heldout_combos")
+    photo_groups = CanonicalEditGroups([photos.load_photo(n, max_side=256) for n in photo_names],
+                                       working_size=working_size, crop=False)
+    rng = random.Random(0)
+    photo_sets = []
+    for image in photo_groups.images:
+        crops = [image] + [photos.random_crop(image, rng, min_share=0.6) for _ in range(photo_crops - 1)]
+        for crop in crops:
+            for edit in sorted(edits.CANONICAL_EDITS):
+                photo_sets.append(photo_groups.group(crop, edit, list(edits.DISTRACTORS), seed=rng.randrange(2**31)))
+    return {
+        "shapes_heldout_seeds": [held_seeds.group(HELDOUT_SEED_OFFSET + i) for i in range(shapes_count)],
+        "shapes_heldout_combos": [held_combos.group(HELDOUT_SEED_OFFSET + i) for i in range(shapes_count)],
+        "photos_heldout": photo_sets,
+    }
+
+
+def describe_group_sizes(groups: dict[str, list[PairGroup]]) -> str:
+    return ", ".join(f"{name}: {sum(len(g.rejected) for g in items)} pairs" for name, items in groups.items())
+

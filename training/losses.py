@@ -1,0 +1,91 @@
+"""Training losses. Scores are logits on a Bradley-Terry scale: p(a beats b) = sigmoid(a - b)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "pairwise_targets",
+    "bradley_terry_loss",
+    "hinge_loss",
+    "both_bad_loss",
+    "rating_ranking_loss",
+    "clip_contrastive_loss",
+]
+
+
+def pairwise_targets(labels: list) -> torch.Tensor:
+    """Map pairwise labels to p(a preferred): "a" -> 1, "b" -> 0, "tie"/"both_bad" -> 0.5, floats as given."""
+    mapping = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}
+    return torch.tensor([mapping[label] if isinstance(label, str) else float(label) for label in labels])
+
+
+def bradley_terry_loss(score_a: torch.Tensor, score_b: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of sigmoid(a - b) against p(a preferred); ties are target 0.5.
+
+    Args:
+        score_a, score_b: ``[N]`` logits.
+        target: ``[N]`` in [0, 1].
+    """
+    return F.binary_cross_entropy_with_logits(score_a - score_b, target.to(score_a))
+
+
+def hinge_loss(score_a: torch.Tensor, score_b: torch.Tensor, target: torch.Tensor, margin: float = 0.5) -> torch.Tensor:
+    """DreamSim-style margin loss: the preferred side must win by ``margin``.
+
+    Ties (target 0.5) are asked to stay within the margin of each other instead.
+    """
+    sign = (target.to(score_a) - 0.5) * 2.0  # +1 prefer a, -1 prefer b, 0 tie
+    difference = score_a - score_b
+    decided = F.relu(margin - sign * difference)
+    tied = F.relu(difference.abs() - margin)
+    return torch.where(sign != 0, decided, tied).mean()
+
+
+def both_bad_loss(score_a: torch.Tensor, score_b: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Both outputs were judged bad: push each below a reference output's score."""
+    ones = torch.ones_like(score_a)
+    return 0.5 * (
+        F.binary_cross_entropy_with_logits(reference - score_a, ones)
+        + F.binary_cross_entropy_with_logits(reference - score_b, ones)
+    )
+
+
+def rating_ranking_loss(scores: torch.Tensor, ratings: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+    """Bradley-Terry over every pair of rated items in the same group whose ratings differ.
+
+    Absolute ratings drift between raters and prompts; their order within a group does not,
+    so this learns the order and leaves the scale to the pairwise data.
+
+    Args:
+        scores: ``[N]`` logits. ratings: ``[N]`` human values. groups: ``[N]`` integer group ids.
+    """
+    same_group = groups[:, None] == groups[None, :]
+    better = (ratings[:, None] > ratings[None, :]) & same_group
+    if not better.any():
+        return scores.sum() * 0.0  # keeps the graph connected for gradient accumulation
+    rows, cols = better.nonzero(as_tuple=True)
+    return F.binary_cross_entropy_with_logits(scores[rows] - scores[cols], torch.ones_like(scores[rows]))
+
+
+def clip_contrastive_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor, logit_scale: torch.Tensor,
+                          captions: list[str]) -> torch.Tensor:
+    """Symmetric InfoNCE with every identical caption counted as a positive.
+
+    Synthetic batches repeat captions ("blur the image" many times); treating those
+    repeats as negatives would teach the model that identical texts differ.
+
+    Args:
+        image_embeddings, text_embeddings: ``[N, D]`` L2-normalised.
+        logit_scale: the model's learned log temperature (exponentiated here).
+        captions: the N caption strings.
+    """
+    logits = logit_scale.exp().clamp(max=100.0) * image_embeddings @ text_embeddings.t()
+    index = {caption: i for i, caption in enumerate(dict.fromkeys(captions))}
+    ids = torch.tensor([index[c] for c in captions], device=logits.device)
+    positives = (ids[:, None] == ids[None, :]).float()
+    targets = positives / positives.sum(dim=1, keepdim=True)
+    image_to_text = -(targets * logits.log_softmax(dim=1)).sum(dim=1).mean()
+    text_to_image = -(targets * logits.t().log_softmax(dim=1)).sum(dim=1).mean()
+    return 0.5 * (image_to_text + text_to_image)

@@ -1,0 +1,139 @@
+"""Pretrain a small OpenCLIP base from scratch with the contrastive CLIP loss (ShapesCLIP).
+
+No pretrained weights can be downloaded on the machine the demo is built on, so the demo
+scorer's base is trained here. Its images and captions:
+
+* ShapesWorld scenes with their captions ("a large red circle at the top left ...");
+* crops of the real photos bundled with scikit-image / scikit-learn (training split only),
+  each with a canonical edit applied and the edit's instruction as its caption, so the
+  towers learn what "blur the left half" looks like.
+
+The result is a plain open_clip state dict in a safetensors file with its sha256, loaded
+through the same path as any real base (``create_metric(..., pretrained=FILE)``)::
+
+    python -m training.pretrain --config configs/shapesclip_pretrain.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import open_clip
+import torch
+from accelerate import Accelerator
+from safetensors.torch import save_file
+from tqdm import tqdm
+
+from i2imetric import edits, photos, shapesworld
+from i2imetric.config import get_model_config
+from i2imetric.encoders import resolve_open_clip_config
+from i2imetric.factory import open_clip_preprocess
+from i2imetric.inputs import image_to_tensor
+from i2imetric.weights import sha256_file
+
+from .config import PretrainConfig, load_pretrain_config
+from .losses import clip_contrastive_loss
+
+__all__ = ["pretrain", "main"]
+
+
+class CaptionedBatches:
+    """Reproducible (image, caption) batches: batch ``step`` is a pure function of (seed, step)."""
+
+    def __init__(self, config: PretrainConfig):
+        self.config = config
+        self.photos = [photos.load_photo(name, max_side=256) for name in photos.TRAIN_PHOTOS]
+        self.photos += [
+            photos.tint(photos.load_photo(name, max_side=256), random.Random(i))
+            for i, name in enumerate(photos.TINTED_TRAIN_PHOTOS)
+        ]
+
+    def batch(self, step: int) -> tuple[list[torch.Tensor], list[str]]:
+        rng = random.Random(self.config.seed * 1_000_003 + step)
+        images, captions = [], []
+        for _ in range(self.config.batch_size):
+            image, text = self._photo_example(rng) if rng.random() < self.config.photo_share else self._scene_example(rng)
+            images.append(image_to_tensor(image))
+            captions.append(text)
+        return images, captions
+
+    def _scene_example(self, rng: random.Random):
+        scene = shapesworld.sample_scene(rng.randrange(10**8), split="train")
+        return shapesworld.render(scene, self.config.image_size), shapesworld.caption(scene)
+
+    def _photo_example(self, rng: random.Random):
+        crop = photos.random_crop(self.photos[rng.randrange(len(self.photos))], rng)
+        edit = rng.choice(sorted(edits.CANONICAL_EDITS))
+        # Edit at the crop's own resolution; the preprocessing resizes afterwards.
+        return edits.apply_edit(crop, edit), edits.CANONICAL_EDITS[edit]
+
+
+def pretrain(config: PretrainConfig) -> Path:
+    """Train the base and write it to ``config.output`` (plus a ``.json`` with its sha256)."""
+    accelerator = Accelerator(mixed_precision=config.mixed_precision)
+    torch.manual_seed(config.seed)
+    open_clip_config = resolve_open_clip_config(get_model_config(config.model).base)
+    model = open_clip.CLIP(**open_clip_config)
+    preprocess = open_clip_preprocess(open_clip_config, {}, get_model_config(config.model).image_resize)
+    tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=open_clip_config["text_cfg"]["context_length"])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(config.warmup_steps, config.steps))
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    data = CaptionedBatches(config)
+
+    started = time.time()
+    progress = tqdm(range(config.steps), desc="pretrain ShapesCLIP", disable=not accelerator.is_main_process)
+    for step in progress:
+        images, captions = data.batch(step)
+        pixels = preprocess.batch(images).to(accelerator.device)
+        tokens = tokenizer(captions).to(accelerator.device)
+        unwrapped = accelerator.unwrap_model(model)
+        image_features, text_features, logit_scale = model(pixels, tokens)[:3]
+        loss = clip_contrastive_loss(image_features, text_features, unwrapped.logit_scale, captions)
+        accelerator.backward(loss)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        if step % config.log_every == 0:
+            progress.set_postfix(loss=f"{loss.item():.3f}", scale=f"{logit_scale.item():.1f}")
+
+    output = Path(config.output)
+    if accelerator.is_main_process:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        dtype = getattr(torch, config.save_dtype)
+        state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
+                 for k, v in accelerator.unwrap_model(model).state_dict().items()}
+        save_file(state, str(output))
+        record = {"file": output.name, "sha256": sha256_file(output), "config": vars(config),
+                  "minutes": round((time.time() - started) / 60, 1), "final_loss": round(loss.item(), 4)}
+        output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
+        print(f"wrote {output} (sha256 {record['sha256']}) in {record['minutes']} min, final loss {record['final_loss']}")
+    return output
+
+
+def _warmup_cosine(warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return factor
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", help="YAML config (see configs/shapesclip_pretrain.yaml)")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. steps=100")
+    args = parser.parse_args(argv)
+    pretrain(load_pretrain_config(args.config, tuple(args.overrides)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,343 @@
+"""Train the metric: LoRA (or head-only, or full) fine-tuning with accelerate.
+
+    i2imetric train --config configs/demo_scorer.yaml [key=value ...]
+    python -m training.train --config configs/demo_scorer.yaml [key=value ...]
+    accelerate launch -m training.train --config configs/finetune_domain.yaml   # multi-GPU (DDP)
+
+One step: draw groups (a source, an instruction, one right output, several wrong ones) from
+the data mixture, encode every image once, score all (source, output) pairs, and apply
+the pairwise loss to (right, wrong) score differences plus a sub-score loss on the aspect
+each wrong answer fails. Every ``validation.every`` steps the held-out sets are scored;
+the best checkpoint is saved with ``save_pretrained``. ``accelerator.save_state`` every
+``checkpoint_every`` steps makes a killed run resumable: rerunning the same command picks
+up at the saved step with the same data, optimizer state and RNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+import yaml
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from tqdm import tqdm
+
+import i2imetric
+from i2imetric.metric import SUBSCORE_NAMES, I2IMetric
+
+from .config import TrainConfig, load_train_config
+from .data import CanonicalEditGroups, GroupMixture, ManifestGroups, PairGroup, ShapesWorldGroups, validation_groups
+from .losses import bradley_terry_loss, hinge_loss
+
+__all__ = ["train", "TrainResult", "collate_groups", "group_loss", "pairwise_accuracy_table", "main"]
+
+STATE_DIR = "state"
+BEST_DIR = "best"
+LOG_FILE = "log.jsonl"
+
+
+@dataclass
+class TrainResult:
+    best_dir: Path
+    best_accuracy: float
+    final_validation: dict
+    steps: int
+    minutes: float
+
+
+class Progress:
+    """The bits of loop state that accelerate's save_state must carry besides the model."""
+
+    def __init__(self):
+        self.step = 0
+        self.best_accuracy = -1.0
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "best_accuracy": self.best_accuracy}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.step, self.best_accuracy = int(state["step"]), float(state["best_accuracy"])
+
+
+# ---------------------------------------------------------------------- batches
+
+
+def collate_groups(groups: list[PairGroup]):
+    """Flatten groups into shared image/instruction lists and (source, text, output) index rows.
+
+    Returns:
+        images, instructions, triplets ``[M, 3]``, and per-pair bookkeeping: for each
+        (right, wrong) pair the row of the right output, the row of the wrong one, its
+        label p(right preferred) and the index of the sub-score it fails (-1 if unknown).
+    """
+    images, instructions, rows = [], [], []
+    text_index: dict[str, int] = {}
+    preferred_rows, rejected_rows, labels, aspects = [], [], [], []
+    for group in groups:
+        source = len(images)
+        images.append(group.source)
+        text = text_index.setdefault(group.instruction, len(text_index))
+        if text == len(instructions):
+            instructions.append(group.instruction)
+        images.append(group.preferred)
+        preferred_row = len(rows)
+        rows.append((source, text, source + 1))
+        for wrong, label, aspect in zip(group.rejected, group.labels, group.aspects):
+            images.append(wrong)
+            rows.append((source, text, len(images) - 1))
+            preferred_rows.append(preferred_row)
+            rejected_rows.append(len(rows) - 1)
+            labels.append(label)
+            aspects.append(SUBSCORE_NAMES.index(aspect) if aspect in SUBSCORE_NAMES else -1)
+    pairs = {
+        "preferred": torch.tensor(preferred_rows),
+        "rejected": torch.tensor(rejected_rows),
+        "label": torch.tensor(labels, dtype=torch.float32),
+        "aspect": torch.tensor(aspects),
+    }
+    return images, instructions, torch.tensor(rows), pairs
+
+
+def group_loss(output, pairs: dict, config: TrainConfig) -> tuple[torch.Tensor, dict]:
+    """Pairwise loss on scores, plus the sub-score loss where the failing aspect is known."""
+    device = output.score.device
+    preferred, rejected = pairs["preferred"].to(device), pairs["rejected"].to(device)
+    label = pairs["label"].to(device)
+    score_a, score_b = output.score[preferred], output.score[rejected]
+    if config.loss.pairwise == "hinge":
+        main_loss = hinge_loss(score_a, score_b, label, config.loss.margin)
+    else:
+        main_loss = bradley_terry_loss(score_a, score_b, label)
+    loss, parts = main_loss, {"pairwise": main_loss.item()}
+    known = (pairs["aspect"] >= 0).to(device) & (label == 1.0)
+    if config.loss.subscore_weight > 0 and known.any():
+        aspect = pairs["aspect"].to(device)[known]
+        sub_a = output.subscores[preferred[known], aspect]
+        sub_b = output.subscores[rejected[known], aspect]
+        sub_loss = bradley_terry_loss(sub_a, sub_b, torch.ones_like(sub_a))
+        loss = loss + config.loss.subscore_weight * sub_loss
+        parts["subscore"] = sub_loss.item()
+    parts["accuracy"] = (score_a > score_b).float().mean().item()
+    return loss, parts
+
+
+# ------------------------------------------------------------------- validation
+
+
+def score_groups(metric: I2IMetric, groups: list[PairGroup], batch_size: int = 64) -> list[dict]:
+    """Score every (right, wrong) pair of the groups with the metric's public scoring path."""
+    sources, instructions, outputs, owners = [], [], [], []
+    for index, group in enumerate(groups):
+        for candidate in [group.preferred, *group.rejected]:
+            sources.append(group.source)
+            instructions.append(group.instruction)
+            outputs.append(candidate)
+            owners.append(index)
+    scores = metric.score(sources, instructions, outputs, batch_size=batch_size).tolist()
+    results, position = [], 0
+    for group in groups:
+        right = scores[position]
+        for k, kind in enumerate(group.kinds):
+            results.append({"family": group.family, "edit": group.edit, "kind": kind, "right": right,
+                            "wrong": scores[position + 1 + k], "label": group.labels[k]})
+        position += 1 + len(group.rejected)
+    return results
+
+
+def pairwise_accuracy_table(results: list[dict]) -> dict:
+    """Accuracy overall, per distractor kind and per edit (ties count as wrong)."""
+
+    def accuracy(rows):
+        return sum(r["right"] > r["wrong"] for r in rows) / len(rows) if rows else float("nan")
+
+    by_kind, by_edit = {}, {}
+    for row in results:
+        by_kind.setdefault(row["kind"], []).append(row)
+        by_edit.setdefault(row["edit"], []).append(row)
+    return {
+        "accuracy": accuracy(results),
+        "pairs": len(results),
+        "by_kind": {k: accuracy(v) for k, v in sorted(by_kind.items())},
+        "by_edit": {k: accuracy(v) for k, v in sorted(by_edit.items())},
+    }
+
+
+def validate(metric: I2IMetric, sets: dict[str, list[PairGroup]], batch_size: int) -> dict:
+    was_training = metric.training
+    tables = {name: pairwise_accuracy_table(score_groups(metric, groups, batch_size)) for name, groups in sets.items()}
+    metric.train(was_training)
+    tables["mean_accuracy"] = sum(t["accuracy"] for t in tables.values()) / len(sets)
+    return tables
+
+
+# ------------------------------------------------------------------------ loop
+
+
+def build_mixture(config: TrainConfig) -> GroupMixture:
+    sources = []
+    for spec in config.data.sources:
+        if spec.kind == "shapesworld":
+            sources.append(ShapesWorldGroups(config.data.image_size, split="train"))
+        elif spec.kind == "canonical_edits":
+            make = CanonicalEditGroups.from_folder if spec.images else CanonicalEditGroups.from_bundled_photos
+            kwargs = {"folder": spec.images} if spec.images else {}
+            sources.append(make(**kwargs, working_size=config.data.working_size))
+        else:
+            sources.append(ManifestGroups(spec.path, working_size=config.data.working_size))
+    return GroupMixture(sources, [spec.weight for spec in config.data.sources], seed=config.seed)
+
+
+def train(config: TrainConfig, stop_after_step: Optional[int] = None) -> TrainResult:
+    """Run (or resume) a training run and return where its best checkpoint is.
+
+    Args:
+        config: the resolved training configuration.
+        stop_after_step: stop early after this many steps, as a kill would (tests use it
+            to check that resuming reproduces an uninterrupted run).
+    """
+    output_dir = Path(config.output_dir)
+    accelerator = Accelerator(
+        mixed_precision=config.mixed_precision,
+        gradient_accumulation_steps=config.optim.gradient_accumulation_steps,
+        log_with="tensorboard" if config.tensorboard else None,
+        project_dir=str(output_dir),
+    )
+    set_seed(config.seed)
+    metric = i2imetric.create_metric(config.model, pretrained=config.pretrained, seed=config.seed, **config.model_overrides)
+    metric.train()
+    trainable = [p for p in metric.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(config.optim.warmup_steps, config.steps))
+    model, optimizer, scheduler = accelerator.prepare(metric, optimizer, scheduler)
+    progress = Progress()
+    accelerator.register_for_checkpointing(progress)
+
+    state_dir = output_dir / STATE_DIR
+    if state_dir.is_dir():
+        accelerator.load_state(str(state_dir))
+        accelerator.print(f"resumed from {state_dir} at step {progress.step}")
+    elif accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "train_config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    if config.tensorboard:
+        accelerator.init_trackers("i2imetric")
+
+    mixture = build_mixture(config)
+    validation_sets = validation_groups(config.data.image_size, shapes_count=config.validation.shapes_count,
+                                        photo_crops=config.validation.photo_crops, working_size=config.data.working_size)
+    log = _JsonlLog(output_dir / LOG_FILE, accelerator.is_main_process)
+    started, last_validation = time.time(), {}
+    bar = tqdm(range(progress.step, config.steps), initial=progress.step, total=config.steps, desc="train",
+               disable=not accelerator.is_main_process)
+    for step in bar:
+        # Each process draws its own groups; the draw depends only on (seed, step, rank).
+        groups = mixture.batch(step * accelerator.num_processes + accelerator.process_index, config.data.groups_per_step)
+        images, instructions, triplets, pairs = collate_groups(groups)
+        with accelerator.accumulate(model):
+            output = model(images, instructions, triplets)
+            loss, parts = group_loss(output, pairs, config)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and config.optim.grad_clip:
+                accelerator.clip_grad_norm_(trainable, config.optim.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+        progress.step = step + 1
+        if step % config.log_every == 0 or progress.step == config.steps:
+            bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{parts['accuracy']:.2f}")
+            record = {"step": progress.step, "loss": loss.item(), **parts, "lr": scheduler.get_last_lr()[0]}
+            log.write(record)
+            if config.tensorboard:
+                accelerator.log({f"train/{k}": v for k, v in record.items() if k != "step"}, step=progress.step)
+        if progress.step % config.validation.every == 0 or progress.step == config.steps:
+            last_validation = _validate_and_keep_best(accelerator, metric, validation_sets, config, progress, log)
+        if progress.step % config.checkpoint_every == 0 or progress.step == config.steps:
+            accelerator.save_state(str(state_dir))
+        if stop_after_step is not None and progress.step >= stop_after_step:
+            break
+
+    accelerator.wait_for_everyone()
+    best_dir = output_dir / BEST_DIR
+    if progress.step == config.steps and config.calibrate and accelerator.is_main_process:
+        calibrate_checkpoint(best_dir, validation_sets, config.validation.batch_size)
+    accelerator.end_training()
+    return TrainResult(best_dir, progress.best_accuracy, last_validation, progress.step, (time.time() - started) / 60)
+
+
+def _validate_and_keep_best(accelerator, metric, validation_sets, config, progress, log) -> dict:
+    tables = validate(metric, validation_sets, config.validation.batch_size)
+    summary = {name: round(t["accuracy"], 4) for name, t in tables.items() if isinstance(t, dict)}
+    log.write({"step": progress.step, "validation": summary, "mean_accuracy": tables["mean_accuracy"]})
+    accelerator.print(f"step {progress.step}: validation {summary} mean {tables['mean_accuracy']:.4f}")
+    if tables["mean_accuracy"] > progress.best_accuracy and accelerator.is_main_process:
+        progress.best_accuracy = tables["mean_accuracy"]
+        best_dir = Path(config.output_dir) / BEST_DIR
+        metric.save_pretrained(best_dir)
+        (best_dir / "validation.json").write_text(json.dumps({"step": progress.step, **tables}, indent=2) + "\n")
+        (best_dir / "train_config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return tables
+
+
+def calibrate_checkpoint(folder: Path, validation_sets: dict, batch_size: int) -> None:
+    """Fit Platt scaling (scikit-learn) on held-out scores: right answers 1, wrong answers 0."""
+    from sklearn.linear_model import LogisticRegression
+
+    from i2imetric.metric import Calibration
+
+    metric = i2imetric.load_metric(folder)
+    rows = [r for groups in validation_sets.values() for r in score_groups(metric, groups, batch_size)]
+    scores = [r["right"] for r in rows] + [r["wrong"] for r in rows]
+    targets = [1] * len(rows) + [0] * len(rows)
+    model = LogisticRegression().fit([[s] for s in scores], targets)
+    metric.calibration = Calibration(slope=float(model.coef_[0, 0]), intercept=float(model.intercept_[0]))
+    metric.save_pretrained(folder, card=(folder / "README.md").read_text())
+
+
+def _warmup_cosine(warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+    return factor
+
+
+class _JsonlLog:
+    def __init__(self, path: Path, enabled: bool):
+        self.path, self.enabled = path, enabled
+
+    def write(self, record: dict) -> None:
+        if self.enabled:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps({"time": round(time.time(), 2), **record}) + "\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point shared by ``i2imetric train`` and ``python -m training.train``."""
+    config = load_train_config(args.config, tuple(args.overrides))
+    if args.fresh:
+        shutil.rmtree(Path(config.output_dir) / STATE_DIR, ignore_errors=True)
+    result = train(config)
+    print(f"best mean validation accuracy {result.best_accuracy:.4f}; checkpoint: {result.best_dir}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from i2imetric.commands.train import configure_parser
+
+    parser = argparse.ArgumentParser(prog="python -m training.train", description="Train an i2imetric scorer.")
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
