@@ -18,6 +18,8 @@ COMMANDS = {
     "score": ("i2imetric.commands.score", "score one triplet, or a manifest of them"),
     "models": ("i2imetric.commands.models", "list model configs and pretrained scorers"),
     "perturb": ("i2imetric.perturb", "turn a folder of images into edit/distractor training pairs"),
+    "meta-eval": ("i2imetric.commands.meta_eval", "agreement of the metric and baselines with human labels"),
+    "setdist": ("i2imetric.commands.setdist", "Frechet distance and MMD between two sets of images or edits"),
     "train": ("i2imetric.commands.train", "train or fine-tune a scorer from a YAML config"),
 }
 

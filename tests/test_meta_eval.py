@@ -1,0 +1,443 @@
+"""Meta-evaluation: joins of results to labels, hand-checked statistics, scipy references, the CLI."""
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from i2imetric.cli import main
+from i2imetric.datasets import Pairwise, Rating, Triplet, load_imagenhub_ratings, write_manifest
+from i2imetric.errors import I2IInputError
+from i2imetric.meta_eval import load_labels, meta_evaluate, read_results
+from i2imetric.stats import (
+    correlations,
+    fit_four_way_thresholds,
+    four_way_accuracy,
+    group_accuracy,
+    inter_rater_ceiling,
+    pairwise_accuracy,
+    tie_calibration,
+    two_afc_score,
+)
+
+RESAMPLES = 50
+
+# Seven judged pairs: (label, group, metric a, metric b, lpips a, lpips b); lpips is a distance.
+PAIRS = [
+    ("a", "g1", 0.9, 0.1, 0.2, 0.6),
+    ("a", "g1", 0.8, 0.3, 0.5, 0.4),
+    ("b", "g2", 0.2, 0.7, 0.3, 0.1),
+    ("b", "g2", 0.6, 0.4, 0.9, 0.2),
+    ("tie", "g4", 0.50, 0.52, 0.3, 0.3),
+    ("tie", "g4", 0.40, 0.45, 0.1, 0.7),
+    ("a", "g3", 0.7, 0.2, 0.8, 0.3),
+]
+
+
+def write_jsonl(path, rows):
+    with open(path, "w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row) + "\n")
+    return str(path)
+
+
+def ok_row(row_id, score, baselines=None, **fields):
+    return {"id": row_id, "score": score, "subscores": {}, "baselines": baselines or {}, "status": "ok", **fields}
+
+
+def pair_records(pairs=PAIRS):
+    return [
+        Pairwise("src.png", "edit", f"p{i}_a.png", f"p{i}_b.png", label, id=f"p{i}", extra={"group": group})
+        for i, (label, group, *_) in enumerate(pairs)
+    ]
+
+
+def per_side_rows(pairs=PAIRS):
+    rows = []
+    for i, (_, _, metric_a, metric_b, lpips_a, lpips_b) in enumerate(pairs):
+        rows.append(ok_row(f"p{i}/a", metric_a, {"lpips": lpips_a}))
+        rows.append(ok_row(f"p{i}/b", metric_b, {"lpips": lpips_b}))
+    return rows
+
+
+def columns(pairs=PAIRS):
+    labels, _, metric_a, metric_b, lpips_a, lpips_b = (np.array(column) for column in zip(*pairs))
+    return labels, metric_a, metric_b, -lpips_a.astype(float), -lpips_b.astype(float)
+
+
+@pytest.fixture(scope="module")
+def pairwise_result():
+    return meta_evaluate(per_side_rows(), pair_records(), n_resamples=RESAMPLES, lower_is_better=["lpips"])
+
+
+def row_of(result, key):
+    (row,) = [row for row in result.rows if row.key == key]
+    return row
+
+
+# --------------------------------------------------------------------------
+# pairwise
+# --------------------------------------------------------------------------
+
+
+def test_pairwise_accuracy_without_ties_is_hand_computed(pairwise_result):
+    row = row_of(pairwise_result, "pairwise/accuracy_without_ties")
+    # Untied pairs p0, p1, p2, p6 are right, p3 is wrong.
+    assert row.n == 5
+    assert row.values["metric"].value == pytest.approx(4 / 5)
+    labels, _, _, lpips_a, lpips_b = columns()
+    decided = labels != "tie"
+    expected = pairwise_accuracy(lpips_a[decided], lpips_b[decided], labels[decided])
+    assert row.values["lpips"].value == pytest.approx(expected)
+
+
+def test_tie_calibration_reports_the_hand_computed_epsilon(pairwise_result):
+    row = row_of(pairwise_result, "pairwise/accuracy_tie_calibrated")
+    # Tying |delta| <= 0.05 turns both human ties right: 6 of 7.
+    assert row.values["metric"].value == pytest.approx(6 / 7)
+    assert row.values["metric"].params["epsilon"] == pytest.approx(0.05)
+    labels, _, _, lpips_a, lpips_b = columns()
+    accuracy, epsilon = tie_calibration(lpips_a, lpips_b, labels)
+    assert row.values["lpips"].value == pytest.approx(accuracy)
+    assert row.values["lpips"].params == {"epsilon": pytest.approx(epsilon)}
+
+
+def test_group_accuracy_matches_stats(pairwise_result):
+    row = row_of(pairwise_result, "pairwise/group_accuracy")
+    # Groups of untied pairs: g1 all right, g2 has p3 wrong, g3 right.
+    assert (row.n, row.units) == (3, "groups")
+    assert row.values["metric"].value == pytest.approx(2 / 3)
+    labels, metric_a, metric_b, _, _ = columns()
+    groups = np.array([group for _, group, *_ in PAIRS])
+    decided = labels != "tie"
+    expected = group_accuracy(metric_a[decided], metric_b[decided], labels[decided], groups[decided])
+    assert row.values["metric"].value == pytest.approx(expected)
+
+
+def test_every_estimate_has_an_interval_around_it(pairwise_result):
+    for row in pairwise_result.rows:
+        for estimate in row.values.values():
+            assert estimate.low <= estimate.value + 1e-12 and estimate.value <= estimate.high + 1e-12
+
+
+def test_paired_test_reports_delta_interval_and_p_value(pairwise_result):
+    for row in pairwise_result.rows:
+        assert set(row.versus_metric) == {"lpips"}
+        test = row.versus_metric["lpips"]
+        assert set(test) == {"delta", "low", "high", "p_value"}
+        assert test["delta"] == pytest.approx(row.values["metric"].value - row.values["lpips"].value)
+        assert 0.0 <= test["p_value"] <= 1.0
+
+
+def test_paired_test_sees_a_clearly_better_metric():
+    rng = np.random.default_rng(0)
+    n = 60
+    labels = rng.choice(["a", "b"], size=n)
+    truth = np.where(labels == "a", 1.0, -1.0)
+    records = [Pairwise("s.png", "edit", f"{i}a.png", f"{i}b.png", str(label), id=str(i)) for i, label in enumerate(labels)]
+    rows = []
+    for i in range(n):
+        rows.append(ok_row(f"{i}/a", truth[i], {"coin": rng.normal(), "same": truth[i]}))
+        rows.append(ok_row(f"{i}/b", 0.0, {"coin": rng.normal(), "same": 0.0}))
+    result = meta_evaluate(rows, records, n_resamples=200)
+    versus = row_of(result, "pairwise/accuracy_without_ties").versus_metric
+    assert versus["coin"]["delta"] > 0.3 and versus["coin"]["p_value"] < 0.01
+    assert versus["same"]["delta"] == 0.0 and versus["same"]["p_value"] == 1.0
+
+
+def test_one_row_with_score_a_and_score_b_joins_like_two_rows(pairwise_result):
+    rows = [
+        {
+            "id": f"p{i}",
+            "score_a": metric_a,
+            "score_b": metric_b,
+            "baselines_a": {"lpips": lpips_a},
+            "baselines_b": {"lpips": lpips_b},
+            "status": "ok",
+        }
+        for i, (_, _, metric_a, metric_b, lpips_a, lpips_b) in enumerate(PAIRS)
+    ]
+    result = meta_evaluate(rows, pair_records(), n_resamples=RESAMPLES, lower_is_better=["lpips"])
+    assert result.to_dict() == pairwise_result.to_dict()
+
+
+def test_pairs_join_by_output_path_when_ids_are_missing(tmp_path):
+    records = [
+        Pairwise(None, "edit", str(tmp_path / f"p{i}_a.png"), str(tmp_path / f"p{i}_b.png"), label)
+        for i, (label, *_) in enumerate(PAIRS)
+    ]
+    rows = []
+    for i, (_, _, metric_a, metric_b, *_) in enumerate(PAIRS):
+        # Relative output paths start at the results file's folder.
+        rows.append(ok_row(f"row{2 * i}", metric_a, output=f"p{i}_a.png"))
+        rows.append(ok_row(f"row{2 * i + 1}", metric_b, output=f"p{i}_b.png"))
+    results = write_jsonl(tmp_path / "results.jsonl", rows)
+    result = meta_evaluate(results, records, n_resamples=RESAMPLES)
+    assert result.coverage.used == len(PAIRS)
+    assert row_of(result, "pairwise/accuracy_without_ties").values["metric"].value == pytest.approx(4 / 5)
+
+
+def test_records_without_ids_join_by_position_like_the_engine_names_them():
+    records = [Triplet(None, "t", "x.png"), *(Pairwise(None, "e", f"{i}a.png", f"{i}b.png", "a") for i in range(3))]
+    rows = [ok_row(f"#{i}/{side}", score) for i in (1, 2, 3) for side, score in (("a", 1.0), ("b", float(i == 2)))]
+    result = meta_evaluate(rows, records, n_resamples=RESAMPLES)
+    assert result.coverage.used == 3
+    assert row_of(result, "pairwise/accuracy_without_ties").values["metric"].value == pytest.approx(2 / 3)
+
+
+def test_distances_of_the_baseline_registry_are_negated_by_default():
+    rows = [
+        ok_row(f"p{i}/{side}", metric, {"l2": -metric, "psnr": metric})
+        for i, (_, _, metric_a, metric_b, *_) in enumerate(PAIRS)
+        for side, metric in (("a", metric_a), ("b", metric_b))
+    ]
+    result = meta_evaluate(rows, pair_records(), n_resamples=RESAMPLES)
+    assert result.options["lower_is_better"] == ["l2"]
+    accuracy = row_of(result, "pairwise/accuracy_without_ties").values
+    assert accuracy["l2"].value == accuracy["psnr"].value == accuracy["metric"].value
+
+
+def test_four_way_thresholds_are_fitted_on_the_validation_split_only():
+    rng = np.random.default_rng(3)
+    n = 40
+    labels = rng.choice(["a", "b", "tie", "both_bad"], size=n)
+    score_a, score_b = rng.normal(size=n), rng.normal(size=n)
+    records = [Pairwise("s.png", "e", f"{i}a.png", f"{i}b.png", str(label), id=str(i)) for i, label in enumerate(labels)]
+    rows = [ok_row(f"{i}/{side}", float(s)) for i in range(n) for side, s in (("a", score_a[i]), ("b", score_b[i]))]
+    result = meta_evaluate(rows, records, n_resamples=RESAMPLES, seed=7, validation_fraction=0.25)
+    row = row_of(result, "pairwise/four_way")
+
+    # The documented split: a permutation seeded with `seed`, its first 25% fit the thresholds.
+    order = np.random.default_rng(7).permutation(n)
+    validation, test = np.sort(order[:10]), np.sort(order[10:])
+    epsilon, tau = fit_four_way_thresholds(score_a[validation], score_b[validation], labels[validation])
+    assert row.n == 30
+    assert row.values["metric"].params == {"epsilon": epsilon, "tau": tau}
+    expected = four_way_accuracy(score_a[test], score_b[test], labels[test], epsilon, tau)
+    assert row.values["metric"].value == pytest.approx(expected)
+
+
+def test_two_afc_with_soft_labels_and_the_bapps_human_score():
+    p_a = np.array([1.0, 0.75, 0.5, 0.25, 0.0, 0.6])
+    score_a = np.array([0.9, 0.2, 0.5, 0.1, 0.3, 0.8])
+    score_b = np.array([0.1, 0.4, 0.5, 0.7, 0.3, 0.2])
+    records = [Pairwise("ref.png", None, f"{i}0.png", f"{i}1.png", float(p), id=str(i)) for i, p in enumerate(p_a)]
+    rows = [ok_row(f"{i}/{side}", float(s)) for i in range(6) for side, s in (("a", score_a[i]), ("b", score_b[i]))]
+    result = meta_evaluate(rows, records, n_resamples=RESAMPLES)
+    (row,) = result.rows
+    assert row.key == "two_afc/score"
+    assert row.values["metric"].value == pytest.approx(two_afc_score(score_a, score_b, p_a))
+    assert row.human.value == pytest.approx(np.mean(p_a**2 + (1 - p_a) ** 2))
+
+
+# --------------------------------------------------------------------------
+# ratings
+# --------------------------------------------------------------------------
+
+
+def rating_records(n_groups=5, systems=("s1", "s2", "s3", "s4"), raters=("r1", "r2"), seed=0):
+    rng = np.random.default_rng(seed)
+    records = []
+    for g in range(n_groups):
+        for system in systems:
+            quality = rng.normal()
+            for rater in raters:
+                records.append(
+                    Rating(
+                        f"in/{g}.png",
+                        "edit",
+                        f"{system}/{g}.png",
+                        value=float(quality + rng.normal(scale=0.5)),
+                        rater=rater,
+                        system=system,
+                        group=f"u{g}",
+                        id=f"u{g}/{system}/{rater}",
+                    )
+                )
+    return records
+
+
+def rating_rows(records, seed=1):
+    rng = np.random.default_rng(seed)
+    human = {}
+    for record in records:
+        human.setdefault(record.id.rsplit("/", 1)[0], []).append(record.value)
+    return [
+        ok_row(item, float(np.mean(values) + rng.normal(scale=0.7)), {"noise": float(rng.normal())})
+        for item, values in human.items()
+    ]
+
+
+def test_correlations_match_scipy_and_stats_at_every_level():
+    records = rating_records()
+    rows = rating_rows(records)
+    result = meta_evaluate(rows, records, n_resamples=RESAMPLES)
+
+    items = [row["id"] for row in rows]
+    metric = np.array([row["score"] for row in rows])
+    by_item = {item: [r.value for r in records if r.id.startswith(item + "/")] for item in items}
+    human = np.array([np.mean(by_item[item]) for item in items])
+    groups = np.array([item.split("/")[0] for item in items])
+    systems = np.array([item.split("/")[1] for item in items])
+    scipy_reference = {
+        "pearson": sps.pearsonr(metric, human).statistic,
+        "spearman": sps.spearmanr(metric, human).statistic,
+        "kendall": sps.kendalltau(metric, human).statistic,  # tau-b
+    }
+    per_group = correlations(metric, human, level="group", groups=groups)
+    per_system = correlations(metric, human, level="system", systems=systems)
+    ceiling_matrix = np.array([by_item[item] for item in items]).T  # [raters, items]
+    for method, expected in scipy_reference.items():
+        sample = row_of(result, f"ratings/sample/{method}")
+        assert sample.values["metric"].value == pytest.approx(expected)
+        assert sample.human.value == pytest.approx(inter_rater_ceiling(ceiling_matrix, method))
+        assert row_of(result, f"ratings/group/{method}").values["metric"].value == pytest.approx(per_group[method])
+        assert row_of(result, f"ratings/system/{method}").values["metric"].value == pytest.approx(per_system[method])
+    assert result.ratings.human == pytest.approx(human)
+
+
+def test_rating_aspect_selects_that_score():
+    records = [
+        Rating(None, "e", f"{i}.png", value=0.0, aspects={"SC": float(i), "PQ": float(-i)}, id=str(i)) for i in range(4)
+    ]
+    rows = [ok_row(str(i), float(i)) for i in range(4)]
+    positive = meta_evaluate(rows, records, n_resamples=RESAMPLES, aspect="SC")
+    negative = meta_evaluate(rows, records, n_resamples=RESAMPLES, aspect="PQ")
+    assert row_of(positive, "ratings/sample/spearman").values["metric"].value == pytest.approx(1.0)
+    assert row_of(negative, "ratings/sample/spearman").values["metric"].value == pytest.approx(-1.0)
+
+
+# --------------------------------------------------------------------------
+# ImagenHub
+# --------------------------------------------------------------------------
+
+
+IMAGENHUB_DIR = os.path.join(os.path.dirname(__file__), "data", "imagenhub")
+
+
+@pytest.fixture(scope="module")
+def imagenhub_tsvs():
+    return sorted(glob.glob(os.path.join(IMAGENHUB_DIR, "Text-Guided_IE_rater*.tsv")))
+
+
+def imagenhub_rows(tsvs, with_ids=True, image_root=None):
+    """A fake result per (uid, system) cell: the mean human rating plus noise."""
+    rng = np.random.default_rng(0)
+    cells = load_imagenhub_ratings(tsvs, aggregate="mean", image_root=image_root).records
+    rows = []
+    for cell in cells:
+        fields = {"output": cell.output} if not with_ids else {}
+        rows.append(ok_row(cell.id if with_ids else None, cell.value + float(rng.normal(scale=0.3)), **fields))
+    return cells, rows
+
+
+def test_imagenhub_tsvs_join_by_uid_and_system(imagenhub_tsvs):
+    cells, rows = imagenhub_rows(imagenhub_tsvs)
+    assert rows[0]["id"].count("/") == 1 and rows[0]["id"].startswith("sample_")  # <uid>/<system>
+    result = meta_evaluate(rows, load_labels(imagenhub_tsvs, "imagenhub"), n_resamples=10)
+
+    assert result.coverage.used == len(cells) == result.coverage.label_items
+    assert result.ratings.raters == ["rater1", "rater2", "rater3"]
+    metric = np.array([row["score"] for row in rows])
+    human = np.array([cell.value for cell in cells])
+    spearman = row_of(result, "ratings/sample/spearman")
+    assert spearman.values["metric"].value == pytest.approx(sps.spearmanr(metric, human).statistic)
+    assert spearman.human.value == pytest.approx(inter_rater_ceiling(result.ratings.by_rater.T, "spearman"))
+    assert row_of(result, "ratings/group/pearson").n == len({cell.group for cell in cells})
+    assert row_of(result, "ratings/system/kendall").values["metric"].value > 0.5
+
+
+def test_imagenhub_tsvs_join_by_output_path_under_image_root(imagenhub_tsvs, tmp_path):
+    cells, rows = imagenhub_rows(imagenhub_tsvs, with_ids=False, image_root=tmp_path)
+    labels = load_labels(imagenhub_tsvs, "imagenhub", image_root=tmp_path)
+    result = meta_evaluate(rows, labels, n_resamples=5)
+    assert result.coverage.used == len(cells)
+
+
+# --------------------------------------------------------------------------
+# coverage, reading, output, CLI
+# --------------------------------------------------------------------------
+
+
+def test_coverage_accounts_for_missing_failed_and_incomplete_rows():
+    rows = per_side_rows()
+    rows = [row for row in rows if row["id"] != "p0/b"]  # p0 has no result for b
+    rows[2]["status"] = "error"  # p1/b... index 2 is p1/b after dropping p0/b
+    rows[3]["baselines"] = {}  # p2/a lacks lpips
+    records = pair_records()
+    result = meta_evaluate(rows, [*records, Triplet(None, "t", "x.png")], n_resamples=RESAMPLES)
+    coverage = result.coverage
+    assert (coverage.label_items, coverage.used, coverage.failed, coverage.incomplete) == (7, 4, 1, 1)
+    assert coverage.no_result == ["p0"]
+    assert "4 of 7 label items used" in coverage.summary()
+    assert any("triplets" in note for note in result.notes)
+
+
+def test_no_usable_item_is_an_error():
+    with pytest.raises(I2IInputError, match="no label item could be used"):
+        meta_evaluate([ok_row("other", 1.0)], pair_records(), n_resamples=RESAMPLES)
+    with pytest.raises(I2IInputError, match="no pairwise or rating records"):
+        meta_evaluate([ok_row("x", 1.0)], [Triplet(None, "t", "x.png")], n_resamples=RESAMPLES)
+
+
+def test_read_results_resolves_relative_image_paths(tmp_path):
+    path = write_jsonl(tmp_path / "r.jsonl", [ok_row("x", 1.0, output="o.png", source="/abs/s.png")])
+    (row,) = read_results(path)
+    assert row["output"] == str(tmp_path / "o.png") and row["source"] == "/abs/s.png"
+    (tmp_path / "bad.jsonl").write_text('{"id": 1}\n[1, 2]\n')
+    with pytest.raises(I2IInputError, match="bad.jsonl:2"):
+        read_results(tmp_path / "bad.jsonl")
+
+
+def test_table_and_json_hold_every_scorer(pairwise_result):
+    table = pairwise_result.format_table()
+    header, *_ = table.splitlines()
+    assert header.split() == ["statistic", "n", "metric", "lpips"]
+    assert "eps=0.05" in table and "metric - X" in table
+    assert "lpips is a distance" in table
+    data = json.loads(json.dumps(pairwise_result.to_dict(), allow_nan=False))
+    assert data["scorers"] == ["metric", "lpips"]
+    assert {row["key"] for row in data["statistics"]} == {
+        "pairwise/accuracy_without_ties",
+        "pairwise/accuracy_tie_calibrated",
+        "pairwise/group_accuracy",
+    }
+
+
+def test_nan_becomes_null_in_json():
+    # Constant metric scores leave every correlation undefined.
+    records = rating_records(n_groups=2)
+    rows = [ok_row(row["id"], 1.0) for row in rating_rows(records)]
+    with pytest.warns(RuntimeWarning, match="non-finite statistic"):
+        data = meta_evaluate(rows, records, n_resamples=5).to_dict()
+    assert data["statistics"][0]["values"]["metric"]["value"] is None
+    json.dumps(data, allow_nan=False)
+
+
+def test_cli_prints_the_table_and_writes_json(tmp_path, capsys):
+    results = write_jsonl(tmp_path / "results.jsonl", per_side_rows())
+    labels = tmp_path / "labels.jsonl"
+    write_manifest(labels, pair_records())
+    out = tmp_path / "table.json"
+    argv = ["meta-eval", "--results", results, "--labels", str(labels), "--out", str(out)]
+    assert main([*argv, "--bootstrap", "30", "--lower-is-better", "lpips"]) == 0
+    assert "pairwise accuracy, no ties" in capsys.readouterr().out
+    data = json.loads(out.read_text())
+    assert data["options"]["n_resamples"] == 30 and data["options"]["lower_is_better"] == ["lpips"]
+
+
+def test_cli_reads_imagenhub_tsvs(imagenhub_tsvs, tmp_path, capsys):
+    _, rows = imagenhub_rows(imagenhub_tsvs)
+    results = write_jsonl(tmp_path / "results.jsonl", rows)
+    argv = ["meta-eval", "--results", results, "--labels", *imagenhub_tsvs, "--labels-format", "imagenhub"]
+    assert main([*argv, "--bootstrap", "5", "--aspect", "SC"]) == 0
+    assert "spearman, per group (Fisher z)" in capsys.readouterr().out
+
+
+def test_cli_turns_bad_labels_into_a_one_line_error(tmp_path, capsys):
+    results = write_jsonl(tmp_path / "results.jsonl", per_side_rows())
+    assert main(["meta-eval", "--results", results, "--labels", str(tmp_path / "missing.jsonl")]) == 2
+    assert "error" in capsys.readouterr().err
