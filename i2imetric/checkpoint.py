@@ -46,12 +46,23 @@ def trainable_tensors(metric: I2IMetric) -> dict[str, torch.Tensor]:
     return {name: p.detach().cpu().contiguous() for name, p in metric.named_parameters() if p.requires_grad}
 
 
-def save_checkpoint(metric: I2IMetric, folder: str | Path, card: Optional[str] = None) -> Path:
-    """Write ``metric`` to ``folder`` (created if needed) and return the folder."""
+def save_checkpoint(metric: I2IMetric, folder: str | Path, card: Optional[str] = None, bundle_base: bool = False) -> Path:
+    """Write ``metric`` to ``folder`` (created if needed) and return the folder.
+
+    Args:
+        metric: the metric to save.
+        folder: the checkpoint folder.
+        card: the model card's markdown (default: a short generated card, unless one exists).
+        bundle_base: copy a local-file base into the folder, recorded by relative path and
+            sha256, so the folder is self-contained (the shipped demo scorer does this).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     save_file(trainable_tensors(metric), str(folder / WEIGHTS_NAME))
-    base_source = _bundle_if_needed(metric.base_source, metric.clip.model, folder / BASE_NAME, metric)
+    base_source = metric.base_source
+    if bundle_base and base_source.kind == "file":
+        base_source = _copy_base_file(base_source, folder / BASE_NAME)
+    base_source = _relative_if_inside(_bundle_if_needed(base_source, metric.clip.model, folder / BASE_NAME, metric), folder)
     timm_source = metric.timm_source
     if metric.timm is not None:
         timm_source = _bundle_if_needed(metric.timm_source, metric.timm.model, folder / TIMM_BASE_NAME, metric)
@@ -127,6 +138,24 @@ def _bundle_if_needed(source: WeightsSource, module: torch.nn.Module, path: Path
     return WeightsSource("file", path.name, sha256_file(path))
 
 
+def _relative_if_inside(source: WeightsSource, folder: Path) -> WeightsSource:
+    """Record a base file inside the checkpoint folder by name, so the folder can move."""
+    if source.kind != "file":
+        return source
+    path = Path(source.ref)
+    if path.is_absolute() and path.resolve().parent == folder.resolve():
+        return WeightsSource("file", path.name, source.sha256)
+    return source
+
+
+def _copy_base_file(source: WeightsSource, target: Path) -> WeightsSource:
+    import shutil
+
+    if Path(source.ref).resolve() != target.resolve():
+        shutil.copyfile(source.ref, target)
+    return WeightsSource("file", target.name, sha256_file(target))
+
+
 def _frozen_base_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The module's original weights, with peft's LoRA tensors and wrapper names removed."""
     state = {}
@@ -198,7 +227,9 @@ def _resolve_base(stored: dict, folder: Path, override: Optional[str]):
         recorded = WeightsSource("file", str(Path(override).resolve()), source.sha256)
         return (check_recorded_file(recorded, folder) if source.sha256 else str(override)), recorded
     if source.kind == "file":
-        return check_recorded_file(source, folder), source
+        path = check_recorded_file(source, folder)
+        # In memory the source is absolute, so saving the metric elsewhere still finds it.
+        return path, WeightsSource("file", str(Path(path).resolve()), source.sha256)
     if source.kind in ("open_clip", "hf-hub"):
         architecture = stored["model"]["base"].get("open_clip")
         path, _, _ = resolve_open_clip_weights(architecture, source.ref, None)

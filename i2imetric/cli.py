@@ -16,11 +16,14 @@ from .version import __version__
 
 COMMANDS = {
     "score": ("i2imetric.commands.score", "score one triplet, or a manifest of them"),
+    "eval": ("i2imetric.commands.eval", "score a manifest with baselines, resumably, on one or many processes"),
     "models": ("i2imetric.commands.models", "list model configs and pretrained scorers"),
     "perturb": ("i2imetric.perturb", "turn a folder of images into edit/distractor training pairs"),
     "meta-eval": ("i2imetric.commands.meta_eval", "agreement of the metric and baselines with human labels"),
     "setdist": ("i2imetric.commands.setdist", "Frechet distance and MMD between two sets of images or edits"),
+    "report": ("i2imetric.commands.report", "one self-contained HTML report of a results file"),
     "train": ("i2imetric.commands.train", "train or fine-tune a scorer from a YAML config"),
+    "demo": ("i2imetric.demo", "score held-out edit cases with the shipped scorer, with heatmaps"),
 }
 
 USER_ERRORS = (I2IInputError, CheckpointError, BaseWeightsError, ConfigError, FileNotFoundError)

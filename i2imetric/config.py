@@ -84,9 +84,12 @@ class LoraConfig:
     alpha: float = 16.0
     dropout: float = 0.0
     # Regexes over module names, matched in full by peft. The defaults are the attention
-    # (nn.MultiheadAttention, so q/k/v/out together) and MLP projections of resblocks.
-    image_targets: str = r"visual\.transformer\.resblocks\.\d+\.(attn|mlp\.c_fc|mlp\.c_proj)"
-    text_targets: str = r"transformer\.resblocks\.\d+\.(attn|mlp\.c_fc|mlp\.c_proj)"
+    # output projection and the MLP projections of every resblock. The fused q/k/v
+    # projection lives inside nn.MultiheadAttention, and peft adapts that by merging the
+    # delta into the frozen weight and subtracting it again on every forward, which drifts
+    # the "frozen" base by rounding; add "attn" to a regex only if that is acceptable.
+    image_targets: str = r"visual\.transformer\.resblocks\.\d+\.(attn\.out_proj|mlp\.c_fc|mlp\.c_proj)"
+    text_targets: str = r"transformer\.resblocks\.\d+\.(attn\.out_proj|mlp\.c_fc|mlp\.c_proj)"
     timm_targets: str = r"blocks\.\d+\.(attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)"
 
     def __post_init__(self):

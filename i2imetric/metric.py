@@ -370,11 +370,11 @@ class I2IMetric(nn.Module):
 
     # ---------------------------------------------------------------- checkpoints
 
-    def save_pretrained(self, folder: str | Path, card: Optional[str] = None) -> Path:
+    def save_pretrained(self, folder: str | Path, card: Optional[str] = None, bundle_base: bool = False) -> Path:
         """Write the checkpoint folder (config, safetensors, model card). See :mod:`i2imetric.checkpoint`."""
         from .checkpoint import save_checkpoint
 
-        return save_checkpoint(self, folder, card=card)
+        return save_checkpoint(self, folder, card=card, bundle_base=bundle_base)
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: Optional[str] = None, base_weights: Optional[str] = None):

@@ -30,6 +30,7 @@ __all__ = [
     "COLORS",
     "EDIT_KINDS",
     "HELDOUT_COMBOS",
+    "HELDOUT_SEED_START",
     "SHAPES",
     "SHAPES_DISTRACTORS",
     "SIZES",
@@ -64,6 +65,10 @@ CELLS: tuple[str, ...] = (
     "bottom left", "bottom", "bottom right",
 )  # fmt: skip
 BACKGROUNDS: tuple[str, ...] = ("plain", "checkered", "striped")
+
+# Seeds at or above this are held out: training samples seeds below it, validation, the
+# scorer's card and the demo use seeds from here on.
+HELDOUT_SEED_START = 10**9
 
 # One pair per colour, spread over the shapes, so every colour and every shape still
 # appears in training, only never in these combinations.

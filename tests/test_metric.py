@@ -215,8 +215,8 @@ def test_trainable_parameter_counts_match_lora_arithmetic():
     r = 4
     metric = i2imetric.create_metric("test-tiny", lora={"r": r})
     width, blocks_per_tower, mlp_hidden = 32, 2, 128
-    # Per block: attention (in_proj 3w x w and out_proj w x w) and MLP (w -> 4w -> w).
-    per_block = r * (width + 3 * width) + r * (width + width) + r * (width + mlp_hidden) + r * (mlp_hidden + width)
+    # Per block: attention output projection (w -> w) and MLP (w -> 4w -> w).
+    per_block = r * (width + width) + r * (width + mlp_hidden) + r * (mlp_hidden + width)
     lora = 2 * blocks_per_tower * per_block
     head = sum(p.numel() for p in metric.head.parameters())
     count = metric.parameter_count()

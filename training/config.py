@@ -81,6 +81,7 @@ class TrainConfig:
     log_every: int = 10
     tensorboard: bool = False
     calibrate: bool = True
+    bundle_base: bool = False  # copy a file base into the checkpoint (self-contained, shippable)
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -138,11 +139,27 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         keys = dotted.split(".")
         target = data
         for key in keys[:-1]:
-            target = target.setdefault(key, {})
-            if not isinstance(target, dict):
-                raise ConfigError(f"override {item!r}: {key!r} is not a section")
-        target[keys[-1]] = yaml.safe_load(raw)
+            target = _child(target, key, item)
+        if isinstance(target, list):
+            target[_list_index(target, keys[-1], item)] = yaml.safe_load(raw)
+        else:
+            target[keys[-1]] = yaml.safe_load(raw)
     return data
+
+
+def _child(target, key: str, item: str):
+    """Step into a section (dict) or a list element (``data.sources.0.images=...``)."""
+    if isinstance(target, list):
+        return target[_list_index(target, key, item)]
+    if not isinstance(target, dict):
+        raise ConfigError(f"override {item!r}: {key!r} is inside a value, not a section")
+    return target.setdefault(key, {})
+
+
+def _list_index(target: list, key: str, item: str) -> int:
+    if not key.isdigit() or int(key) >= len(target):
+        raise ConfigError(f"override {item!r}: {key!r} is not an index of a list of {len(target)}")
+    return int(key)
 
 
 def load_train_config(path: Optional[str | Path] = None, overrides: tuple[str, ...] = ()) -> TrainConfig:

@@ -34,7 +34,6 @@ __all__ = [
     "ManifestGroups",
     "GroupMixture",
     "DISTRACTOR_ASPECT",
-    "HELDOUT_SEED_OFFSET",
 ]
 
 # Which sub-score a distractor kind fails on. "instruction" covers doing the wrong thing,
@@ -53,9 +52,6 @@ DISTRACTOR_ASPECT = {
     "extra_change": "preservation",
     "degraded": "quality",
 }
-
-# Training draws ShapesWorld seeds below this; held-out validation seeds start here.
-HELDOUT_SEED_OFFSET = 10**9
 
 
 @dataclass
@@ -94,12 +90,13 @@ class ShapesWorldGroups:
     Args:
         size: render size in pixels.
         split: ``"train"`` never contains a held-out colour x shape combination.
-        seed_offset: training seeds are ``offset + k``; validation uses ``HELDOUT_SEED_OFFSET``.
+        seed_offset: training seeds are ``offset + k``; validation uses ``shapesworld.HELDOUT_SEED_START``.
     """
 
     family = "shapes"
 
-    def __init__(self, size: int = 64, split: str = "train", seed_offset: int = 0, seed_range: int = 10**8):
+    def __init__(self, size: int = 64, split: str = "train", seed_offset: int = 0,
+                 seed_range: int = shapesworld.HELDOUT_SEED_START):
         self.size, self.split, self.seed_offset, self.seed_range = size, split, seed_offset, seed_range
 
     def sample(self, rng: random.Random) -> PairGroup:
@@ -240,25 +237,28 @@ class GroupMixture:
 def validation_groups(image_size: int, photo_names=photos.HELDOUT_PHOTOS, shapes_count: int = 100,
                       photo_crops: int = 1, working_size: int = 96) -> dict[str, list[PairGroup]]:
     """The held-out sets the card reports: unseen ShapesWorld seeds, unseen colour x shape
-    combinations, and every canonical edit x distractor on photos never used in training."""
+    combinations, and every canonical edit x distractor on photos never used in training
+    (the whole photo plus ``photo_crops - 1`` crops of each; 0 leaves the photo set out)."""
+    start = shapesworld.HELDOUT_SEED_START
     held_seeds = ShapesWorldGroups(image_size, split="train")
     held_combos = ShapesWorldGroups(image_size, split="heldout_combos")
-    photo_groups = CanonicalEditGroups([photos.load_photo(n, max_side=256) for n in photo_names],
-                                       working_size=working_size, crop=False)
-    rng = random.Random(0)
-    photo_sets = []
-    for image in photo_groups.images:
-        crops = [image] + [photos.random_crop(image, rng, min_share=0.6) for _ in range(photo_crops - 1)]
-        for crop in crops:
-            for edit in sorted(edits.CANONICAL_EDITS):
-                photo_sets.append(photo_groups.group(crop, edit, list(edits.DISTRACTORS), seed=rng.randrange(2**31)))
-    return {
-        "shapes_heldout_seeds": [held_seeds.group(HELDOUT_SEED_OFFSET + i) for i in range(shapes_count)],
-        "shapes_heldout_combos": [held_combos.group(HELDOUT_SEED_OFFSET + i) for i in range(shapes_count)],
-        "photos_heldout": photo_sets,
+    sets = {
+        "shapes_heldout_seeds": [held_seeds.group(start + i) for i in range(shapes_count)],
+        "shapes_heldout_combos": [held_combos.group(start + i) for i in range(shapes_count)],
     }
+    if photo_crops > 0:
+        sets["photos_heldout"] = _photo_validation_groups(photo_names, photo_crops, working_size)
+    return sets
 
 
-def describe_group_sizes(groups: dict[str, list[PairGroup]]) -> str:
-    return ", ".join(f"{name}: {sum(len(g.rejected) for g in items)} pairs" for name, items in groups.items())
-
+def _photo_validation_groups(photo_names, photo_crops: int, working_size: int) -> list[PairGroup]:
+    maker = CanonicalEditGroups([photos.load_photo(n, max_side=256) for n in photo_names],
+                                working_size=working_size, crop=False)
+    rng = random.Random(0)
+    groups = []
+    for image in maker.images:
+        views = [image] + [photos.random_crop(image, rng, min_share=0.6) for _ in range(photo_crops - 1)]
+        for view in views:
+            for edit in sorted(edits.CANONICAL_EDITS):
+                groups.append(maker.group(view, edit, list(edits.DISTRACTORS), seed=rng.randrange(2**31)))
+    return groups

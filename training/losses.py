@@ -69,23 +69,19 @@ def rating_ranking_loss(scores: torch.Tensor, ratings: torch.Tensor, groups: tor
     return F.binary_cross_entropy_with_logits(scores[rows] - scores[cols], torch.ones_like(scores[rows]))
 
 
-def clip_contrastive_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor, logit_scale: torch.Tensor,
-                          captions: list[str]) -> torch.Tensor:
-    """Symmetric InfoNCE with every identical caption counted as a positive.
+def clip_contrastive_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor,
+                          logit_scale: torch.Tensor) -> torch.Tensor:
+    """CLIP's symmetric InfoNCE: image i belongs with text i and with no other.
 
-    Synthetic batches repeat captions ("blur the image" many times); treating those
-    repeats as negatives would teach the model that identical texts differ.
+    Synthetic batches repeat captions ("blur the image"). Repeats embed identically, so
+    counting them as extra positives gives exactly the same loss as this form: each
+    duplicate's column has the same logit. The loss just cannot fall below log(k) for a
+    caption repeated k times, which is harmless.
 
     Args:
         image_embeddings, text_embeddings: ``[N, D]`` L2-normalised.
-        logit_scale: the model's learned log temperature (exponentiated here).
-        captions: the N caption strings.
+        logit_scale: the model's learned log temperature (exponentiated and capped at 100).
     """
     logits = logit_scale.exp().clamp(max=100.0) * image_embeddings @ text_embeddings.t()
-    index = {caption: i for i, caption in enumerate(dict.fromkeys(captions))}
-    ids = torch.tensor([index[c] for c in captions], device=logits.device)
-    positives = (ids[:, None] == ids[None, :]).float()
-    targets = positives / positives.sum(dim=1, keepdim=True)
-    image_to_text = -(targets * logits.log_softmax(dim=1)).sum(dim=1).mean()
-    text_to_image = -(targets * logits.t().log_softmax(dim=1)).sum(dim=1).mean()
-    return 0.5 * (image_to_text + text_to_image)
+    targets = torch.arange(len(logits), device=logits.device)
+    return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets))

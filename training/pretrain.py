@@ -94,7 +94,7 @@ def pretrain(config: PretrainConfig) -> Path:
         tokens = tokenizer(captions).to(accelerator.device)
         unwrapped = accelerator.unwrap_model(model)
         image_features, text_features, logit_scale = model(pixels, tokens)[:3]
-        loss = clip_contrastive_loss(image_features, text_features, unwrapped.logit_scale, captions)
+        loss = clip_contrastive_loss(image_features, text_features, unwrapped.logit_scale)
         accelerator.backward(loss)
         optimizer.step()
         scheduler.step()

@@ -280,7 +280,7 @@ def _validate_and_keep_best(accelerator, metric, validation_sets, config, progre
     if tables["mean_accuracy"] > progress.best_accuracy and accelerator.is_main_process:
         progress.best_accuracy = tables["mean_accuracy"]
         best_dir = Path(config.output_dir) / BEST_DIR
-        metric.save_pretrained(best_dir)
+        metric.save_pretrained(best_dir, bundle_base=config.bundle_base)
         (best_dir / "validation.json").write_text(json.dumps({"step": progress.step, **tables}, indent=2) + "\n")
         (best_dir / "train_config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     return tables
