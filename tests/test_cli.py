@@ -1,0 +1,76 @@
+"""The command line: models, score (one triplet), train wiring, demo, and error exits."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from i2imetric.cli import main
+
+
+@pytest.fixture
+def triplet_files(tmp_path):
+    rng = np.random.default_rng(0)
+    source = tmp_path / "source.png"
+    output = tmp_path / "output.png"
+    Image.fromarray((rng.random((40, 56, 3)) * 255).astype(np.uint8)).save(source)
+    Image.fromarray((rng.random((40, 56, 3)) * 255).astype(np.uint8)).save(output)
+    return source, output
+
+
+def test_models_lists_configs(capsys):
+    assert main(["models", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert "test-tiny" in listed["model_configs"] and "clip-vit-b-32" in listed["model_configs"]
+
+
+def test_score_one_triplet_json_and_heatmap(triplet_files, tmp_path, capsys):
+    source, output = triplet_files
+    heatmap = tmp_path / "map.png"
+    code = main(["score", "--metric", "test-tiny", "--source", str(source), "--instruction", "make it brighter",
+                 "--output", str(output), "--json", "--heatmap", str(heatmap)])
+    assert code == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert isinstance(result["score"], float)
+    assert set(result["subscores"]) == {"instruction", "preservation", "quality"}
+    assert "UNTRAINED" in captured.err  # a model config is not a trained scorer, and the user is told
+    with Image.open(heatmap) as image:
+        assert image.size == (56, 40)
+
+
+def test_score_human_readable(triplet_files, capsys):
+    source, output = triplet_files
+    assert main(["score", "--metric", "test-tiny", "--source", str(source), "--instruction", "blur it",
+                 "--output", str(output)]) == 0
+    out = capsys.readouterr().out
+    assert "score" in out and "preservation" in out
+
+
+def test_missing_file_is_a_one_line_error(triplet_files, capsys):
+    source, _ = triplet_files
+    code = main(["score", "--metric", "test-tiny", "--source", str(source), "--instruction", "x",
+                 "--output", "does/not/exist.png"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "does/not/exist.png" in err and "Traceback" not in err
+
+
+def test_unknown_metric_is_a_one_line_error(triplet_files, capsys):
+    source, output = triplet_files
+    code = main(["score", "--metric", "no-such-scorer", "--source", str(source), "--instruction", "x",
+                 "--output", str(output)])
+    assert code == 2 and "registered name" in capsys.readouterr().err
+
+
+def test_train_bad_key_lists_valid_keys(capsys):
+    assert main(["train", "optim.lrr=1"]) == 2
+    assert "valid keys" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point():
+    result = subprocess.run([sys.executable, "-m", "i2imetric", "--version"], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.startswith("i2imetric ")
