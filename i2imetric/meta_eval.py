@@ -100,6 +100,7 @@ __all__ = [
     "MetaEvalResult",
     "RatedItems",
     "StatisticRow",
+    "format_comparison",
     "load_labels",
     "meta_evaluate",
     "read_results",
@@ -181,6 +182,19 @@ class Estimate:
     low: float
     high: float
     params: dict[str, float] = field(default_factory=dict)
+
+    def format(self) -> str:
+        """``"0.712 [0.668, 0.755]"``; undefined numbers read ``n/a``."""
+        return f"{_number_text(self.value)} [{_number_text(self.low)}, {_number_text(self.high)}]"
+
+    def format_params(self) -> str:
+        """The fitted thresholds, e.g. ``"eps=0.05 tau=1.2"``; empty when none were fitted."""
+        return " ".join(f"{_PARAM_SYMBOLS.get(name, name)}={value:.4g}" for name, value in self.params.items())
+
+
+def format_comparison(test: dict[str, float]) -> str:
+    """A paired test of metric minus baseline as ``"+0.062 p=0.004"``."""
+    return f"{_number_text(test['delta'], sign=True)} p={test['p_value']:.3f}"
 
 
 @dataclass
@@ -311,13 +325,13 @@ class MetaEvalResult:
 
 
 def _table_lines(row: StatisticRow, scorers: list[str], show_human: bool) -> list[list[str]]:
-    human = [_interval_text(row.human) if row.human else ""] if show_human else []
-    lines = [[row.label, f"{row.n} {row.units}", *(_interval_text(row.values[s]) for s in scorers), *human]]
+    human = [row.human.format() if row.human else ""] if show_human else []
+    lines = [[row.label, f"{row.n} {row.units}", *(row.values[s].format() for s in scorers), *human]]
     if any(estimate.params for estimate in row.values.values()):
-        fitted = [_params_text(row.values[s].params) for s in scorers]
+        fitted = [row.values[s].format_params() for s in scorers]
         lines.append(["  fitted", "", *fitted, *[""] * show_human])
     if row.versus_metric:
-        versus = ["", *(_versus_text(row.versus_metric[s]) for s in scorers[1:])]
+        versus = ["", *(format_comparison(row.versus_metric[s]) for s in scorers[1:])]
         lines.append(["  metric - X", "", *versus, *[""] * show_human])
     return lines
 
@@ -326,18 +340,6 @@ def _number_text(value: float, sign: bool = False) -> str:
     if not math.isfinite(value):
         return "n/a"
     return f"{value:+.3f}" if sign else f"{value:.3f}"
-
-
-def _interval_text(estimate: Estimate) -> str:
-    return f"{_number_text(estimate.value)} [{_number_text(estimate.low)}, {_number_text(estimate.high)}]"
-
-
-def _params_text(params: dict[str, float]) -> str:
-    return " ".join(f"{_PARAM_SYMBOLS.get(name, name)}={value:.4g}" for name, value in params.items())
-
-
-def _versus_text(test: dict[str, float]) -> str:
-    return f"{_number_text(test['delta'], sign=True)} p={test['p_value']:.3f}"
 
 
 def _aligned(lines: list[list[str]]) -> str:

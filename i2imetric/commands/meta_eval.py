@@ -44,20 +44,22 @@ def add_label_arguments(parser: argparse.ArgumentParser, required: bool) -> None
     )
 
 
-def meta_evaluate_from_arguments(args: argparse.Namespace, results):
-    """Run :func:`i2imetric.meta_eval.meta_evaluate` with the options of :func:`add_label_arguments`."""
-    from ..meta_eval import load_labels, meta_evaluate
+def labels_from_arguments(args: argparse.Namespace) -> list:
+    """The records named by the options of :func:`add_label_arguments`."""
+    from ..meta_eval import load_labels
 
-    labels = load_labels(args.labels, args.labels_format, image_root=args.image_root)
-    return meta_evaluate(
-        results,
-        labels,
-        n_resamples=args.bootstrap,
-        seed=args.seed,
-        validation_fraction=args.validation_fraction,
-        aspect=args.aspect,
-        lower_is_better=args.lower_is_better,
-    )
+    return load_labels(args.labels, args.labels_format, image_root=args.image_root)
+
+
+def meta_eval_options(args: argparse.Namespace) -> dict:
+    """Keyword arguments of :func:`i2imetric.meta_eval.meta_evaluate` from those options."""
+    return {
+        "n_resamples": args.bootstrap,
+        "seed": args.seed,
+        "validation_fraction": args.validation_fraction,
+        "aspect": args.aspect,
+        "lower_is_better": args.lower_is_better,
+    }
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +69,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = meta_evaluate_from_arguments(args, args.results)
+    from ..meta_eval import meta_evaluate
+
+    result = meta_evaluate(args.results, labels_from_arguments(args), **meta_eval_options(args))
     print(result.format_table())
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:

@@ -1,0 +1,192 @@
+"""The HTML report: one self-contained, well-formed file whose every embedded image decodes."""
+
+import base64
+import io
+import json
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import i2imetric
+from i2imetric.cli import main
+from i2imetric.datasets import Pairwise, Rating, Triplet, write_manifest
+from i2imetric.report import build_report
+
+SYSTEMS = ("alpha", "beta", "gamma")
+N_SOURCES = 4
+VOID_TAGS = {"img", "br", "meta", "hr", "input", "link"}
+
+
+class _Structure(HTMLParser):
+    """Tags in order, with a check that every non-void element is closed in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.seen, self.errors = [], [], []
+        self.attributes = []
+
+    def handle_starttag(self, tag, attrs):
+        self.seen.append(tag)
+        self.attributes.append(dict(attrs))
+        if tag not in VOID_TAGS:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(f"unbalanced </{tag}>")
+
+
+def parse(page: str) -> _Structure:
+    structure = _Structure()
+    structure.feed(page)
+    structure.close()
+    assert not structure.errors and not structure.stack, (structure.errors, structure.stack)
+    return structure
+
+
+def embedded_images(structure: _Structure) -> list[Image.Image]:
+    images = []
+    for attributes in structure.attributes:
+        source = attributes.get("src")
+        if source is None:
+            continue
+        assert source.startswith("data:image/png;base64,"), source[:60]  # nothing fetched from outside
+        data = base64.b64decode(source.split(",", 1)[1], validate=True)
+        Image.open(io.BytesIO(data)).verify()
+        images.append(Image.open(io.BytesIO(data)))
+    return images
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    """Tiny PNGs, results (half the rows carry image paths), the scored manifest and ratings."""
+    root = tmp_path_factory.mktemp("bench")
+    rng = np.random.default_rng(0)
+    records, rows, ratings = [], [], []
+    for g in range(N_SOURCES):
+        source = root / f"source{g}.png"
+        Image.fromarray(rng.integers(0, 255, (20, 28, 3), dtype=np.uint8)).save(source)
+        for system in SYSTEMS:
+            output = root / f"{system}{g}.png"
+            Image.fromarray(rng.integers(0, 255, (20, 28, 3), dtype=np.uint8)).save(output)
+            item_id = f"s{g}/{system}"
+            instruction = f"edit <b>{g}</b> & more"  # must come out escaped
+            records.append(Triplet(str(source), instruction, str(output), id=item_id, system=system))
+            human = float(rng.uniform())
+            ratings.append(Rating(str(source), instruction, str(output), value=human, system=system, group=f"s{g}", id=item_id))
+            row = {
+                "id": item_id,
+                "system": system,
+                "status": "ok",
+                "error": None,
+                "score": human + float(rng.normal(scale=0.2)),
+                "subscores": {"instruction": 0.1, "preservation": -0.2, "quality": 0.3},
+                "baselines": {"clip_t": float(rng.uniform()), "l2": float(rng.uniform())},
+            }
+            if g % 2 == 0:
+                row.update(source=str(source), instruction=instruction, output=str(output))
+            rows.append(row)
+    rows.append({"id": "broken", "status": "error", "error": "output missing", "score": None, "baselines": {}})
+    results = root / "results.jsonl"
+    results.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    write_manifest(root / "data.jsonl", records)
+    write_manifest(root / "ratings.jsonl", ratings)
+    return root
+
+
+@pytest.fixture(scope="module")
+def metric():
+    return i2imetric.create_metric("test-tiny", seed=0)
+
+
+@pytest.fixture(scope="module")
+def full_report(bench, metric):
+    out = build_report(
+        bench / "results.jsonl",
+        bench / "full.html",
+        labels=bench / "ratings.jsonl",
+        metric=metric,
+        data=bench / "data.jsonl",
+        top=3,
+        meta_eval_options={"n_resamples": 20},
+    )
+    return out.read_text(encoding="utf-8")
+
+
+def test_full_report_is_one_well_formed_page_with_every_section(full_report):
+    assert full_report.startswith("<!DOCTYPE html>")
+    structure = parse(full_report)
+    assert structure.seen[0] == "html" and {"head", "title", "style", "body", "table"} <= set(structure.seen)
+    section_ids = [a.get("id") for tag, a in zip(structure.seen, structure.attributes) if tag == "section"]
+    assert section_ids == ["summary", "distributions", "agreement", "examples"]
+    for heading in ("Score distributions", "Agreement with human labels", "Best 3 by score", "Worst 3 by score"):
+        assert heading in full_report
+    assert "13 rows: 12 scored, 1 failed" in full_report and "failed 1x: output missing" in full_report
+
+
+def test_every_embedded_image_decodes(full_report):
+    images = embedded_images(parse(full_report))
+    # 3 plots (score, sub-scores, scatter) and source | output | heatmap for 6 examples.
+    assert len(images) == 3 + 6 * 3
+    assert all(image.format == "PNG" for image in images)
+    thumbnails = images[3:]
+    assert all(max(image.size) == 256 for image in thumbnails)  # small images are scaled up
+
+
+def test_examples_show_heatmaps_and_escape_text(full_report):
+    assert len(re.findall(r"<figcaption>heatmap: red helped, blue hurt \(re-scored [+-]\d+\.\d{3}\)</figcaption>", full_report)) == 6
+    assert "edit &lt;b&gt;" in full_report and "edit <b>" not in full_report
+    assert "metric − this:" in full_report  # paired tests under each baseline
+    assert "l2 is a distance" in full_report
+
+
+def test_best_rows_come_first_and_worst_rows_last(bench, full_report):
+    rows = [json.loads(line) for line in (bench / "results.jsonl").read_text().splitlines()]
+    ranked = sorted((row for row in rows if row["status"] == "ok"), key=lambda row: -row["score"])
+    best_part, worst_part = full_report.split("Worst 3 by score")
+    shown_best = re.findall(r"<code>([^<]+)</code>", best_part)
+    shown_worst = re.findall(r"<code>([^<]+)</code>", worst_part)
+    assert shown_best == [row["id"] for row in ranked[:3]]
+    assert shown_worst == [row["id"] for row in ranked[::-1][:3]]
+
+
+def test_without_metric_labels_or_data_the_report_says_what_is_missing(bench):
+    page = build_report(bench / "results.jsonl", bench / "bare.html", top=12).read_text(encoding="utf-8")
+    structure = parse(page)
+    assert "agreement" not in [a.get("id") for a in structure.attributes]
+    assert "No heatmaps: pass a metric" in page
+    assert "pass the scored manifest (--data)" in page  # odd sources have no paths in their rows
+    embedded_images(structure)
+
+
+def test_pairwise_labels_give_a_table_but_no_scatter(bench, tmp_path):
+    pairs = [Pairwise(None, "e", "a.png", "b.png", "a" if i % 3 else "b", id=f"p{i}") for i in range(6)]
+    rows = [
+        {"id": f"p{i}/{side}", "status": "ok", "score": float(score), "baselines": {"clip_t": float(-score)}}
+        for i in range(6)
+        for side, score in (("a", i), ("b", 2.5))
+    ]
+    write_manifest(tmp_path / "pairs.jsonl", pairs)
+    page = build_report(rows, tmp_path / "r.html", labels=tmp_path / "pairs.jsonl", meta_eval_options={"n_resamples": 10})
+    text = page.read_text(encoding="utf-8")
+    assert "pairwise accuracy, no ties" in text and "Scatter plots need rating labels" in text
+    parse(text)
+
+
+def test_an_unreadable_image_is_reported_in_place(tmp_path):
+    row = {"id": "x", "status": "ok", "score": 1.0, "source": None, "instruction": "t", "output": str(tmp_path / "gone.png")}
+    text = build_report([row], tmp_path / "r.html", top=1).read_text(encoding="utf-8")
+    assert "output unreadable" in text and "gone.png" in text
+
+
+def test_cli_writes_the_report(bench, capsys):
+    out = bench / "cli.html"
+    argv = ["report", str(bench / "results.jsonl"), "--out", str(out), "--top", "2"]
+    assert main([*argv, "--labels", str(bench / "ratings.jsonl"), "--bootstrap", "10", "--data", str(bench / "data.jsonl")]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    page = out.read_text(encoding="utf-8")
+    assert "Best 2 by score" in page and "spearman, per item" in page
+    embedded_images(parse(page))
