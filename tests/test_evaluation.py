@@ -1,0 +1,406 @@
+"""The batch evaluation engine: rows, errors, caching, resuming after a kill, sharding, CLI."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import i2imetric
+from i2imetric.cli import main as cli_main
+from i2imetric.datasets import Pairwise, Rating, Triplet, write_manifest
+from i2imetric.errors import I2IInputError
+from i2imetric.evaluation import evaluate
+from i2imetric.inputs import image_to_tensor
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SYSTEMS = ("sysA", "sysB", "sysC")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """The test models are tiny: on a busy machine a second OpenMP thread only adds spin-waiting."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _subprocess_env():
+    return {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+
+
+@pytest.fixture(scope="module")
+def metric():
+    return i2imetric.create_metric("test-tiny", seed=0)
+
+
+def _png(path, seed, size=(20, 24)):
+    pixels = np.random.default_rng(seed).integers(0, 256, (*size, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return str(path)
+
+
+def _benchmark_records(folder, sources=4):
+    """Every system edits every source: 3 outputs share each (source, instruction)."""
+    records = []
+    for s in range(sources):
+        source = _png(folder / f"source{s}.png", seed=s)
+        for k, system in enumerate(SYSTEMS):
+            output = _png(folder / f"out{s}_{system}.png", seed=100 + 10 * s + k)
+            records.append(Triplet(source, f"make object {s} red", output, id=f"{s}-{system}", system=system))
+    return records
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    path = tmp_path / "bench.jsonl"
+    write_manifest(path, _benchmark_records(tmp_path))
+    return path
+
+
+def _rows(path):
+    with open(path, encoding="utf-8") as file:
+        return [json.loads(line) for line in file]
+
+
+def _scores(rows):
+    return {row["id"]: row["score"] for row in rows}
+
+
+def _assert_same_rows(rows, expected):
+    """Same ids in the same order, scores and baselines equal up to float32 rounding."""
+    assert [r["id"] for r in rows] == [r["id"] for r in expected]
+    for row, want in zip(rows, expected):
+        assert row["status"] == want["status"]
+        if want["score"] is not None:
+            assert row["score"] == pytest.approx(want["score"], rel=1e-6, abs=1e-6)
+        assert row["baselines"].keys() == want["baselines"].keys()
+        for name, value in want["baselines"].items():
+            assert row["baselines"][name] == (None if value is None else pytest.approx(value, rel=1e-5, abs=1e-6))
+
+
+# ----------------------------------------------------------------------------- rows
+
+
+def test_rows_match_metric_score_and_stream_in_input_order(metric, manifest, tmp_path):
+    out = tmp_path / "results.jsonl"
+    summary = evaluate(metric, manifest, out=out, batch_size=5, num_workers=2, baselines="none")
+
+    rows = _rows(out)
+    records = _benchmark_records(tmp_path)
+    assert [r["id"] for r in rows] == [r.id for r in records]
+    assert all(r["status"] == "ok" and r["error"] is None for r in rows)
+    assert set(rows[0]) == {"id", "system", "status", "error", "score", "subscores", "baselines"}
+    assert set(rows[0]["subscores"]) == {"instruction", "preservation", "quality"}
+    assert rows[0]["baselines"] == {}
+    expected = metric.score([r.source for r in records], [r.instruction for r in records], [r.output for r in records])
+    assert [r["score"] for r in rows] == pytest.approx(expected.tolist(), rel=1e-5, abs=1e-5)
+    assert (summary.ok, summary.errors, summary.resumed) == (12, 0, 0)
+
+
+def test_bad_rows_become_error_rows_naming_the_file_and_the_run_goes_on(metric, tmp_path):
+    good = _benchmark_records(tmp_path, sources=1)
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"not an image")
+    source = good[0].source
+    bad = [
+        Triplet(source, "make it red", str(tmp_path / "missing.png"), id="missing"),
+        Triplet(str(corrupt), "make it red", good[0].output, id="corrupt"),
+        Triplet(source, "   ", good[0].output, id="empty"),
+        Triplet(None, "a red cube", good[0].output, id="no-source"),
+    ]
+    out = tmp_path / "results.jsonl"
+    summary = evaluate(metric, bad[:2] + good + bad[2:], out=out, batch_size=2, num_workers=1, baselines="all")
+
+    rows = {row["id"]: row for row in _rows(out)}
+    assert len(rows) == 7
+    errors = {i: rows[i]["error"] for i in ("missing", "corrupt", "empty", "no-source")}
+    assert all(rows[i]["status"] == "error" and rows[i]["score"] is None for i in errors)
+    assert "missing.png" in errors["missing"] and "no such file" in errors["missing"]
+    assert "corrupt.png" in errors["corrupt"]
+    assert "empty" in errors["empty"]
+    assert "source" in errors["no-source"]
+    assert all(rows[r.id]["status"] == "ok" for r in good)
+    assert (summary.ok, summary.error_rows, summary.errors) == (3, 4, 4)
+    assert "missing.png" in summary.format_table()
+
+
+def test_fail_fast_raises_on_the_first_bad_row(metric, tmp_path):
+    records = _benchmark_records(tmp_path, sources=1)
+    records.insert(1, Triplet(records[0].source, "make it red", str(tmp_path / "gone.png"), id="gone"))
+    with pytest.raises(I2IInputError, match="gone.*gone.png"):
+        evaluate(metric, records, out=tmp_path / "r.jsonl", batch_size=1, num_workers=0, fail_fast=True)
+
+
+def test_unreadable_manifest_lines_are_counted_as_errors(metric, manifest, tmp_path):
+    with open(manifest, "a", encoding="utf-8") as file:
+        file.write("{not json\n")
+    summary = evaluate(metric, manifest, out=tmp_path / "r.jsonl", num_workers=0, baselines="none")
+    assert summary.ok == 12 and summary.error_rows == 0 and summary.errors == 1
+    assert summary.skipped_lines[0][0].endswith(":14")
+
+
+def test_pairwise_gives_two_rows_and_rating_one(metric, tmp_path):
+    triplet = _benchmark_records(tmp_path, sources=1)
+    source, out_a, out_b = triplet[0].source, triplet[0].output, triplet[1].output
+    records = [
+        Pairwise(source, "make it red", out_a, out_b, label="a", id="p", extra={"system_a": "x", "system_b": "y"}),
+        Rating(source, "make it red", out_b, value=3.0, system="y", id="r"),
+        Triplet(source, "make it red", out_a),  # no id: named by its position
+        Triplet(source, "make it red", out_b, id="r"),  # a repeated id: made unique
+    ]
+    out = tmp_path / "r.jsonl"
+    evaluate(metric, records, out=out, num_workers=0, baselines="none")
+
+    rows = _rows(out)
+    assert [(r["id"], r.get("system")) for r in rows] == [
+        ("p/a", "x"),
+        ("p/b", "y"),
+        ("r", "y"),
+        ("#2", None),
+        ("r#3", None),
+    ]
+    scores = _scores(rows)
+    assert scores["p/a"] == pytest.approx(scores["#2"], abs=1e-6)
+    assert scores["p/b"] == pytest.approx(scores["r"], abs=1e-6) == pytest.approx(scores["r#3"], abs=1e-6)
+
+
+def test_summary_gives_mean_and_bootstrap_ci_per_system(metric, manifest, tmp_path):
+    out = tmp_path / "r.jsonl"
+    summary = evaluate(metric, manifest, out=out, num_workers=0, baselines="clip_t")
+
+    by_system = {s.system: s for s in summary.systems}
+    assert list(by_system) == [*SYSTEMS, "all"]
+    scores_a = [r["score"] for r in _rows(out) if r["system"] == "sysA"]
+    a = by_system["sysA"]
+    assert a.count == 4 and a.mean == pytest.approx(np.mean(scores_a))
+    assert a.ci95[0] <= a.mean <= a.ci95[1]
+    assert set(a.baselines) == {"clip_t"}
+    data = summary.to_dict()
+    assert json.loads(json.dumps(data)) == data
+    table = summary.format_table()
+    assert "sysA" in table and "95% CI" in table and "12 ok, 0 error" in table
+
+
+# ---------------------------------------------------------------------------- cache
+
+
+def _count_encoded_images(metric, monkeypatch):
+    counts = []
+    original = metric.encode_pixels
+
+    def counting(clip_pixels, timm_pixels=None):
+        counts.append(len(clip_pixels))
+        return original(clip_pixels, timm_pixels)
+
+    monkeypatch.setattr(metric, "encode_pixels", counting)
+    return counts
+
+
+def test_cache_encodes_each_source_once_and_changes_no_score(metric, manifest, tmp_path, monkeypatch):
+    counts = _count_encoded_images(metric, monkeypatch)
+    evaluate(metric, manifest, out=tmp_path / "cached.jsonl", batch_size=2, num_workers=0, baselines="all")
+    encoded_with_cache = sum(counts)
+    counts.clear()
+    evaluate(
+        metric, manifest, out=tmp_path / "plain.jsonl", batch_size=2, num_workers=0, baselines="all", cache_bytes=0
+    )
+
+    assert encoded_with_cache == 12 + 4  # every output, and each of the 4 sources once
+    assert sum(counts) == 12 + 12  # without the cache every triplet encodes its source
+    cached, plain = _rows(tmp_path / "cached.jsonl"), _rows(tmp_path / "plain.jsonl")
+    _assert_same_rows(cached, plain)
+
+
+def test_feature_cache_evicts_least_recently_used_by_entries_and_bytes():
+    from i2imetric._engine import FeatureCache
+
+    cache = FeatureCache(max_bytes=3 * 40, max_entries=2)
+    for key in "ab":
+        cache.put(key, torch.zeros(10))  # 40 bytes each
+    assert cache.get("a") is not None  # "b" is now the least recently used
+    cache.put("c", torch.zeros(10))
+    assert cache.get("b") is None and len(cache) == 2
+    cache.put("big", torch.zeros(25))  # 100 bytes: only it fits
+    assert len(cache) == 1 and cache.bytes == 100
+
+
+# --------------------------------------------------------------------------- resume
+
+
+def _many_triplets_manifest(folder, count):
+    """``count`` triplets over a few tiny files: slow enough in total to be killed midway."""
+    sources = [_png(folder / f"s{i}.png", seed=i, size=(8, 8)) for i in range(5)]
+    outputs = [_png(folder / f"o{i}.png", seed=50 + i, size=(8, 8)) for i in range(7)]
+    records = [
+        Triplet(sources[i % 5], f"edit number {i % 11}", outputs[i % 7], id=f"t{i}", system=SYSTEMS[i % 3])
+        for i in range(count)
+    ]
+    path = folder / "many.jsonl"
+    write_manifest(path, records)
+    return path
+
+
+def _wait_for_rows(path, minimum, process, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_bytes().count(b"\n") >= minimum:
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the run ended (rc={process.returncode}) before it could be killed")
+        time.sleep(0.02)
+    pytest.fail("no rows appeared in time")
+
+
+def test_rerun_after_sigkill_equals_an_uninterrupted_run(metric, tmp_path):
+    manifest = _many_triplets_manifest(tmp_path, count=400)
+    expected_out = tmp_path / "expected.jsonl"
+    evaluate(metric, manifest, out=expected_out, batch_size=1, num_workers=0, baselines="none")
+    expected = _rows(expected_out)
+
+    out = tmp_path / "results.jsonl"
+    command = [sys.executable, "-m", "i2imetric", "eval", "--metric", "test-tiny", "--data", str(manifest),
+               "--out", str(out), "--batch-size", "1", "--num-workers", "0", "--baselines", "none"]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=REPO_ROOT, env=_subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        _wait_for_rows(out, minimum=5, process=process)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    written = len(_rows(out)) if out.read_bytes().endswith(b"\n") else None
+    with open(out, "a", encoding="utf-8") as file:
+        file.write('{"id": "t399", "status": "ok", "sco')  # as if killed in the middle of a write
+    assert written is None or written < len(expected)
+
+    summary = evaluate(metric, manifest, out=out, batch_size=1, num_workers=0, baselines="none")
+
+    rows = _rows(out)
+    _assert_same_rows(rows, expected)
+    assert len({r["id"] for r in rows}) == len(rows) == 400
+    assert 5 <= summary.resumed < 400 and summary.ok == 400
+
+
+def test_resume_merges_rows_left_in_shard_files_by_an_interrupted_sharded_run(metric, manifest, tmp_path):
+    expected_out = tmp_path / "expected.jsonl"
+    evaluate(metric, manifest, out=expected_out, num_workers=0, baselines="none")
+    expected = _rows(expected_out)
+    out = tmp_path / "results.jsonl"
+    with open(tmp_path / "results.jsonl.rank1.jsonl", "w", encoding="utf-8") as shard:
+        shard.writelines(json.dumps(row) + "\n" for row in expected[1::2])
+
+    summary = evaluate(metric, manifest, out=out, num_workers=0, baselines="none")
+
+    _assert_same_rows(_rows(out), expected)
+    assert summary.resumed == 6
+    assert not (tmp_path / "results.jsonl.rank1.jsonl").exists()
+
+
+def test_csv_output_is_written_whole_and_resumes(metric, manifest, tmp_path):
+    out = tmp_path / "results.csv"
+    first = evaluate(metric, manifest, out=out, num_workers=0, baselines="clip_t,psnr")
+    content = out.read_text()
+    again = evaluate(metric, manifest, out=out, num_workers=0, baselines="clip_t,psnr")
+
+    header = content.splitlines()[0].split(",")
+    assert header[:5] == ["id", "system", "status", "error", "score"]
+    assert "subscores.preservation" in header and "baselines.psnr" in header
+    assert len(content.splitlines()) == 13
+    assert again.resumed == 12 and out.read_text() == content
+    assert [s.mean for s in again.systems] == pytest.approx([s.mean for s in first.systems])
+
+
+def test_parquet_output_round_trips(metric, manifest, tmp_path):
+    pytest.importorskip("pyarrow")
+    out = tmp_path / "results.parquet"
+    first = evaluate(metric, manifest, out=out, num_workers=0, baselines="clip_i")
+    again = evaluate(metric, manifest, out=out, num_workers=0, baselines="clip_i")
+    assert first.ok == again.ok == again.resumed == 12
+    assert [s.mean for s in again.systems] == pytest.approx([s.mean for s in first.systems])
+
+
+# ------------------------------------------------------------------------- sharding
+
+
+def test_sharded_two_process_run_with_accelerate_launch_equals_single_process(metric, manifest, tmp_path):
+    single_out = tmp_path / "single.jsonl"
+    evaluate(metric, manifest, out=single_out, num_workers=0, baselines="clip_t,l2")
+    out = tmp_path / "sharded.jsonl"
+    # `accelerate launch --cpu` runs one process (it shards CPUs only through MPI); --multi_gpu
+    # starts torchrun's process group, which i2imetric forms on the CPU when there is no CUDA.
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
+               "-m", "i2imetric", "eval", "--metric", "test-tiny", "--data", str(manifest), "--out", str(out),
+               "--num-workers", "0", "--baselines", "clip_t,l2"]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO_ROOT, env=_subprocess_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    rows, expected = _rows(out), _rows(single_out)
+    _assert_same_rows(rows, expected)
+    assert not list(tmp_path.glob("sharded.jsonl.rank*"))
+    assert "sysA" in result.stdout  # the summary, printed once by the main process
+    assert result.stdout.count("95% CI") == 1
+
+
+# ------------------------------------------------------------------------------ CLI
+
+
+def test_score_manifest_command_runs_through_the_engine(manifest, tmp_path, capsys):
+    out = tmp_path / "scores.jsonl"
+    rc = cli_main(["score", "--metric", "test-tiny", "--manifest", str(manifest), "--out", str(out), "--json"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ok"] == 12 and summary["errors"] == 0
+    assert all(row["baselines"] == {} for row in _rows(out))
+
+
+def test_eval_command_writes_baselines_and_exits_1_on_error_rows(manifest, tmp_path, capsys):
+    with open(manifest, "a", encoding="utf-8") as file:
+        file.write(json.dumps({"type": "triplet", "id": "bad", "source": "source0.png", "instruction": "x",
+                               "output": "nope.png"}) + "\n")  # fmt: skip
+    out = tmp_path / "results.jsonl"
+    rc = cli_main(["eval", "--metric", "test-tiny", "--data", str(manifest), "--out", str(out),
+                   "--baselines", "clip_t,l2", "--num-workers", "0"])  # fmt: skip
+    assert rc == 1
+    rows = _rows(out)
+    assert set(rows[0]["baselines"]) == {"clip_t", "l2"}
+    assert rows[-1]["status"] == "error" and "nope.png" in rows[-1]["error"]
+    assert "12 ok, 1 error" in capsys.readouterr().out
+
+
+def test_eval_command_rejects_an_unknown_baseline(manifest, tmp_path, capsys):
+    rc = cli_main(["eval", "--metric", "test-tiny", "--data", str(manifest), "--out", str(tmp_path / "r.jsonl"),
+                   "--baselines", "fid"])  # fmt: skip
+    assert rc == 2 and "unknown baseline" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------- torchmetrics
+
+
+def test_torchmetrics_class_keeps_running_sums(metric, tmp_path):
+    from i2imetric.tm import I2IMetricScore
+
+    records = _benchmark_records(tmp_path, sources=2)
+    sources = [image_to_tensor(r.source) for r in records]
+    outputs = [image_to_tensor(r.output) for r in records]
+    instructions = [r.instruction for r in records]
+    tracker = I2IMetricScore(metric)
+    tracker.update(sources[:4], instructions[:4], outputs[:4])
+    tracker.update(sources[4:], instructions[4:], outputs[4:])
+
+    expected = metric.score(sources, instructions, outputs).double()
+    result = tracker.compute()
+    assert int(result["count"]) == 6
+    assert float(result["mean"]) == pytest.approx(float(expected.mean()), rel=1e-6)
+    assert float(result["std"]) == pytest.approx(float(expected.std()), rel=1e-5)
+    assert all(state.ndim == 0 for state in (tracker.total, tracker.total_squares, tracker.count))
+    tracker.reset()
+    assert int(tracker.count) == 0 and float(tracker.total) == 0.0
