@@ -10,9 +10,11 @@ Scorers
 -------
 ``"metric"`` is a row's ``score``; every key of its ``baselines`` is another scorer. Scores
 are read as higher-is-better: distances (those :data:`i2imetric.baselines.BASELINES`
-marks, or the names given as ``lower_is_better``) are negated. Only label items where every scorer has a finite score are used
-(complete cases), so all columns describe the same items; :class:`Coverage` says how many
-were left out and why.
+marks, or the names given as ``lower_is_better``) are negated. A label item is used when
+the metric scored all its outputs (:class:`Coverage` counts the others), and a baseline
+is shown only when it scored every used item (the engine writes null where a baseline
+does not apply, e.g. caption baselines without captions), so all columns describe the
+same items; the notes name the baselines left out.
 
 Joining results to labels
 -------------------------
@@ -225,21 +227,19 @@ class StatisticRow:
 class Coverage:
     """What became of the label items on their way into the statistics.
 
-    ``label_items == used + len(no_result) + failed + incomplete``.
+    ``label_items == used + len(no_result) + failed``.
     """
 
     label_items: int = 0
     used: int = 0
     no_result: list[str] = field(default_factory=list)
     failed: int = 0
-    incomplete: int = 0
 
     def summary(self) -> str:
         text = f"{self.used} of {self.label_items} label items used"
         reasons = [
             (len(self.no_result), "without a result row"),
             (self.failed, "whose result row failed"),
-            (self.incomplete, "missing some scorer's score"),
         ]
         left_out = [f"{count} {why}" for count, why in reasons if count]
         if self.no_result:
@@ -404,22 +404,22 @@ def meta_evaluate(
 
     index = _ResultIndex(rows)
     found = [(unit, _find_sides(index, unit)) for unit in _label_units(records, aspect, notes)]
-    scorers = _scorers(found)
+    usable, coverage = _usable_items(found)
+    if not usable:
+        raise I2IInputError(
+            f"no label item could be used: {coverage.summary()}; check that result ids follow the "
+            "convention in i2imetric.meta_eval (e.g. <pair id>/a, <uid>/<system>) or rows carry 'output'"
+        )
+    scorers = _scorers(usable, notes)
     if lower_is_better is None:
         distances = _registered_distances() & set(scorers)
     else:
         distances = set(lower_is_better)
         notes.extend(f"lower_is_better names {name}, which no matched result row has." for name in sorted(distances - set(scorers)))
     notes.extend(f"{name} is a distance: its scores were negated." for name in sorted(distances & set(scorers)))
-    complete, coverage = _complete_cases(found, scorers)
-    if not complete:
-        raise I2IInputError(
-            f"no label item could be used: {coverage.summary()}; check that result ids follow the "
-            "convention in i2imetric.meta_eval (e.g. <pair id>/a, <uid>/<system>) or rows carry 'output'"
-        )
 
     signs = {name: -1.0 if name in distances else 1.0 for name in scorers}
-    statistics, ratings = _statistics(complete, scorers, signs, validation_fraction, seed, notes)
+    statistics, ratings = _statistics(usable, scorers, signs, validation_fraction, seed, notes)
     options = {
         "n_resamples": n_resamples,
         "seed": seed,
@@ -569,31 +569,35 @@ def _finite(value) -> float:
     return float(value) if math.isfinite(value) else math.nan
 
 
-def _scorers(found: list[tuple[_LabelUnit, list | None]]) -> list[str]:
-    """The metric, then every baseline of a matched row, in order of first appearance."""
-    names = {METRIC: None}
-    for _, sides in found:
-        for scores in sides or []:
-            names.update(dict.fromkeys(scores or {}))
-    return list(names)
-
-
-def _complete_cases(
-    found: list[tuple[_LabelUnit, list | None]], scorers: list[str]
+def _usable_items(
+    found: list[tuple[_LabelUnit, list | None]],
 ) -> tuple[list[tuple[_LabelUnit, list[dict]]], Coverage]:
+    """The label items whose every output has a result row with a finite metric score."""
     coverage = Coverage(label_items=len(found))
-    complete = []
+    usable = []
     for unit, sides in found:
         if sides is None:
             coverage.no_result.append(unit.name)
         elif any(scores is None or not math.isfinite(scores[METRIC]) for scores in sides):
             coverage.failed += 1
-        elif any(not math.isfinite(scores.get(name, math.nan)) for scores in sides for name in scorers):
-            coverage.incomplete += 1
         else:
-            complete.append((unit, sides))
-    coverage.used = len(complete)
-    return complete, coverage
+            usable.append((unit, sides))
+    coverage.used = len(usable)
+    return usable, coverage
+
+
+def _scorers(usable: list[tuple[_LabelUnit, list[dict]]], notes: list[str]) -> list[str]:
+    """The metric, then the baselines that scored every usable output, in order of appearance."""
+    all_scores = [scores for _, sides in usable for scores in sides]
+    baselines = dict.fromkeys(name for scores in all_scores for name in scores if name != METRIC)
+    complete = []
+    for name in baselines:
+        missing = sum(not math.isfinite(scores.get(name, math.nan)) for scores in all_scores)
+        if missing:
+            notes.append(f"{name} has no score for {missing} of {len(all_scores)} outputs and is left out.")
+        else:
+            complete.append(name)
+    return [METRIC, *complete]
 
 
 # --------------------------------------------------------------------------

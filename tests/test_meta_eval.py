@@ -362,18 +362,27 @@ def test_imagenhub_tsvs_join_by_output_path_under_image_root(imagenhub_tsvs, tmp
 # --------------------------------------------------------------------------
 
 
-def test_coverage_accounts_for_missing_failed_and_incomplete_rows():
-    rows = per_side_rows()
-    rows = [row for row in rows if row["id"] != "p0/b"]  # p0 has no result for b
-    rows[2]["status"] = "error"  # p1/b... index 2 is p1/b after dropping p0/b
-    rows[3]["baselines"] = {}  # p2/a lacks lpips
-    records = pair_records()
-    result = meta_evaluate(rows, [*records, Triplet(None, "t", "x.png")], n_resamples=RESAMPLES)
+def test_coverage_accounts_for_missing_and_failed_rows():
+    rows = {row["id"]: row for row in per_side_rows()}
+    del rows["p0/b"]
+    rows["p1/b"]["status"] = "error"
+    rows["p2/a"]["score"] = None
+    records = [*pair_records(), Triplet(None, "t", "x.png")]
+    result = meta_evaluate(list(rows.values()), records, n_resamples=RESAMPLES, lower_is_better=["lpips"])
     coverage = result.coverage
-    assert (coverage.label_items, coverage.used, coverage.failed, coverage.incomplete) == (7, 4, 1, 1)
-    assert coverage.no_result == ["p0"]
+    assert (coverage.label_items, coverage.used, coverage.failed, coverage.no_result) == (7, 4, 2, ["p0"])
     assert "4 of 7 label items used" in coverage.summary()
     assert any("triplets" in note for note in result.notes)
+
+
+def test_a_baseline_missing_on_some_outputs_is_left_out_not_the_items():
+    rows = {row["id"]: row for row in per_side_rows()}
+    for row in rows.values():
+        row["baselines"]["clip_dir_captions"] = None  # the engine's null: no captions
+    rows["p3/a"]["baselines"]["lpips"] = None
+    result = meta_evaluate(list(rows.values()), pair_records(), n_resamples=RESAMPLES)
+    assert result.scorers == ["metric"] and result.coverage.used == 7
+    assert "lpips has no score for 1 of 14 outputs and is left out." in result.notes
 
 
 def test_no_usable_item_is_an_error():
