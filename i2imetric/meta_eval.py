@@ -110,7 +110,7 @@ __all__ = [
 
 METRIC = "metric"
 LABEL_FORMATS = ("manifest", "imagenhub")
-_IMAGE_KEYS = ("source", "output", "output_a", "output_b")
+_IMAGE_KEYS = ("source", "output")
 _PARAM_SYMBOLS = {"epsilon": "eps", "tau": "tau"}
 _MIN_CLUSTERS = 10  # see _clusters
 
@@ -648,21 +648,22 @@ def _estimate(statistic: _Statistic, options: dict) -> StatisticRow:
     if statistic.human is not None:
         fn, arrays, clusters = statistic.human
         human = Estimate(*bootstrap_ci(fn, *arrays, groups=clusters, **resampling))
-    n = len(next(iter(metric_arrays)))
+    n = len(metric_arrays[0])
     return StatisticRow(statistic.key, statistic.label, n, statistic.units, values, versus, human)
 
 
 def _statistics(
-    complete: list[tuple[_LabelUnit, list[dict]]],
+    usable: list[tuple[_LabelUnit, list[dict]]],
     scorers: list[str],
     signs: dict[str, float],
     validation_fraction: float,
     seed: int,
     notes: list[str],
 ) -> tuple[list[_Statistic], RatedItems | None]:
-    hard = [(unit, sides) for unit, sides in complete if isinstance(getattr(unit.judgement, "label", None), str)]
-    soft = [(unit, sides) for unit, sides in complete if isinstance(getattr(unit.judgement, "label", None), float)]
-    rated = [(unit, sides) for unit, sides in complete if isinstance(unit.judgement, _RatedOutput)]
+    """The rows each kind of label supports: hard pairs, soft (2AFC) pairs, ratings."""
+    hard = [(unit, sides) for unit, sides in usable if isinstance(getattr(unit.judgement, "label", None), str)]
+    soft = [(unit, sides) for unit, sides in usable if isinstance(getattr(unit.judgement, "label", None), float)]
+    rated = [(unit, sides) for unit, sides in usable if isinstance(unit.judgement, _RatedOutput)]
     statistics = []
     if hard:
         pairs = _Pairs.build(hard, scorers, signs)

@@ -3,6 +3,8 @@
 import glob
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -390,6 +392,12 @@ def test_no_usable_item_is_an_error():
         meta_evaluate([ok_row("other", 1.0)], pair_records(), n_resamples=RESAMPLES)
     with pytest.raises(I2IInputError, match="no pairwise or rating records"):
         meta_evaluate([ok_row("x", 1.0)], [Triplet(None, "t", "x.png")], n_resamples=RESAMPLES)
+
+
+def test_import_does_not_pull_in_torch():
+    code = "import sys, i2imetric.meta_eval; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_read_results_resolves_relative_image_paths(tmp_path):
