@@ -92,18 +92,22 @@ def run_demo(metric_name: str = "demo", out: str | Path = DEFAULT_OUT, shapes: i
                          "source": str(case_dir / "source.png"), "output": str(case_dir / f"{slug}.png")})
     with open(out / "results.jsonl", "w", encoding="utf-8") as handle:
         handle.writelines(json.dumps(row) + "\n" for row in rows)
+    from .report import build_report
+
+    report = build_report(out / "results.jsonl", out / "report.html", metric=metric, top=min(8, len(rows)))
     summary = {
         "cases": len(cases),
         "right_answer_ranked_first": firsts,
         "pairs": pairs,
         "pairwise_accuracy": wins / pairs if pairs else float("nan"),
         "out": str(out),
+        "report": str(report),
         "seconds": round(time.time() - started, 1),
     }
     print(
         f"\nThe right edit beat {wins}/{pairs} wrong answers ({100 * summary['pairwise_accuracy']:.1f}%) and was "
         f"ranked first in {firsts}/{len(cases)} cases.\nImages, heatmaps (red: the edit helped here, blue: it "
-        f"hurt) and results.jsonl are in {out}/ ({summary['seconds']} s)."
+        f"hurt), results.jsonl and the HTML report {report} are in {out}/ ({summary['seconds']} s)."
     )
     return summary
 
