@@ -37,7 +37,16 @@ from tqdm.auto import tqdm
 from ._engine import FeatureCache, ScoringEngine
 from ._eval_items import DecodingDataset, WorkItem, collate, items_from_records
 from ._manifest import iter_manifest
-from ._results import RowAppender, check_output_format, completed_ids, merge_results, read_rows, shard_files, shard_path
+from ._results import (
+    RowAppender,
+    check_output_format,
+    completed_ids,
+    merge_results,
+    output_format,
+    read_rows,
+    shard_files,
+    shard_path,
+)
 from ._rows import LoadReport
 from .baselines import Baseline, resolve_baselines
 from .errors import I2IInputError
@@ -59,8 +68,8 @@ def default_num_workers() -> int:
 def process_state():
     """This process's place in an ``accelerate launch`` / ``torchrun`` group (a group of one when run alone).
 
-    accelerate only forms a group of CPU processes when asked for CPU, so a machine
-    without CUDA asks for it; under ``accelerate launch --cpu`` it is asked too.
+    accelerate forms a process group on CPUs only when told to use the CPU, so tell it
+    wherever there is no CUDA (and under ``accelerate launch --cpu``).
     """
     from accelerate import PartialState
     from accelerate.utils import parse_flag_from_env
@@ -113,9 +122,12 @@ def evaluate(
     check_output_format(out)
     chosen = resolve_baselines(baselines, has_timm=metric.timm is not None)
     inputs = _Inputs(records, fail_fast)
+    if inputs.manifest is not None and out.resolve() == inputs.manifest.resolve():
+        raise I2IInputError(f"{out}: the result file would overwrite the manifest; choose another out")
 
     state = process_state()
-    streams_to_out = state.num_processes == 1 and out.suffix.lower() not in (".csv", ".parquet")
+    # Only JSON Lines can be appended to safely; CSV and Parquet are merged from a shard at the end.
+    streams_to_out = state.num_processes == 1 and output_format(out) == "jsonl"
     completed = completed_ids([out, *shard_files(out)])
     state.wait_for_everyone()  # everyone has read the old rows before anyone appends
     own = _OwnPending(inputs, completed, state.process_index, state.num_processes)
@@ -126,14 +138,14 @@ def evaluate(
         _score_items(
             metric,
             own,
-            counts.pending,
             sink,
-            chosen,
-            batch_size,
-            num_workers,
-            fail_fast,
-            _make_cache(cache_bytes, cache_entries),
-            progress and state.is_main_process,
+            total=counts.pending,
+            baselines=chosen,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            fail_fast=fail_fast,
+            cache=_make_cache(cache_bytes, cache_entries),
+            progress=progress and state.is_main_process,
         )
     state.wait_for_everyone()
     if state.is_main_process and shard_files(out):
@@ -201,8 +213,9 @@ class _OwnPending:
 def _score_items(
     metric: I2IMetric,
     items: Iterable[WorkItem],
-    total: int,
     sink: RowAppender,
+    *,
+    total: int,
     baselines: list[Baseline],
     batch_size: int,
     num_workers: int,
@@ -210,6 +223,7 @@ def _score_items(
     cache: Optional[FeatureCache],
     progress: bool,
 ) -> None:
+    """Decode ``items`` in DataLoader workers, score them here, and write each batch's rows as it lands."""
     metric.eval()
     pixel_baselines = {b.name: b.compute for b in baselines if b.kind == "pixels"}
     loader = torch.utils.data.DataLoader(

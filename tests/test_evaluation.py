@@ -139,6 +139,11 @@ def test_fail_fast_raises_on_the_first_bad_row(metric, tmp_path):
         evaluate(metric, records, out=tmp_path / "r.jsonl", batch_size=1, num_workers=0, fail_fast=True)
 
 
+def test_refuses_to_write_results_over_the_manifest(metric, manifest):
+    with pytest.raises(I2IInputError, match="overwrite the manifest"):
+        evaluate(metric, manifest, out=manifest, num_workers=0)
+
+
 def test_unreadable_manifest_lines_are_counted_as_errors(metric, manifest, tmp_path):
     with open(manifest, "a", encoding="utf-8") as file:
         file.write("{not json\n")
@@ -248,7 +253,7 @@ def _many_triplets_manifest(folder, count):
     return path
 
 
-def _wait_for_rows(path, minimum, process, timeout=60.0):
+def _wait_for_rows(path, minimum, process, timeout=180.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists() and path.read_bytes().count(b"\n") >= minimum:
@@ -266,8 +271,24 @@ def test_rerun_after_sigkill_equals_an_uninterrupted_run(metric, tmp_path):
     expected = _rows(expected_out)
 
     out = tmp_path / "results.jsonl"
-    command = [sys.executable, "-m", "i2imetric", "eval", "--metric", "test-tiny", "--data", str(manifest),
-               "--out", str(out), "--batch-size", "1", "--num-workers", "0", "--baselines", "none"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "i2imetric",
+        "eval",
+        "--metric",
+        "test-tiny",
+        "--data",
+        str(manifest),
+        "--out",
+        str(out),
+        "--batch-size",
+        "1",
+        "--num-workers",
+        "0",
+        "--baselines",
+        "none",
+    ]
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, env=_subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -336,11 +357,36 @@ def test_sharded_two_process_run_with_accelerate_launch_equals_single_process(me
     out = tmp_path / "sharded.jsonl"
     # `accelerate launch --cpu` runs one process (it shards CPUs only through MPI); --multi_gpu
     # starts torchrun's process group, which i2imetric forms on the CPU when there is no CUDA.
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "0",
-               "-m", "i2imetric", "eval", "--metric", "test-tiny", "--data", str(manifest), "--out", str(out),
-               "--num-workers", "0", "--baselines", "clip_t,l2"]  # fmt: skip
-    result = subprocess.run(command, cwd=REPO_ROOT, env=_subprocess_env(), capture_output=True, text=True, timeout=120)
+    command = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        "0",
+        "-m",
+        "i2imetric",
+        "eval",
+        "--metric",
+        "test-tiny",
+        "--data",
+        str(manifest),
+        "--out",
+        str(out),
+        "--num-workers",
+        "0",
+        "--baselines",
+        "clip_t,l2",
+    ]
+    result = subprocess.run(command, cwd=REPO_ROOT, env=_subprocess_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
 
     rows, expected = _rows(out), _rows(single_out)
@@ -364,11 +410,28 @@ def test_score_manifest_command_runs_through_the_engine(manifest, tmp_path, caps
 
 def test_eval_command_writes_baselines_and_exits_1_on_error_rows(manifest, tmp_path, capsys):
     with open(manifest, "a", encoding="utf-8") as file:
-        file.write(json.dumps({"type": "triplet", "id": "bad", "source": "source0.png", "instruction": "x",
-                               "output": "nope.png"}) + "\n")  # fmt: skip
+        file.write(
+            json.dumps(
+                {"type": "triplet", "id": "bad", "source": "source0.png", "instruction": "x", "output": "nope.png"}
+            )
+            + "\n"
+        )
     out = tmp_path / "results.jsonl"
-    rc = cli_main(["eval", "--metric", "test-tiny", "--data", str(manifest), "--out", str(out),
-                   "--baselines", "clip_t,l2", "--num-workers", "0"])  # fmt: skip
+    rc = cli_main(
+        [
+            "eval",
+            "--metric",
+            "test-tiny",
+            "--data",
+            str(manifest),
+            "--out",
+            str(out),
+            "--baselines",
+            "clip_t,l2",
+            "--num-workers",
+            "0",
+        ]
+    )
     assert rc == 1
     rows = _rows(out)
     assert set(rows[0]["baselines"]) == {"clip_t", "l2"}
@@ -377,8 +440,19 @@ def test_eval_command_writes_baselines_and_exits_1_on_error_rows(manifest, tmp_p
 
 
 def test_eval_command_rejects_an_unknown_baseline(manifest, tmp_path, capsys):
-    rc = cli_main(["eval", "--metric", "test-tiny", "--data", str(manifest), "--out", str(tmp_path / "r.jsonl"),
-                   "--baselines", "fid"])  # fmt: skip
+    rc = cli_main(
+        [
+            "eval",
+            "--metric",
+            "test-tiny",
+            "--data",
+            str(manifest),
+            "--out",
+            str(tmp_path / "r.jsonl"),
+            "--baselines",
+            "fid",
+        ]
+    )
     assert rc == 2 and "unknown baseline" in capsys.readouterr().err
 
 
