@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -29,6 +30,7 @@ __all__ = [
     "MetricConfig",
     "list_models",
     "get_model_config",
+    "build_dataclass",
 ]
 
 MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
@@ -140,27 +142,40 @@ class MetricConfig:
 
     @classmethod
     def from_dict(cls, data: dict, *, where: str = "config") -> "MetricConfig":
-        return _build(cls, data, where)
+        return build_dataclass(cls, data, where)
 
 
-_NESTED = {"base": BaseConfig, "timm": TimmConfig, "head": HeadConfig, "lora": LoraConfig, "prior": PriorConfig}
+def build_dataclass(cls, data: Any, where: str):
+    """Build dataclass ``cls`` from a dict, refusing unknown keys with the list of valid ones.
 
-
-def _build(cls, data: Any, where: str):
+    Fields annotated with another dataclass (or ``Optional`` of one, or ``list`` of one)
+    are built recursively, so one error path names the exact key, e.g. ``config.head.widht``.
+    """
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected an object, got {type(data).__name__}")
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     valid = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - valid)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(valid)}")
-    kwargs = {}
-    for key, value in data.items():
-        nested = _NESTED.get(key) if cls is MetricConfig else None
-        kwargs[key] = _build(nested, value, f"{where}.{key}") if nested and value is not None else value
+    hints = typing.get_type_hints(cls)
+    kwargs = {key: _build_field(hints[key], value, f"{where}.{key}") for key, value in data.items()}
     try:
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"{where}: {exc}") from exc
+
+
+def _build_field(hint, value: Any, where: str):
+    if value is None:
+        return None
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list and args and dataclasses.is_dataclass(args[0]):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+        return [build_dataclass(args[0], item, f"{where}[{i}]") for i, item in enumerate(value)]
+    candidates = [a for a in args if dataclasses.is_dataclass(a)] if origin is typing.Union else [hint]
+    nested = next((c for c in candidates if dataclasses.is_dataclass(c)), None)
+    return build_dataclass(nested, value, where) if nested is not None else value
 
 
 def _merge(base: dict, overrides: dict, where: str) -> dict:

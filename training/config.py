@@ -13,10 +13,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import yaml
 
+from i2imetric.config import build_dataclass
 from i2imetric.errors import ConfigError
 
 __all__ = ["TrainConfig", "PretrainConfig", "load_train_config", "load_pretrain_config", "apply_overrides"]
@@ -57,7 +58,7 @@ class DataConfig:
     image_size: int = 64  # ShapesWorld render size
     working_size: int = 96  # longest side of photo crops handed to the model
     groups_per_step: int = 8
-    sources: list = field(default_factory=lambda: [DataSource("shapesworld"), DataSource("canonical_edits")])
+    sources: list[DataSource] = field(default_factory=lambda: [DataSource("shapesworld"), DataSource("canonical_edits")])
 
 
 @dataclass
@@ -108,26 +109,6 @@ class PretrainConfig:
     image_size: int = 64
     save_dtype: str = "float16"  # halves the shipped file; the metric computes in float32
     log_every: int = 20
-
-
-_SECTIONS = {"optim": OptimConfig, "loss": LossConfig, "data": DataConfig, "validation": ValidationConfig}
-
-
-def _from_dict(cls, data: Any, where: str):
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    valid = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - valid)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid keys: {sorted(valid)}")
-    kwargs = dict(data)
-    if cls is TrainConfig:
-        for name, section in _SECTIONS.items():
-            if name in kwargs:
-                kwargs[name] = _from_dict(section, kwargs[name], f"{where}.{name}")
-    if cls is DataConfig and "sources" in kwargs:
-        kwargs["sources"] = [_from_dict(DataSource, s, f"{where}.sources[{i}]") for i, s in enumerate(kwargs["sources"])]
-    return cls(**kwargs)
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
@@ -181,4 +162,4 @@ def _load(cls, path, overrides):
         with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle) or {}
     apply_overrides(data, list(overrides))
-    return _from_dict(cls, data, str(path or "config"))
+    return build_dataclass(cls, data, str(path or "config"))
