@@ -197,3 +197,29 @@ def test_pretrain_writes_a_base_that_loads(tmp_path):
     record = json.loads(output.with_suffix(".json").read_text())
     metric = i2imetric.create_metric("test-tiny", pretrained=str(output))
     assert metric.base_source.sha256 == record["sha256"]
+
+
+def test_manifest_groups_labels_and_both_bad_reference(tmp_path):
+    from PIL import Image
+
+    from i2imetric.datasets import Pairwise, write_manifest
+    from training.data import ManifestGroups
+
+    for name, value in [("src", 10), ("a", 90), ("b", 170), ("ref", 250)]:
+        Image.new("RGB", (16, 12), (value, value, value)).save(tmp_path / f"{name}.png")
+    paths = {n: str(tmp_path / f"{n}.png") for n in ("src", "a", "b")}
+    records = [
+        Pairwise(paths["src"], "brighten", paths["a"], paths["b"], "b", id="1"),
+        Pairwise(paths["src"], "brighten", paths["a"], paths["b"], "both_bad", id="2", extra={"reference": "ref.png"}),
+        Pairwise(None, "a cat", paths["a"], paths["b"], "a", id="3"),  # text-to-image: unusable here
+    ]
+    write_manifest(tmp_path / "m.jsonl", records)
+    with pytest.warns(UserWarning, match="1 of 3 records"):
+        source = ManifestGroups(tmp_path / "m.jsonl")
+    by_id = {}
+    for seed in range(20):
+        group = source.sample(random.Random(seed))
+        by_id[len(group.rejected)] = group
+    assert by_id[1].labels == [0.0]  # "b": output_b preferred
+    both_bad = by_id[2]
+    assert both_bad.labels == [1.0, 1.0] and both_bad.preferred.mean() > 0.95  # the white reference wins

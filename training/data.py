@@ -18,6 +18,7 @@ pure function of ``(seed, step)``, so a resumed run sees exactly the data it wou
 from __future__ import annotations
 
 import random
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from PIL import Image
 
 from i2imetric import edits, photos, shapesworld
 from i2imetric.inputs import find_images, image_to_tensor, load_image
+
+from .losses import pairwise_targets
 
 __all__ = [
     "PairGroup",
@@ -180,10 +183,12 @@ def _fit(size: tuple, max_side: int) -> tuple:
 
 
 class ManifestGroups:
-    """Pairwise records of a JSONL manifest, as one-rejection groups.
+    """Pairwise records of a JSONL manifest (human preferences, or ``i2imetric perturb`` output).
 
-    Labels map to p(a preferred): "a" 1, "b" 0, "tie" and "both_bad" 0.5 (both-bad pairs
-    carry no reference output here, so they count as ties), floats as given.
+    Labels become p(a preferred): "a" 1, "b" 0, "tie" 0.5, floats as given. A "both_bad"
+    pair whose record names a ``reference`` output (a path in its extra fields, relative to
+    the manifest like every image) becomes a group in which the reference beats both
+    outputs, so both are pushed down relative to it; without a reference it is a tie.
     """
 
     family = "manifest"
@@ -191,26 +196,41 @@ class ManifestGroups:
     def __init__(self, path: str | Path, working_size: int = 96):
         from i2imetric.datasets import Pairwise, read_manifest
 
-        records = read_manifest(path)
+        self.folder = Path(path).parent
+        records, _ = read_manifest(path)  # unreadable lines raise with file:line
         self.records = [r for r in records if isinstance(r, Pairwise) and r.source is not None and r.instruction]
+        unusable = len(records) - len(self.records)
+        if unusable:
+            # Text-to-image pairs (no source) and other record types cannot train an edit metric.
+            warnings.warn(f"{path}: {unusable} of {len(records)} records are not pairwise records with a source "
+                          "and an instruction; training uses the other ones", stacklevel=2)
         if not self.records:
             raise ValueError(f"{path}: no pairwise records with a source and an instruction")
         self.working_size = working_size
 
     def sample(self, rng: random.Random) -> PairGroup:
         record = self.records[rng.randrange(len(self.records))]
-        mapping = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}
-        label = mapping[record.label] if isinstance(record.label, str) else float(record.label)
+        reference = record.extra.get("reference") if record.label == "both_bad" else None
+        if reference is not None:
+            preferred, rejected = self.folder / reference, [record.output_a, record.output_b]
+            labels, kinds = [1.0, 1.0], ["both_bad", "both_bad"]
+        else:
+            preferred, rejected = record.output_a, [record.output_b]
+            labels = pairwise_targets([record.label]).tolist()
+            kinds = [record.extra.get("distractor", "human")]
         return PairGroup(
-            source=_tensor(load_image(record.source), self.working_size),
+            source=self._load(record.source),
             instruction=record.instruction,
-            preferred=_tensor(load_image(record.output_a), self.working_size),
-            rejected=[_tensor(load_image(record.output_b), self.working_size)],
-            kinds=[record.extra.get("distractor", "human")],
+            preferred=self._load(preferred),
+            rejected=[self._load(path) for path in rejected],
+            kinds=kinds,
             family=self.family,
             edit=record.extra.get("edit", ""),
-            labels=[label],
+            labels=labels,
         )
+
+    def _load(self, path) -> torch.Tensor:
+        return _tensor(load_image(path), self.working_size)
 
 
 class GroupMixture:

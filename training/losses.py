@@ -9,14 +9,17 @@ __all__ = [
     "pairwise_targets",
     "bradley_terry_loss",
     "hinge_loss",
-    "both_bad_loss",
     "rating_ranking_loss",
     "clip_contrastive_loss",
 ]
 
 
 def pairwise_targets(labels: list) -> torch.Tensor:
-    """Map pairwise labels to p(a preferred): "a" -> 1, "b" -> 0, "tie"/"both_bad" -> 0.5, floats as given."""
+    """Map pairwise labels to p(a preferred): "a" -> 1, "b" -> 0, "tie"/"both_bad" -> 0.5, floats as given.
+
+    A both-bad pair with a reference output is trained as a group instead (see
+    ``training.data.ManifestGroups``); without one it can only say "neither is better".
+    """
     mapping = {"a": 1.0, "b": 0.0, "tie": 0.5, "both_bad": 0.5}
     return torch.tensor([mapping[label] if isinstance(label, str) else float(label) for label in labels])
 
@@ -41,15 +44,6 @@ def hinge_loss(score_a: torch.Tensor, score_b: torch.Tensor, target: torch.Tenso
     decided = F.relu(margin - sign * difference)
     tied = F.relu(difference.abs() - margin)
     return torch.where(sign != 0, decided, tied).mean()
-
-
-def both_bad_loss(score_a: torch.Tensor, score_b: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Both outputs were judged bad: push each below a reference output's score."""
-    ones = torch.ones_like(score_a)
-    return 0.5 * (
-        F.binary_cross_entropy_with_logits(reference - score_a, ones)
-        + F.binary_cross_entropy_with_logits(reference - score_b, ones)
-    )
 
 
 def rating_ranking_loss(scores: torch.Tensor, ratings: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
