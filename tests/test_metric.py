@@ -29,7 +29,7 @@ def _train_head_a_little(metric):
     """Move the zero-initialised outputs so tests see a metric that is not just the prior."""
     with torch.no_grad():
         generator = torch.Generator().manual_seed(1)
-        for name, parameter in metric.named_parameters():
+        for parameter in metric.parameters():
             if parameter.requires_grad:
                 parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
 

@@ -11,7 +11,7 @@ import i2imetric
 from i2imetric.errors import ConfigError
 from training.config import load_pretrain_config, load_train_config
 from training.data import GroupMixture, ShapesWorldGroups, validation_groups
-from training.losses import bradley_terry_loss, clip_contrastive_loss, hinge_loss, pairwise_targets, rating_ranking_loss
+from training.losses import bradley_terry_loss, clip_contrastive_loss, hinge_loss, pairwise_targets
 from training.train import collate_groups, group_loss, score_groups, train
 
 TINY = (
@@ -49,13 +49,6 @@ def test_hinge_loss_margin_and_ties():
     # a wins by 1 (no loss), a wins by 0.2 (0.3 short of the margin), tie 0.9 apart (0.4 too far)
     loss = hinge_loss(a, b, torch.tensor([1.0, 1.0, 0.5]), margin=0.5)
     assert loss.item() == pytest.approx((0.0 + 0.3 + 0.4) / 3)
-
-
-def test_rating_ranking_loss_uses_only_within_group_order():
-    scores = torch.tensor([1.0, 0.0, 5.0], requires_grad=True)
-    loss = rating_ranking_loss(scores, torch.tensor([2.0, 1.0, 0.0]), torch.tensor([0, 0, 1]))
-    expected = torch.nn.functional.softplus(-(scores[0] - scores[1]))
-    assert loss.item() == pytest.approx(expected.item())
 
 
 def test_contrastive_loss_matches_hand_computation():
@@ -223,3 +216,26 @@ def test_manifest_groups_labels_and_both_bad_reference(tmp_path):
     assert by_id[1].labels == [0.0]  # "b": output_b preferred
     both_bad = by_id[2]
     assert both_bad.labels == [1.0, 1.0] and both_bad.preferred.mean() > 0.95  # the white reference wins
+
+
+def test_rating_groups_rank_within_prompt_and_pick_the_failing_aspect(tmp_path):
+    from PIL import Image
+
+    from i2imetric.datasets import Rating, write_manifest
+    from training.data import RatingGroups
+
+    for name, value in [("src", 10), ("good", 250), ("blurry", 120), ("wrong", 60)]:
+        Image.new("RGB", (16, 12), (value, value, value)).save(tmp_path / f"{name}.png")
+    path = {n: str(tmp_path / f"{n}.png") for n in ("src", "good", "blurry", "wrong")}
+    records = []
+    for rater in ("r1", "r2"):
+        records += [
+            Rating(path["src"], "add a hat", path["good"], 1.0, aspects={"SC": 1.0, "PQ": 1.0}, rater=rater),
+            Rating(path["src"], "add a hat", path["blurry"], 0.7, aspects={"SC": 1.0, "PQ": 0.5}, rater=rater),
+            Rating(path["src"], "add a hat", path["wrong"], 0.0, aspects={"SC": 0.0, "PQ": 1.0}, rater=rater),
+        ]
+    write_manifest(tmp_path / "ratings.jsonl", records)
+    group = RatingGroups(tmp_path / "ratings.jsonl").sample(random.Random(0))
+    assert group.preferred.mean() > 0.95  # the top-rated output is the one preferred
+    assert len(group.rejected) == 2 and group.labels == [1.0, 1.0]
+    assert group.aspects == ["quality", "instruction"]  # blurry loses on PQ, wrong on SC

@@ -41,16 +41,17 @@ class LossConfig:
 
 @dataclass
 class DataSource:
-    kind: str  # "shapesworld" | "canonical_edits" | "manifest"
+    kind: str  # "shapesworld" | "canonical_edits" | "manifest" (pairwise) | "ratings"
     weight: float = 1.0
     images: Optional[str] = None  # canonical_edits: a folder, or None for the bundled photos
-    path: Optional[str] = None  # manifest: the JSONL file
+    path: Optional[str] = None  # manifest / ratings: the JSONL file
 
     def __post_init__(self):
-        if self.kind not in ("shapesworld", "canonical_edits", "manifest"):
-            raise ConfigError(f"data.sources: unknown kind {self.kind!r}; valid: shapesworld, canonical_edits, manifest")
-        if self.kind == "manifest" and not self.path:
-            raise ConfigError("data.sources: a manifest source needs 'path'")
+        kinds = ("shapesworld", "canonical_edits", "manifest", "ratings")
+        if self.kind not in kinds:
+            raise ConfigError(f"data.sources: unknown kind {self.kind!r}; valid: {', '.join(kinds)}")
+        if self.kind in ("manifest", "ratings") and not self.path:
+            raise ConfigError(f"data.sources: a {self.kind} source needs 'path'")
 
 
 @dataclass

@@ -9,7 +9,9 @@ on the fly, so no dataset has to be written to disk:
 * :class:`CanonicalEditGroups`: the 16 canonical edits on crops of real photos, from the
   bundled photos or any folder of the user's own images;
 * :class:`ManifestGroups`: pairwise records from a JSONL manifest (human preferences, or
-  ``i2imetric perturb`` output).
+  ``i2imetric perturb`` output);
+* :class:`RatingGroups`: rating records (e.g. ImagenHub), ranked within each (source,
+  instruction), with per-aspect ratings (SC, PQ) feeding the matching sub-scores.
 
 :class:`GroupMixture` draws from them with fixed weights. Everything a batch contains is a
 pure function of ``(seed, step)``, so a resumed run sees exactly the data it would have seen.
@@ -21,6 +23,7 @@ import random
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import torch
 from PIL import Image
@@ -35,6 +38,7 @@ __all__ = [
     "ShapesWorldGroups",
     "CanonicalEditGroups",
     "ManifestGroups",
+    "RatingGroups",
     "GroupMixture",
     "DISTRACTOR_ASPECT",
 ]
@@ -66,12 +70,16 @@ class PairGroup:
     preferred: torch.Tensor
     rejected: list
     kinds: list
-    family: str  # "shapes" | "photos" | "manifest"
+    family: str  # "shapes" | "photos" | "manifest" | "ratings"
     edit: str = ""
     labels: list = field(default_factory=list)  # p(preferred beats rejected[k]); 1.0 for synthetic data
+    # The sub-score each rejection fails; by default read off its distractor kind.
+    failed_aspects: Optional[list] = None
 
     @property
     def aspects(self) -> list:
+        if self.failed_aspects is not None:
+            return self.failed_aspects
         return [DISTRACTOR_ASPECT.get(kind) for kind in self.kinds]
 
 
@@ -231,6 +239,83 @@ class ManifestGroups:
 
     def _load(self, path) -> torch.Tensor:
         return _tensor(load_image(path), self.working_size)
+
+
+class RatingGroups:
+    """Rating records ranked within each (source, instruction): a ranking loss for ratings.
+
+    Absolute ratings drift between raters and prompts; their order among the outputs for
+    the same source and instruction does not. Each group is one top-rated output against the
+    lower-rated ones (Bradley-Terry on the score differences). When records carry per-aspect
+    ratings (ImagenHub's ``{"SC": ..., "PQ": ...}``), each rejection also trains the
+    sub-score of the aspect it loses most on, via ``aspect_to_subscore``.
+
+    Args:
+        path: a manifest of rating records (several raters of one output are averaged).
+        aspect_to_subscore: rating aspect name -> sub-score name.
+    """
+
+    family = "ratings"
+
+    def __init__(self, path: str | Path, working_size: int = 96,
+                 aspect_to_subscore: Optional[dict] = None, max_rejected: int = 6):
+        from i2imetric.datasets import Rating, read_manifest
+
+        self.working_size, self.max_rejected = working_size, max_rejected
+        self.aspect_to_subscore = aspect_to_subscore or {"SC": "instruction", "PQ": "quality"}
+        records, _ = read_manifest(path)
+        ratings = [r for r in records if isinstance(r, Rating) and r.source is not None and r.instruction]
+        if len(ratings) < len(records):
+            warnings.warn(f"{path}: {len(records) - len(ratings)} of {len(records)} records are not rating records "
+                          "with a source and an instruction; training uses the other ones", stacklevel=2)
+        self.groups = [g for g in _average_by_output(ratings) if len({value for _, value, _ in g[2]}) > 1]
+        if not self.groups:
+            raise ValueError(f"{path}: no (source, instruction) has two outputs with different ratings to rank")
+
+    def sample(self, rng: random.Random) -> PairGroup:
+        source, instruction, outputs = self.groups[rng.randrange(len(self.groups))]
+        ranked = sorted(outputs, key=lambda item: -item[1])
+        best_value = ranked[0][1]
+        winner = rng.choice([o for o in ranked if o[1] == best_value])
+        losers = [o for o in ranked if o[1] < best_value][: self.max_rejected]
+        return PairGroup(
+            source=self._load(source),
+            instruction=instruction,
+            preferred=self._load(winner[0]),
+            rejected=[self._load(path) for path, _, _ in losers],
+            kinds=["rating"] * len(losers),
+            family=self.family,
+            labels=[1.0] * len(losers),
+            failed_aspects=[self._worst_aspect(winner[2], aspects) for _, _, aspects in losers],
+        )
+
+    def _worst_aspect(self, winner_aspects: dict, loser_aspects: dict) -> Optional[str]:
+        gaps = {name: winner_aspects[name] - value for name, value in loser_aspects.items()
+                if name in winner_aspects and name in self.aspect_to_subscore}
+        if not gaps or max(gaps.values()) <= 0:
+            return None
+        return self.aspect_to_subscore[max(gaps, key=gaps.get)]
+
+    def _load(self, path) -> torch.Tensor:
+        return _tensor(load_image(path), self.working_size)
+
+
+def _average_by_output(ratings: list) -> list:
+    """``[(source, instruction, [(output, mean value, mean aspects), ...]), ...]``."""
+    by_prompt: dict = {}
+    for rating in ratings:
+        outputs = by_prompt.setdefault((rating.source, rating.instruction), {})
+        outputs.setdefault(rating.output, []).append(rating)
+    groups = []
+    for (source, instruction), outputs in by_prompt.items():
+        averaged = []
+        for output, items in outputs.items():
+            value = sum(r.value for r in items) / len(items)
+            names = set.intersection(*(set(r.aspects or {}) for r in items))
+            aspects = {n: sum(r.aspects[n] for r in items) / len(items) for n in names}
+            averaged.append((output, value, aspects))
+        groups.append((source, instruction, averaged))
+    return groups
 
 
 class GroupMixture:

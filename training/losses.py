@@ -9,7 +9,6 @@ __all__ = [
     "pairwise_targets",
     "bradley_terry_loss",
     "hinge_loss",
-    "rating_ranking_loss",
     "clip_contrastive_loss",
 ]
 
@@ -44,23 +43,6 @@ def hinge_loss(score_a: torch.Tensor, score_b: torch.Tensor, target: torch.Tenso
     decided = F.relu(margin - sign * difference)
     tied = F.relu(difference.abs() - margin)
     return torch.where(sign != 0, decided, tied).mean()
-
-
-def rating_ranking_loss(scores: torch.Tensor, ratings: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-    """Bradley-Terry over every pair of rated items in the same group whose ratings differ.
-
-    Absolute ratings drift between raters and prompts; their order within a group does not,
-    so this learns the order and leaves the scale to the pairwise data.
-
-    Args:
-        scores: ``[N]`` logits. ratings: ``[N]`` human values. groups: ``[N]`` integer group ids.
-    """
-    same_group = groups[:, None] == groups[None, :]
-    better = (ratings[:, None] > ratings[None, :]) & same_group
-    if not better.any():
-        return scores.sum() * 0.0  # keeps the graph connected for gradient accumulation
-    rows, cols = better.nonzero(as_tuple=True)
-    return F.binary_cross_entropy_with_logits(scores[rows] - scores[cols], torch.ones_like(scores[rows]))
 
 
 def clip_contrastive_loss(image_embeddings: torch.Tensor, text_embeddings: torch.Tensor,

@@ -34,7 +34,15 @@ import i2imetric
 from i2imetric.metric import SUBSCORE_NAMES, I2IMetric
 
 from .config import TrainConfig, load_train_config
-from .data import CanonicalEditGroups, GroupMixture, ManifestGroups, PairGroup, ShapesWorldGroups, validation_groups
+from .data import (
+    CanonicalEditGroups,
+    GroupMixture,
+    ManifestGroups,
+    PairGroup,
+    RatingGroups,
+    ShapesWorldGroups,
+    validation_groups,
+)
 from .losses import bradley_terry_loss, hinge_loss
 
 __all__ = ["train", "TrainResult", "collate_groups", "group_loss", "pairwise_accuracy_table", "main"]
@@ -190,6 +198,8 @@ def build_mixture(config: TrainConfig) -> GroupMixture:
             make = CanonicalEditGroups.from_folder if spec.images else CanonicalEditGroups.from_bundled_photos
             kwargs = {"folder": spec.images} if spec.images else {}
             sources.append(make(**kwargs, working_size=config.data.working_size))
+        elif spec.kind == "ratings":
+            sources.append(RatingGroups(spec.path, working_size=config.data.working_size))
         else:
             sources.append(ManifestGroups(spec.path, working_size=config.data.working_size))
     return GroupMixture(sources, [spec.weight for spec in config.data.sources], seed=config.seed)
