@@ -9,7 +9,8 @@ attend over the patch differences, i.e. ask "did the right place change?".
 
 ``z`` is read from the text and global tokens. The score, sub-scores and per-patch map
 are *residuals* added to the zero-shot prior; their output layers start at zero, so an
-untrained metric scores exactly like the prior.
+untrained metric scores exactly like the prior. The metric adds the mean of the patch
+residuals to the score, so training the score trains the map.
 """
 
 from __future__ import annotations

@@ -210,8 +210,10 @@ class I2IMetric(nn.Module):
             source.timm_patches,
             output.timm_patches,
         )
+        # The patch residuals are per-patch contributions to the score (their mean joins
+        # it), so the score's loss is what teaches the map where an edit helped or hurt.
         return MetricOutput(
-            score=prior.score + head.score,
+            score=prior.score + head.score + head.patch_map.mean(dim=-1),
             subscores=prior.subscores + head.subscores,
             patch_map=prior.patch_map + head.patch_map,
             latent=head.latent,

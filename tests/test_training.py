@@ -239,3 +239,13 @@ def test_rating_groups_rank_within_prompt_and_pick_the_failing_aspect(tmp_path):
     assert group.preferred.mean() > 0.95  # the top-rated output is the one preferred
     assert len(group.rejected) == 2 and group.labels == [1.0, 1.0]
     assert group.aspects == ["quality", "instruction"]  # blurry loses on PQ, wrong on SC
+
+
+def test_score_loss_trains_the_patch_map():
+    """The map's residual is part of the score, so the pairwise loss reaches its output layer."""
+    metric = i2imetric.create_metric("test-tiny", seed=0)
+    metric.train()
+    images, instructions, triplets, pairs = collate_groups(GroupMixture([ShapesWorldGroups(32)], [1.0]).batch(0, 2))
+    loss, _ = group_loss(metric(images, instructions, triplets), pairs, load_train_config(None))
+    loss.backward()
+    assert metric.head.patch_out.weight.grad.abs().sum() > 0
