@@ -14,7 +14,16 @@ from PIL import Image
 
 from .errors import I2IInputError
 
-__all__ = ["TRAIN_PHOTOS", "HELDOUT_PHOTOS", "TINTED_TRAIN_PHOTOS", "load_photo", "random_crop", "tint"]
+__all__ = [
+    "TRAIN_PHOTOS",
+    "HELDOUT_PHOTOS",
+    "TINTED_TRAIN_PHOTOS",
+    "load_photo",
+    "training_photos",
+    "shrink_to",
+    "random_crop",
+    "tint",
+]
 
 # Colour photos. The held-out three are never used for training anything shipped.
 TRAIN_PHOTOS = ("astronaut", "chelsea", "hubble_deep_field", "immunohistochemistry", "retina", "flower")
@@ -36,10 +45,23 @@ def load_photo(name: str, max_side: int | None = None) -> Image.Image:
     if array.ndim == 2:
         array = np.repeat(array[:, :, None], 3, axis=2)
     image = Image.fromarray(np.ascontiguousarray(array[:, :, :3]).astype(np.uint8))
-    if max_side is not None and max(image.size) > max_side:
-        scale = max_side / max(image.size)
-        image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
-    return image
+    return shrink_to(image, max_side) if max_side is not None else image
+
+
+def training_photos(max_side: int = 256) -> list[Image.Image]:
+    """Every photo training may use: the colour ones, and the grayscale ones tinted (seeded)."""
+    images = [load_photo(name, max_side=max_side) for name in TRAIN_PHOTOS]
+    images += [tint(load_photo(name, max_side=max_side), random.Random(i)) for i, name in enumerate(TINTED_TRAIN_PHOTOS)]
+    return images
+
+
+def shrink_to(image: Image.Image, max_side: int) -> Image.Image:
+    """Downscale (never upscale, LANCZOS) so the longer side is at most ``max_side``."""
+    if max(image.size) <= max_side:
+        return image
+    scale = max_side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS)
 
 
 def _load_array(name: str) -> np.ndarray:

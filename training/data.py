@@ -147,16 +147,12 @@ class CanonicalEditGroups:
         self.distractors_per_group, self.crop = distractors_per_group, crop
 
     @classmethod
-    def from_bundled_photos(cls, names=photos.TRAIN_PHOTOS, tinted=photos.TINTED_TRAIN_PHOTOS, max_side: int = 256, **kwargs):
-        images = [photos.load_photo(name, max_side=max_side) for name in names]
-        images += [photos.tint(photos.load_photo(name, max_side=max_side), random.Random(i)) for i, name in enumerate(tinted)]
-        return cls(images, **kwargs)
+    def from_bundled_photos(cls, max_side: int = 256, **kwargs):
+        return cls(photos.training_photos(max_side), **kwargs)
 
     @classmethod
     def from_folder(cls, folder: str | Path, max_side: int = 256, **kwargs):
-        images = [load_image(path) for path in find_images(folder)]
-        images = [image.resize(_fit(image.size, max_side), Image.Resampling.LANCZOS) for image in images]
-        return cls(images, **kwargs)
+        return cls([photos.shrink_to(load_image(path), max_side) for path in find_images(folder)], **kwargs)
 
     def sample(self, rng: random.Random) -> PairGroup:
         image = self.images[rng.randrange(len(self.images))]
@@ -183,11 +179,6 @@ class CanonicalEditGroups:
             edit=edit,
             labels=[1.0] * len(kept),
         )
-
-
-def _fit(size: tuple, max_side: int) -> tuple:
-    scale = min(1.0, max_side / max(size))
-    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 class ManifestGroups:

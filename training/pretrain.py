@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import time
 from pathlib import Path
@@ -38,6 +37,7 @@ from i2imetric.weights import sha256_file
 
 from .config import PretrainConfig, load_pretrain_config
 from .losses import clip_contrastive_loss
+from .train import warmup_cosine
 
 __all__ = ["pretrain", "main"]
 
@@ -47,11 +47,7 @@ class CaptionedBatches:
 
     def __init__(self, config: PretrainConfig):
         self.config = config
-        self.photos = [photos.load_photo(name, max_side=256) for name in photos.TRAIN_PHOTOS]
-        self.photos += [
-            photos.tint(photos.load_photo(name, max_side=256), random.Random(i))
-            for i, name in enumerate(photos.TINTED_TRAIN_PHOTOS)
-        ]
+        self.photos = photos.training_photos(max_side=256)
 
     def batch(self, step: int) -> tuple[list[torch.Tensor], list[str]]:
         rng = random.Random(self.config.seed * 1_000_003 + step)
@@ -82,7 +78,7 @@ def pretrain(config: PretrainConfig) -> Path:
     preprocess = open_clip_preprocess(open_clip_config, {}, get_model_config(config.model).image_resize)
     tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=open_clip_config["text_cfg"]["context_length"])
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(config.warmup_steps, config.steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(config.warmup_steps, config.steps))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     data = CaptionedBatches(config)
 
@@ -114,16 +110,6 @@ def pretrain(config: PretrainConfig) -> Path:
         output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
         print(f"wrote {output} (sha256 {record['sha256']}) in {record['minutes']} min, final loss {record['final_loss']}")
     return output
-
-
-def _warmup_cosine(warmup: int, total: int):
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,7 @@ from .data import (
 )
 from .losses import bradley_terry_loss, hinge_loss
 
-__all__ = ["train", "TrainResult", "collate_groups", "group_loss", "pairwise_accuracy_table", "main"]
+__all__ = ["train", "TrainResult", "warmup_cosine", "collate_groups", "group_loss", "pairwise_accuracy_table", "main"]
 
 STATE_DIR = "state"
 BEST_DIR = "best"
@@ -225,7 +225,7 @@ def train(config: TrainConfig, stop_after_step: Optional[int] = None) -> TrainRe
     metric.train()
     trainable = [p for p in metric.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _warmup_cosine(config.optim.warmup_steps, config.steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(config.optim.warmup_steps, config.steps))
     model, optimizer, scheduler = accelerator.prepare(metric, optimizer, scheduler)
     progress = Progress()
     accelerator.register_for_checkpointing(progress)
@@ -311,7 +311,8 @@ def calibrate_checkpoint(folder: Path, validation_sets: dict, batch_size: int) -
     metric.save_pretrained(folder, card=(folder / "README.md").read_text())
 
 
-def _warmup_cosine(warmup: int, total: int):
+def warmup_cosine(warmup: int, total: int):
+    """LambdaLR factor: linear warm-up over ``warmup`` steps, then cosine decay to zero at ``total``."""
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / max(1, warmup)
