@@ -22,9 +22,9 @@ import torch
 
 def measure(model: str, mode: str, steps: int, groups: int, warmup: int) -> dict:
     import i2imetric
-    from training.config import load_train_config
-    from training.data import GroupMixture, ShapesWorldGroups
-    from training.train import collate_groups, group_loss
+    from i2imetric_training.config import load_train_config
+    from i2imetric_training.data import GroupMixture, ShapesWorldGroups
+    from i2imetric_training.train import collate_groups, group_loss
 
     metric = i2imetric.create_metric(model, trainable=mode)
     metric.train()

@@ -14,7 +14,7 @@ Names are imported lazily, so ``import i2imetric`` (and the light modules such a
 
 from importlib import import_module
 
-from .errors import BaseWeightsError, CheckpointError, ConfigError, I2IInputError  # noqa: F401
+from .errors import BaseWeightsError, CheckpointError, ConfigError, I2IError, I2IInputError, ResultsError  # noqa: F401
 from .version import __version__  # noqa: F401
 
 _LAZY = {
@@ -33,7 +33,16 @@ _LAZY = {
     "evaluate": "evaluation",
 }
 
-__all__ = ["__version__", "I2IInputError", "CheckpointError", "BaseWeightsError", "ConfigError", *_LAZY]
+__all__ = [
+    "__version__",
+    "I2IError",
+    "I2IInputError",
+    "CheckpointError",
+    "BaseWeightsError",
+    "ConfigError",
+    "ResultsError",
+    *_LAZY,
+]
 
 
 def __getattr__(name):

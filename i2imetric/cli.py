@@ -1,8 +1,11 @@
 """The ``i2imetric`` command line.
 
 Each subcommand lives in its own module exposing ``configure_parser(parser)`` and
-``run(args) -> int``; this table is the only place that lists them. Command modules keep
-their heavy imports (torch, open_clip) inside ``run``, so ``i2imetric --help`` stays quick.
+``run(args) -> int``. The library's own commands are listed in :data:`COMMANDS`; other
+packages add theirs through the ``i2imetric.commands`` entry-point group. That is how the
+trainer (installed as ``i2imetric_training``) provides ``i2imetric train`` without the
+library ever importing it. Command modules keep their heavy imports (torch, open_clip)
+inside ``run``, so ``i2imetric --help`` stays quick.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import BaseWeightsError, CheckpointError, ConfigError, I2IInputError
+from .errors import I2IError
 from .version import __version__
 
 COMMANDS = {
@@ -22,11 +25,22 @@ COMMANDS = {
     "meta-eval": ("i2imetric.commands.meta_eval", "agreement of the metric and baselines with human labels"),
     "setdist": ("i2imetric.commands.setdist", "Frechet distance and MMD between two sets of images or edits"),
     "report": ("i2imetric.commands.report", "one self-contained HTML report of a results file"),
-    "train": ("i2imetric.commands.train", "train or fine-tune a scorer from a YAML config"),
     "demo": ("i2imetric.demo", "score held-out edit cases with the shipped scorer, with heatmaps"),
 }
 
-USER_ERRORS = (I2IInputError, CheckpointError, BaseWeightsError, ConfigError, FileNotFoundError)
+ENTRY_POINT_GROUP = "i2imetric.commands"
+USER_ERRORS = (I2IError, FileNotFoundError)
+
+
+def _plugin_commands() -> dict:
+    """Commands other installed packages register: ``name = "module"`` in ENTRY_POINT_GROUP."""
+    from importlib.metadata import entry_points
+
+    found = {}
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name not in COMMANDS:
+            found[entry.name] = entry.value
+    return found
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -35,10 +49,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     modules = {}
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        module.configure_parser(subparsers.add_parser(name, help=help_text, description=help_text))
-        modules[name] = module
+        modules[name] = _add_command(subparsers, name, module_name, help_text)
+    for name, module_name in sorted(_plugin_commands().items()):
+        modules[name] = _add_command(subparsers, name, module_name, None)
     return parser, modules
+
+
+def _add_command(subparsers, name: str, module_name: str, help_text):
+    module = importlib.import_module(module_name)
+    help_text = help_text or getattr(module, "HELP", None)
+    module.configure_parser(subparsers.add_parser(name, help=help_text, description=help_text))
+    return module
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,8 +21,12 @@ from .weights import WeightsSource, fetch_hub_file
 __all__ = ["create_metric", "load_metric", "list_pretrained", "build_metric", "open_clip_preprocess"]
 
 CHECKPOINTS_ENV = "I2IMETRIC_CHECKPOINTS"
-# A source checkout (and an editable install) keeps the shipped scorers beside the package.
-REPO_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# Installed, the shipped scorers are package data (setup.py maps the repository's
+# checkpoints/ to i2imetric/checkpoints); a source checkout keeps them beside the package.
+SHIPPED_CHECKPOINTS = (
+    _PACKAGE_DIR / "checkpoints" if (_PACKAGE_DIR / "checkpoints").is_dir() else _PACKAGE_DIR.parent / "checkpoints"
+)
 
 
 def create_metric(
@@ -155,11 +159,11 @@ def list_pretrained() -> list[str]:
 
 def _checkpoint_dirs() -> list[Path]:
     dirs = [Path(p) for p in os.environ.get(CHECKPOINTS_ENV, "").split(os.pathsep) if p]
-    return dirs + [REPO_CHECKPOINTS]
+    return dirs + [SHIPPED_CHECKPOINTS]
 
 
 def _checkpoint_dirs_text() -> str:
-    return f"${CHECKPOINTS_ENV} and {REPO_CHECKPOINTS}"
+    return f"${CHECKPOINTS_ENV} and {SHIPPED_CHECKPOINTS}"
 
 
 def _registered_checkpoints() -> dict[str, Path]:

@@ -67,8 +67,31 @@ def test_unknown_metric_is_a_one_line_error(triplet_files, capsys):
 
 
 def test_train_bad_key_lists_valid_keys(capsys):
-    assert main(["train", "optim.lrr=1"]) == 2
+    assert main(["train", "--config", "demo_scorer", "optim.lrr=1"]) == 2
     assert "valid keys" in capsys.readouterr().err
+
+
+def test_train_without_config_is_refused(capsys):
+    # It used to start a 1000-step test-tiny run in ./runs without a word.
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "steps=5"])
+    assert stop.value.code == 2 and "--config" in capsys.readouterr().err
+
+
+def test_train_finds_a_shipped_config_by_name():
+    from i2imetric_training.config import load_train_config
+
+    config = load_train_config("finetune_domain", ("steps=7",))
+    assert config.steps == 7 and config.pretrained == "openai"
+    assert load_train_config("configs/demo_scorer.yaml").model == "shapesclip"  # the path form works from anywhere
+
+
+def test_yaml_no_stays_a_string_for_mixed_precision():
+    from i2imetric_training.config import load_train_config
+
+    # YAML 1.1 reads `no` as False, which accelerate rejected with a traceback.
+    assert load_train_config("demo_scorer", ("mixed_precision=no",)).mixed_precision == "no"
+    assert load_train_config("demo_scorer", ("tensorboard=true",)).tensorboard is True
 
 
 def test_python_dash_m_entry_point():

@@ -9,10 +9,10 @@ from safetensors.torch import load_file
 
 import i2imetric
 from i2imetric.errors import ConfigError
-from training.config import load_pretrain_config, load_train_config
-from training.data import GroupMixture, ShapesWorldGroups, validation_groups
-from training.losses import bradley_terry_loss, clip_contrastive_loss, hinge_loss, pairwise_targets
-from training.train import collate_groups, group_loss, score_groups, train
+from i2imetric_training.config import load_pretrain_config, load_train_config
+from i2imetric_training.data import GroupMixture, ShapesWorldGroups, validation_groups
+from i2imetric_training.losses import bradley_terry_loss, clip_contrastive_loss, hinge_loss, pairwise_targets
+from i2imetric_training.train import collate_groups, group_loss, score_groups, train
 
 TINY = (
     "model=test-tiny",
@@ -181,7 +181,7 @@ def test_head_only_training_keeps_encoders_frozen(tmp_path):
 
 
 def test_pretrain_writes_a_base_that_loads(tmp_path):
-    from training.pretrain import pretrain
+    from i2imetric_training.pretrain import pretrain
 
     output = tmp_path / "base.safetensors"
     config = load_pretrain_config(None, ("model=test-tiny", "steps=2", "batch_size=4", "image_size=32",
@@ -196,7 +196,7 @@ def test_manifest_groups_labels_and_both_bad_reference(tmp_path):
     from PIL import Image
 
     from i2imetric.datasets import Pairwise, write_manifest
-    from training.data import ManifestGroups
+    from i2imetric_training.data import ManifestGroups
 
     for name, value in [("src", 10), ("a", 90), ("b", 170), ("ref", 250)]:
         Image.new("RGB", (16, 12), (value, value, value)).save(tmp_path / f"{name}.png")
@@ -222,7 +222,7 @@ def test_rating_groups_rank_within_prompt_and_pick_the_failing_aspect(tmp_path):
     from PIL import Image
 
     from i2imetric.datasets import Rating, write_manifest
-    from training.data import RatingGroups
+    from i2imetric_training.data import RatingGroups
 
     for name, value in [("src", 10), ("good", 250), ("blurry", 120), ("wrong", 60)]:
         Image.new("RGB", (16, 12), (value, value, value)).save(tmp_path / f"{name}.png")

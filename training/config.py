@@ -5,12 +5,15 @@ A config file mirrors :class:`TrainConfig`. Overrides use dotted paths::
     i2imetric train --config configs/demo_scorer.yaml steps=200 optim.lr=3e-4
 
 A misspelt key fails at once with the list of valid keys, rather than being silently ignored
-halfway through a long run.
+halfway through a long run. ``--config`` also takes the name of a shipped config
+(``demo_scorer``, ``finetune_domain``, ...): the repository's ``configs/`` folder, installed
+as ``i2imetric_training/configs``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -20,7 +23,62 @@ import yaml
 from i2imetric.config import build_dataclass
 from i2imetric.errors import ConfigError
 
-__all__ = ["TrainConfig", "PretrainConfig", "load_train_config", "load_pretrain_config", "apply_overrides"]
+__all__ = [
+    "TrainConfig",
+    "PretrainConfig",
+    "load_train_config",
+    "load_pretrain_config",
+    "apply_overrides",
+    "shipped_config_names",
+    "resolve_config_path",
+]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+# Installed, the configs are package data beside this file; in a checkout, the top-level folder.
+SHIPPED_CONFIGS = _PACKAGE_DIR / "configs" if (_PACKAGE_DIR / "configs").is_dir() else _PACKAGE_DIR.parent / "configs"
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans: only true/false.
+
+    YAML 1.1 also reads yes/no/on/off as booleans, so ``mixed_precision: no`` (accelerate's
+    own spelling) arrived as ``False``.
+    """
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _parse_yaml(text):
+    return yaml.load(text, Loader=_YamlLoader)
+
+
+def shipped_config_names() -> list[str]:
+    """Names ``--config`` accepts besides paths: the YAML files shipped with the trainer."""
+    return sorted(p.stem for p in SHIPPED_CONFIGS.glob("*.yaml"))
+
+
+def resolve_config_path(path: str | Path) -> Path:
+    """A config file by path, or a shipped one by name (``finetune_domain`` or ``configs/finetune_domain.yaml``).
+
+    Raises:
+        ConfigError: neither a file nor a shipped config's name.
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    shipped = SHIPPED_CONFIGS / (path.stem + ".yaml")
+    if path.suffix in ("", ".yaml") and shipped.is_file():
+        return shipped
+    raise ConfigError(
+        f"{path}: no such config file, and not a shipped config name ({', '.join(shipped_config_names())})"
+    )
 
 
 @dataclass
@@ -123,9 +181,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         for key in keys[:-1]:
             target = _child(target, key, item)
         if isinstance(target, list):
-            target[_list_index(target, keys[-1], item)] = yaml.safe_load(raw)
+            target[_list_index(target, keys[-1], item)] = _parse_yaml(raw)
         else:
-            target[keys[-1]] = yaml.safe_load(raw)
+            target[keys[-1]] = _parse_yaml(raw)
     return data
 
 
@@ -157,10 +215,8 @@ def load_pretrain_config(path: Optional[str | Path] = None, overrides: tuple[str
 def _load(cls, path, overrides):
     data: dict = {}
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"{path}: no such config file")
+        path = resolve_config_path(path)
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle) or {}
+            data = _parse_yaml(handle) or {}
     apply_overrides(data, list(overrides))
     return build_dataclass(cls, data, str(path or "config"))

@@ -1,6 +1,6 @@
 """Measure scorers on held-out edit pairs: the numbers of a model card and of the ablations.
 
-    python -m training.evaluate_scorer \\
+    python -m i2imetric_training.evaluate_scorer \\
         --metric "(c) LoRA + patch tokens (demo)=checkpoints/demo" \\
         --metric "(b) global features only=runs/ablation_global/best" \\
         --prior-of checkpoints/demo --json docs/ablations.json --markdown docs/ablations_table.md

@@ -11,7 +11,7 @@ scorer's base is trained here. Its images and captions:
 The result is a plain open_clip state dict in a safetensors file with its sha256, loaded
 through the same path as any real base (``create_metric(..., pretrained=FILE)``)::
 
-    python -m training.pretrain --config configs/shapesclip_pretrain.yaml
+    python -m i2imetric_training.pretrain --config configs/shapesclip_pretrain.yaml
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Train the metric: LoRA (or head-only, or full) fine-tuning with accelerate.
 
     i2imetric train --config configs/demo_scorer.yaml [key=value ...]
-    python -m training.train --config configs/demo_scorer.yaml [key=value ...]
-    accelerate launch -m training.train --config configs/finetune_domain.yaml   # multi-GPU (DDP)
+    python -m i2imetric_training.train --config configs/demo_scorer.yaml [key=value ...]
+    accelerate launch -m i2imetric_training.train --config configs/finetune_domain.yaml   # multi-GPU (DDP)
 
 One step: draw groups (a source, an instruction, one right output, several wrong ones) from
 the data mixture, encode every image once, score all (source, output) pairs, and apply
@@ -333,7 +333,7 @@ class _JsonlLog:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point shared by ``i2imetric train`` and ``python -m training.train``."""
+    """Entry point shared by ``i2imetric train`` and ``python -m i2imetric_training.train``."""
     config = load_train_config(args.config, tuple(args.overrides))
     if args.fresh:
         shutil.rmtree(Path(config.output_dir) / STATE_DIR, ignore_errors=True)
@@ -343,9 +343,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from i2imetric.commands.train import configure_parser
+    from .cli import configure_parser
 
-    parser = argparse.ArgumentParser(prog="python -m training.train", description="Train an i2imetric scorer.")
+    parser = argparse.ArgumentParser(prog="python -m i2imetric_training.train", description="Train an i2imetric scorer.")
     configure_parser(parser)
     return run(parser.parse_args(argv))
 
