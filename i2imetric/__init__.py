@@ -23,7 +23,7 @@ _LAZY = {
     "MetricConfig": "config",
     "create_metric": "factory",
     "load_metric": "factory",
-    "list_pretrained": "factory",
+    "list_pretrained": "pretrained",
     "I2IMetric": "metric",
     "Explanation": "metric",
     "MetricOutput": "metric",

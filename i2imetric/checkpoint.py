@@ -27,14 +27,12 @@ from .encoders import check_recorded_file, resolve_open_clip_weights, resolve_ti
 from .errors import CheckpointError
 from .metric import Calibration, I2IMetric
 from .preprocess import Preprocess
+from .pretrained import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
 from .version import __version__
 from .weights import WeightsSource, sha256_file
 
 __all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "CARD_NAME", "FORMAT_VERSION", "save_checkpoint", "load_checkpoint"]
 
-CONFIG_NAME = "i2imetric_config.json"
-WEIGHTS_NAME = "model.safetensors"
-CARD_NAME = "README.md"
 BASE_NAME = "base.safetensors"
 TIMM_BASE_NAME = "timm_base.safetensors"
 FORMAT_VERSION = "1.0"

@@ -16,17 +16,18 @@ from .encoders import resolve_open_clip_config, resolve_open_clip_weights, resol
 from .errors import BaseWeightsError, CheckpointError
 from .metric import I2IMetric
 from .preprocess import Preprocess
+from .pretrained import (
+    CARD_NAME,
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    checkpoint_dirs_text,
+    list_pretrained,
+    registered_checkpoints,
+)
 from .weights import WeightsSource, fetch_hub_file
 
 __all__ = ["create_metric", "load_metric", "list_pretrained", "build_metric", "open_clip_preprocess"]
 
-CHECKPOINTS_ENV = "I2IMETRIC_CHECKPOINTS"
-_PACKAGE_DIR = Path(__file__).resolve().parent
-# Installed, the shipped scorers are package data (setup.py maps the repository's
-# checkpoints/ to i2imetric/checkpoints); a source checkout keeps them beside the package.
-SHIPPED_CHECKPOINTS = (
-    _PACKAGE_DIR / "checkpoints" if (_PACKAGE_DIR / "checkpoints").is_dir() else _PACKAGE_DIR.parent / "checkpoints"
-)
 
 
 def create_metric(
@@ -142,44 +143,18 @@ def load_metric(name_or_path: str | os.PathLike, device: Optional[str] = None, c
         return load_checkpoint(text, device=device)
     if text.startswith("hf-hub:"):
         return load_checkpoint(_fetch_hub_checkpoint(text[len("hf-hub:"):], cache_dir), device=device)
-    registered = _registered_checkpoints()
+    registered = registered_checkpoints()
     if text in registered:
         return load_checkpoint(registered[text], device=device)
     raise CheckpointError(
         f"{text!r} is not a checkpoint folder, an hf-hub: id, or a registered name "
         f"({', '.join(sorted(registered)) or 'none found'}); registered names are the folders of "
-        f"{_checkpoint_dirs_text()}"
+        f"{checkpoint_dirs_text()}"
     )
-
-
-def list_pretrained() -> list[str]:
-    """Names :func:`load_metric` accepts besides paths (the shipped and registered scorers)."""
-    return sorted(_registered_checkpoints())
-
-
-def _checkpoint_dirs() -> list[Path]:
-    dirs = [Path(p) for p in os.environ.get(CHECKPOINTS_ENV, "").split(os.pathsep) if p]
-    return dirs + [SHIPPED_CHECKPOINTS]
-
-
-def _checkpoint_dirs_text() -> str:
-    return f"${CHECKPOINTS_ENV} and {SHIPPED_CHECKPOINTS}"
-
-
-def _registered_checkpoints() -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for directory in _checkpoint_dirs():
-        if directory.is_dir():
-            for child in sorted(directory.iterdir()):
-                if (child / "i2imetric_config.json").is_file():
-                    found.setdefault(child.name, child)
-    return found
 
 
 def _fetch_hub_checkpoint(repo_id: str, cache_dir: Optional[str]) -> Path:
     """Download (or find cached) the files of a checkpoint folder held in a hub repo."""
-    from .checkpoint import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
-
     config_path = Path(fetch_hub_file(repo_id, [CONFIG_NAME], cache_dir))
     fetch_hub_file(repo_id, [WEIGHTS_NAME], cache_dir)
     # A bundled base file (tiny bases travel with the checkpoint) sits next to the config.

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import i2imetric
 from i2imetric.edits import LOCAL_EDITS
+from i2imetric.pretrained import CONFIG_NAME
 
 from .data import validation_groups
 from .train import pairwise_accuracy_table, score_groups
@@ -41,7 +42,7 @@ SET_TITLES = {  # the sets of data.validation_groups
 
 def untrained_twin(folder: str | Path):
     """The untrained metric on the same base as a checkpoint: exactly its zero-shot prior."""
-    config = json.loads((Path(folder) / "i2imetric_config.json").read_text())
+    config = json.loads((Path(folder) / CONFIG_NAME).read_text())
     base = config["base_weights"]
     if base["kind"] != "file":
         return i2imetric.create_metric(config["model"]["name"], pretrained=base.get("ref"))

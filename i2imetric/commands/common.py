@@ -18,7 +18,8 @@ def add_metric_argument(parser, default: str = "demo") -> None:
 def metric_from_argument(name: str, device: str | None = None):
     """Load a trained metric, or build an untrained one from a model config (with a warning)."""
     from ..config import list_models
-    from ..factory import create_metric, list_pretrained, load_metric
+    from ..factory import create_metric, load_metric
+    from ..pretrained import list_pretrained
 
     if name in list_models() and name not in list_pretrained():
         print(

@@ -12,7 +12,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..config import get_model_config, list_models
-    from ..factory import list_pretrained
+    from ..pretrained import list_pretrained
 
     configs = {name: get_model_config(name).description for name in list_models()}
     pretrained = list_pretrained()
