@@ -27,7 +27,7 @@ _LAZY = {
     "I2IMetric": "metric",
     "Explanation": "metric",
     "MetricOutput": "metric",
-    "SUBSCORE_NAMES": "metric",
+    "SUBSCORE_NAMES": "config",
     "count_parameters": "lora",
     "save_heatmap": "heatmap",
     "evaluate": "evaluation",

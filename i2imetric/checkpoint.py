@@ -22,7 +22,7 @@ from typing import Optional
 import torch
 from safetensors.torch import load_file, save_file
 
-from .config import MetricConfig
+from .config import SUBSCORE_NAMES, MetricConfig
 from .encoders import check_recorded_file, resolve_open_clip_weights, resolve_timm_weights
 from .errors import CheckpointError
 from .metric import Calibration, I2IMetric
@@ -78,7 +78,7 @@ def save_checkpoint(metric: I2IMetric, folder: str | Path, card: Optional[str] =
         "calibration": vars(metric.calibration) if metric.calibration is not None else None,
         "higher_is_better": True,
         "score_range": {"raw": [None, None], "calibrated": [0.0, 1.0]},
-        "subscores": ["instruction", "preservation", "quality"],
+        "subscores": list(SUBSCORE_NAMES),
     }
     with open(folder / CONFIG_NAME, "w", encoding="utf-8") as handle:
         json.dump(config, handle, indent=2)

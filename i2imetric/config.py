@@ -22,6 +22,7 @@ from typing import Any, Optional
 from .errors import ConfigError
 
 __all__ = [
+    "SUBSCORE_NAMES",
     "BaseConfig",
     "TimmConfig",
     "HeadConfig",
@@ -34,6 +35,10 @@ __all__ = [
 ]
 
 MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
+
+# What the head's sub-score outputs mean, in their order. Here (torch-free) so that result
+# files, reports and meta-evaluation can name them without importing the model.
+SUBSCORE_NAMES = ("instruction", "preservation", "quality")
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Any, Iterator, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from .config import MetricConfig
+from .config import SUBSCORE_NAMES, MetricConfig
 from .encoders import OpenCLIPEncoder, TimmPatchEncoder
 from .errors import I2IInputError
 from .head import JointHead
@@ -38,8 +38,6 @@ from .prior import global_cosines, zero_shot_prior
 from .weights import WeightsSource
 
 __all__ = ["SUBSCORE_NAMES", "ImageFeatures", "MetricOutput", "Explanation", "I2IMetric"]
-
-SUBSCORE_NAMES = ("instruction", "preservation", "quality")
 
 
 @dataclass
