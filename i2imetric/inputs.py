@@ -14,12 +14,13 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ._text import check_instruction, check_instructions
 from .errors import I2IInputError
 
 __all__ = [
@@ -108,28 +109,13 @@ def as_image_list(images: Any, *, name: str) -> list:
     )
 
 
-def check_instruction(text: Any, *, name: str = "instruction") -> str:
-    """Return ``text`` stripped, or raise if it is not a non-empty string."""
-    if not isinstance(text, str):
-        raise I2IInputError(f"{name}: expected a str instruction, got {type(text).__name__}")
-    stripped = text.strip()
-    if not stripped:
-        raise I2IInputError(f"{name}: the instruction is empty; give the edit in words, e.g. 'make it brighter'")
-    return stripped
-
-
-def check_instructions(texts: Sequence[Any], *, name: str = "instructions") -> list[str]:
-    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
-        raise I2IInputError(f"{name}: expected a list of str, got {type(texts).__name__}")
-    return [check_instruction(t, name=f"{name}[{i}]") for i, t in enumerate(texts)]
-
-
 # ---------------------------------------------------------------------------- files
 
 
 def _open_image_file(path: Path) -> Image.Image:
     if not path.exists():
-        raise I2IInputError(f"{path}: no such file; check the path (relative paths are resolved from {Path.cwd()})")
+        where = "" if path.is_absolute() else f" (a relative path is read from the working folder, {Path.cwd()})"
+        raise I2IInputError(f"{path}: no such file; check the path{where}")
     if path.is_dir():
         raise I2IInputError(f"{path}: is a directory, not an image file")
     if path.stat().st_size == 0:
@@ -189,8 +175,10 @@ def _array_to_pil(array: np.ndarray, name: str) -> Image.Image:
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        looks_channels_first = array.ndim == 3 and array.shape[0] in (1, 3, 4)
+        hint = " (it looks like CxHxW: use array.transpose(1, 2, 0))" if looks_channels_first else ""
         raise I2IInputError(
-            f"{name}: expected an HxW or HxWxC array with C in (1, 3, 4), got shape {tuple(array.shape)}"
+            f"{name}: expected an HxW or HxWxC array with C in (1, 3, 4), got shape {tuple(array.shape)}{hint}"
         )
     channels = array.shape[2]
     if channels == 1:

@@ -306,6 +306,9 @@ class I2IMetric(nn.Module):
     # --------------------------------------------------------------- batching
 
     def _run_all(self, sources: Any, instructions: Any, outputs: Any, batch_size: int) -> MetricOutput:
+        if instructions is None:
+            # Checked first: otherwise a single image is taken for a batch and `sources` gets the blame.
+            raise I2IInputError("instructions: got None; pass a str for one triplet, or a list of str for a batch")
         if isinstance(instructions, str):
             sources, instructions, outputs = [sources], [check_instruction(instructions)], [outputs]
         else:

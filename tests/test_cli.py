@@ -48,6 +48,54 @@ def test_score_human_readable(triplet_files, capsys):
                  "--output", str(output)]) == 0
     out = capsys.readouterr().out
     assert "score" in out and "preservation" in out
+    # Every name is followed by at least one space before its signed value ("preservation-24.6" was not).
+    for line in out.splitlines():
+        name, value = line.split()[:2]
+        assert value[0] in "+-" and name in ("score", "instruction", "preservation", "quality")
+
+
+def test_empty_instruction_gets_the_instructions_own_error(triplet_files, capsys):
+    source, output = triplet_files
+    code = main(["score", "--metric", "test-tiny", "--source", str(source), "--instruction", "  ",
+                 "--output", str(output)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--instruction: the instruction is empty" in err and "give --source" not in err
+
+
+def _run_cli_in_fresh_interpreter(args: list) -> tuple[int, str, set]:
+    """Exit code, stderr and the top-level modules imported by the time the command ended."""
+    code = (
+        "import sys; from i2imetric.cli import main; code = main(sys.argv[1:]); "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules}))); sys.exit(code)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    return result.returncode, result.stderr, set(result.stdout.split())
+
+
+@pytest.mark.parametrize(
+    "args, complaint",
+    [
+        (["score", "--source", "missing.png", "--instruction", "x", "--output", "missing.png"], "--source missing.png"),
+        (["score", "--metric", "no-such-scorer", "--source", "a.png", "--instruction", "x", "--output", "b.png"],
+         "--source a.png"),
+        (["models"], None),
+    ],
+)
+def test_argument_and_path_errors_come_before_any_model_import(args, complaint, tmp_path):
+    code, err, modules = _run_cli_in_fresh_interpreter(args)
+    assert "torch" not in modules and "open_clip" not in modules
+    if complaint is None:
+        assert code == 0
+    else:
+        assert code == 2 and complaint in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_metric_fails_before_any_model_import(triplet_files):
+    source, output = triplet_files
+    code, err, modules = _run_cli_in_fresh_interpreter(
+        ["score", "--metric", "no-such-scorer", "--source", str(source), "--instruction", "x", "--output", str(output)]
+    )
+    assert code == 2 and "no-such-scorer" in err and "torch" not in modules
 
 
 def test_missing_file_is_a_one_line_error(triplet_files, capsys):

@@ -452,6 +452,23 @@ def test_uint8_tensor_scaled():
     assert torch.allclose(out[0, 0], torch.tensor([0.0, 0.2, 1.0]))
 
 
+def test_chw_numpy_array_gets_transpose_hint():
+    with pytest.raises(I2IInputError, match=r"transpose\(1, 2, 0\)"):
+        load_image(np.zeros((3, 6, 5), dtype=np.uint8))
+    with pytest.raises(I2IInputError) as info:
+        load_image(np.zeros((6, 5, 7), dtype=np.uint8))  # no plausible channel axis: no hint
+    assert "transpose" not in str(info.value)
+
+
+def test_missing_file_message_names_the_folder_only_for_relative_paths(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(I2IInputError, match=f"working folder, {tmp_path}"):
+        load_image("missing.png")
+    with pytest.raises(I2IInputError) as info:
+        load_image(tmp_path / "missing.png")
+    assert "working folder" not in str(info.value)
+
+
 def test_hwc_tensor_gets_permute_hint():
     with pytest.raises(I2IInputError, match=r"permute\(2, 0, 1\)"):
         image_to_tensor(torch.rand(6, 5, 3))
@@ -697,3 +714,13 @@ def test_as_image_list_rejects_single_images(images):
     message = str(info.value)
     assert message.startswith("outputs: expected a list of images or a 4-D batch")
     assert type(images).__name__ in message
+
+
+def test_none_instruction_is_blamed_not_the_sources():
+    from i2imetric import create_metric
+
+    metric = create_metric("test-tiny")
+    image = np.zeros((8, 8, 3), dtype=np.uint8)
+    with pytest.raises(I2IInputError, match="^instructions: got None") as info:
+        metric.score(image, None, image)
+    assert "sources" not in str(info.value)

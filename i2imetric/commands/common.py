@@ -1,8 +1,15 @@
-"""Helpers shared by the subcommands."""
+"""Helpers shared by the subcommands.
+
+Arguments and paths are checked here before anything imports torch or open_clip, so a
+typo costs a fraction of a second, not the seconds of a model import.
+"""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+from ..errors import CheckpointError, I2IInputError
 
 
 def add_metric_argument(parser, default: str = "demo") -> None:
@@ -15,13 +22,30 @@ def add_metric_argument(parser, default: str = "demo") -> None:
     parser.add_argument("--device", default=None, help="torch device, e.g. cuda (default: cpu)")
 
 
+def require_files(**paths) -> None:
+    """Refuse a missing input file at once, naming its option: ``require_files(source=args.source)``."""
+    for option, path in paths.items():
+        if path is not None and not Path(path).is_file():
+            flag = "--" + option.replace("_", "-")
+            raise I2IInputError(f"{flag} {path}: no such file (working folder: {Path.cwd()})")
+
+
 def metric_from_argument(name: str, device: str | None = None):
     """Load a trained metric, or build an untrained one from a model config (with a warning)."""
     from ..config import list_models
-    from ..factory import create_metric, load_metric
-    from ..pretrained import list_pretrained
+    from ..pretrained import checkpoint_dirs_text, list_pretrained
 
-    if name in list_models() and name not in list_pretrained():
+    pretrained = list_pretrained()
+    is_config = name in list_models() and name not in pretrained
+    if not (is_config or name in pretrained or name.startswith("hf-hub:") or Path(name).is_dir()):
+        raise CheckpointError(
+            f"--metric {name!r} is not a checkpoint folder, an hf-hub: id, a registered name "
+            f"({', '.join(pretrained) or 'none found'}) or a model config ({', '.join(list_models())}); "
+            f"registered names are the folders of {checkpoint_dirs_text()}"
+        )
+    from ..factory import create_metric, load_metric
+
+    if is_config:
         print(
             f"warning: {name!r} is a model config, not a trained scorer: the metric is UNTRAINED and scores "
             "with the zero-shot prior of a random base. Use a trained checkpoint for real scores.",

@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from .common import add_metric_argument, metric_from_argument
+from .._text import check_instruction
+from .common import add_metric_argument, metric_from_argument, require_files
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -24,13 +25,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # `is None`, not falsiness: an empty --instruction "" was given, and deserves the
+    # instruction's own error rather than "give --instruction".
     single = [args.source, args.instruction, args.output]
     if args.manifest:
-        if any(single) or not args.out:
+        if any(value is not None for value in single) or not args.out:
             raise SystemExit("i2imetric score: with --manifest give --out, and no --source/--instruction/--output")
+        require_files(manifest=args.manifest)
         return _score_manifest(args)
-    if not all(single):
+    if any(value is None for value in single):
         raise SystemExit("i2imetric score: give --source, --instruction and --output (or --manifest and --out)")
+    check_instruction(args.instruction, name="--instruction")
+    require_files(source=args.source, output=args.output)
     metric = metric_from_argument(args.metric, args.device)
     explanation = metric.explain(args.source, args.instruction, args.output)
     if args.heatmap:
@@ -40,11 +46,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"score": explanation.score, "subscores": explanation.subscores, "heatmap": args.heatmap}))
     else:
-        print(f"score         {explanation.score:+.4f}  (higher is better)")
+        width = max(len(name) for name in explanation.subscores) + 2  # at least one space before the sign
+        print(f"{'score':<{width + 2}}{explanation.score:+.4f}  (higher is better)")
         for name, value in explanation.subscores.items():
-            print(f"  {name:<12}{value:+.4f}")
+            print(f"  {name:<{width}}{value:+.4f}")
         if args.heatmap:
-            print(f"heatmap       {args.heatmap}")
+            print(f"{'heatmap':<{width + 2}}{args.heatmap}")
     return 0
 
 
