@@ -13,7 +13,9 @@ as ``i2imetric_training/configs``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -31,6 +33,7 @@ __all__ = [
     "apply_overrides",
     "shipped_config_names",
     "resolve_config_path",
+    "check_field_types",
 ]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -52,6 +55,11 @@ _YamlLoader.yaml_implicit_resolvers = {
 }
 _YamlLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+# YAML 1.1 wants a dot in a float, so ``optim.lr=3e-4`` (as the docs write it) arrived as a string.
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"),
 )
 
 
@@ -204,7 +212,9 @@ def _list_index(target: list, key: str, item: str) -> int:
 
 def load_train_config(path: Optional[str | Path] = None, overrides: tuple[str, ...] = ()) -> TrainConfig:
     """Read a YAML training config (or the defaults) and apply ``key=value`` overrides."""
-    return _load(TrainConfig, path, overrides)
+    config = _load(TrainConfig, path, overrides)
+    _check_train_values(config, str(path or "config"))
+    return config
 
 
 def load_pretrain_config(path: Optional[str | Path] = None, overrides: tuple[str, ...] = ()) -> PretrainConfig:
@@ -219,4 +229,93 @@ def _load(cls, path, overrides):
         with open(path, encoding="utf-8") as handle:
             data = _parse_yaml(handle) or {}
     apply_overrides(data, list(overrides))
-    return build_dataclass(cls, data, str(path or "config"))
+    config = build_dataclass(cls, data, str(path or "config"))
+    check_field_types(config, str(path or "config"))
+    return config
+
+
+def check_field_types(obj, where: str, only: Optional[dict] = None) -> None:
+    """Check that every field of a (nested) config dataclass holds a value of its annotated type.
+
+    ``steps: "abc"`` or ``lora: {r: "8"}`` would otherwise surface as a TypeError deep inside
+    torch or peft, far from the key at fault.
+
+    Args:
+        obj: a built config dataclass.
+        where: the prefix of key names in messages (the config file, or a section's key).
+        only: check just these keys (a nested dict of them, e.g. the overrides a user gave).
+
+    Raises:
+        ConfigError: naming the key, the expected type and the value found.
+    """
+    hints = typing.get_type_hints(type(obj))
+    for item in dataclasses.fields(obj):
+        if only is not None and item.name not in only:
+            continue
+        value, key = getattr(obj, item.name), f"{where}.{item.name}"
+        nested = only.get(item.name) if only is not None else None
+        if dataclasses.is_dataclass(value):
+            check_field_types(value, key, nested if isinstance(nested, dict) else None)
+        elif isinstance(value, list) and value and all(dataclasses.is_dataclass(v) for v in value):
+            for index, element in enumerate(value):
+                check_field_types(element, f"{key}[{index}]")
+        elif not _has_type(value, hints[item.name]):
+            raise ConfigError(f"{key}: expected {_type_name(hints[item.name])}, got {type(value).__name__} {value!r}")
+
+
+def _has_type(value, hint) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Union:
+        return any(_has_type(value, arg) for arg in args)
+    if origin is list:
+        return isinstance(value, list) and all(_has_type(v, args[0]) for v in value) if args else isinstance(value, list)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:  # an int is a fine float: ``weight: 2``
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint in (str, dict):
+        return isinstance(value, hint)
+    return True  # Any, and dataclasses (built and checked by build_dataclass)
+
+
+def _type_name(hint) -> str:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) is typing.Union:
+        return " or ".join(_type_name(arg) for arg in args)
+    if typing.get_origin(hint) is list:
+        return f"a list of {_type_name(args[0])}" if args else "a list"
+    return "null" if hint is type(None) else getattr(hint, "__name__", str(hint))
+
+
+def _check_train_values(config: TrainConfig, where: str) -> None:
+    """Ranges and choices a type cannot say; each would otherwise fail mid-run (``checkpoint_every: 0``
+    divides by zero at step 1) or with accelerate's or torch's own words."""
+    at_least = [  # (key, value, smallest allowed)
+        ("steps", config.steps, 1), ("checkpoint_every", config.checkpoint_every, 1),
+        ("log_every", config.log_every, 1), ("optim.warmup_steps", config.optim.warmup_steps, 0),
+        ("optim.gradient_accumulation_steps", config.optim.gradient_accumulation_steps, 1),
+        ("data.image_size", config.data.image_size, 1), ("data.working_size", config.data.working_size, 1),
+        ("data.groups_per_step", config.data.groups_per_step, 1), ("validation.every", config.validation.every, 1),
+        ("validation.shapes_count", config.validation.shapes_count, 0),
+        ("validation.photo_crops", config.validation.photo_crops, 0),
+        ("validation.batch_size", config.validation.batch_size, 1),
+    ]
+    for key, value, smallest in at_least:
+        if value < smallest:
+            raise ConfigError(f"{where}.{key}: {value} is below the smallest allowed value, {smallest}")
+    if not (config.optim.lr > 0 and math.isfinite(config.optim.lr)):
+        raise ConfigError(f"{where}.optim.lr: {config.optim.lr} must be a positive number")
+    choices = [("mixed_precision", config.mixed_precision, ("no", "fp16", "bf16", "fp8")),
+               ("loss.pairwise", config.loss.pairwise, ("bradley_terry", "hinge"))]
+    for key, value, allowed in choices:
+        if value not in allowed:
+            raise ConfigError(f"{where}.{key}: {value!r} is not one of {', '.join(allowed)}")
+    if not config.data.sources:
+        raise ConfigError(f"{where}.data.sources: empty; list at least one source, e.g. [{{kind: shapesworld}}]")
+    for index, source in enumerate(config.data.sources):
+        if not (source.weight > 0 and math.isfinite(source.weight)):
+            raise ConfigError(f"{where}.data.sources[{index}].weight: {source.weight} must be a positive number")
