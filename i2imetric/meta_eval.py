@@ -1,6 +1,6 @@
 """Meta-evaluation: how closely do the metric and the baselines agree with people?
 
-:func:`meta_evaluate` joins a results file (one JSONL row per scored item, as written by
+:func:`meta_evaluate` joins a result file (one row per scored output, as written by
 :mod:`i2imetric.evaluation`) to human labels and computes, for the metric and every
 baseline in the results, the statistics of :mod:`i2imetric.stats`, each with a
 percentile-bootstrap CI, plus a paired bootstrap test of "the metric beats this baseline".
@@ -18,17 +18,23 @@ same items; the notes name the baselines left out.
 
 Joining results to labels
 -------------------------
-A result row is found by its ``id``, else by its ``output`` image path (relative paths
-start at the results file's folder; a path shared by several rows is never used). A
-record without an id is ``#<position>``, its 0-based position among the labels, as the
-evaluation engine names it when the labels are the manifest it scored.
+Results are read by :func:`read_results` (any format ``eval --out`` writes). A result row
+is found, for each judged output, by its content first: the row whose resolved
+``source`` path, ``instruction`` (stripped) and resolved ``output`` path are the label's
+(``eval`` writes these on every row), so labels join whatever ids the scored manifest
+used, e.g. pairwise labels to the results of a manifest of triplets. Else the id
+conventions below apply, else the ``output`` path alone. A content key or path that
+several rows share is never used (it cannot tell them apart). Relative paths in a
+result file start at its folder. A record without an id is ``#<position>``, its 0-based
+position among the labels, as the evaluation engine names it when the labels are the
+manifest it scored.
 
-* Pairwise record with id ``X``: one row ``X`` carrying ``score_a``/``score_b`` (and
-  ``baselines_a``/``baselines_b``), else rows ``X/a`` and ``X/b``, else the rows whose
-  output is the record's ``output_a`` / ``output_b``.
+* Pairwise record with id ``X``: both outputs by content, else one row ``X`` carrying
+  ``score_a``/``score_b`` (and ``baselines_a``/``baselines_b``), else rows ``X/a`` and
+  ``X/b``, else the rows whose output is the record's ``output_a`` / ``output_b``.
 * Ratings: all ratings of one output image are one item, its human score their mean;
-  several raters give the human-human ceiling. The item is found by its ratings' id with
-  a trailing ``/<rater>`` removed, or by the output path.
+  several raters give the human-human ceiling. The item is found by content, by its
+  ratings' id with a trailing ``/<rater>`` removed, or by the output path.
 * ImagenHub rater TSVs (``load_labels(paths, labels_format="imagenhub")``): one item per
   (uid, system), found as result id ``<uid>/<system>``, e.g.
   ``sample_100081_1.jpg/MagicBrush`` (the id ``load_imagenhub_ratings(aggregate="mean")``
@@ -63,19 +69,20 @@ Every scorer is resampled with the same seed, hence with the same indices.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
+from pathlib import Path
 from statistics import fmean
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .datasets import Pairwise, Rating, Record, load_imagenhub_ratings, read_manifest
-from .errors import I2IInputError
+from .errors import I2IInputError, ResultsError
 
 # _correlate: one coefficient, with the stats module's rule for undefined ones (NaN);
 # correlations() would compute all three methods in every bootstrap resample.
@@ -121,32 +128,39 @@ _MIN_CLUSTERS = 10  # see _clusters
 
 
 def read_results(path) -> list[dict]:
-    """The rows of a results JSONL file, with image paths made absolute.
+    """The rows of a result file, as ``i2imetric eval --out`` writes it, image paths absolute.
+
+    The file is read by :func:`i2imetric._results.read_rows`, the one reader of result
+    files, so every format ``eval`` writes (``.jsonl``, ``.csv``, ``.parquet``) is read the
+    same way everywhere, a torn last JSONL line (a killed run) is left out, and a header
+    line is skipped.
 
     Args:
-        path: a results file (one JSON object per line; blank lines are skipped).
+        path: a result file.
 
     Returns:
-        One dict per row; relative ``source``/``output`` paths are joined to the file's folder.
+        One dict per row. Image paths (``source``, ``output``) are absolute: ``eval`` writes
+        them so; a relative one (a hand-written file) is joined to the file's folder.
+
+    Raises:
+        ResultsError: the file is missing, or damaged (a line that is not a result row).
     """
-    path = os.fspath(path)
+    # Imported here: _results imports the metric module (torch), and importing this
+    # module must stay light.
+    from ._results import read_rows
+
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsError(f"{path}: no such result file; pass the file that `i2imetric eval --out` wrote")
     base_dir = os.path.dirname(os.path.abspath(path))
-    rows = []
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as problem:
-                raise I2IInputError(f"{path}:{number}: not valid JSON ({problem})") from None
-            if not isinstance(row, dict):
-                raise I2IInputError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            for key in _IMAGE_KEYS:
-                if isinstance(row.get(key), str):
-                    row[key] = os.path.join(base_dir, row[key])
-            rows.append(row)
-    return rows
+    return [_with_absolute_images(row, base_dir) for row in read_rows(path)]
+
+
+def _with_absolute_images(row: dict, base_dir: str) -> dict:
+    for key in _IMAGE_KEYS:
+        if isinstance(row.get(key), str) and row[key]:
+            row[key] = os.path.abspath(os.path.join(base_dir, row[key]))
+    return row
 
 
 def load_labels(paths, labels_format: str = "manifest", image_root=None) -> list[Record]:
@@ -374,11 +388,13 @@ def meta_evaluate(
     validation_fraction: float = 0.5,
     aspect: str | None = None,
     lower_is_better: Iterable[str] | None = None,
+    progress: bool = True,
 ) -> MetaEvalResult:
     """Agreement of the metric and every baseline with human labels, with CIs and tests.
 
     Args:
-        results: a results JSONL path, or its rows as dicts (see :func:`read_results`).
+        results: a result file (``.jsonl``, ``.csv``, ``.parquet``), or its rows as dicts
+            (see :func:`read_results`).
         labels: a manifest path, or records (see :func:`load_labels` for ImagenHub TSVs).
         n_resamples: bootstrap resamples per interval and per paired test.
         seed: seed of the bootstrap and of the four-way validation split.
@@ -388,6 +404,8 @@ def meta_evaluate(
             name (e.g. ImagenHub's ``"SC"`` or ``"PQ"``).
         lower_is_better: baselines whose scores are distances; they are negated. None:
             those :data:`i2imetric.baselines.BASELINES` marks lower-is-better (e.g. ``l2``).
+        progress: show a progress bar of the bootstraps on stderr (only when stderr is a
+            terminal): with many items and baselines they take minutes.
 
     Returns:
         A :class:`MetaEvalResult`; ``.format_table()`` prints it, ``.to_dict()`` saves it.
@@ -407,8 +425,9 @@ def meta_evaluate(
     usable, coverage = _usable_items(found)
     if not usable:
         raise I2IInputError(
-            f"no label item could be used: {coverage.summary()}; check that result ids follow the "
-            "convention in i2imetric.meta_eval (e.g. <pair id>/a, <uid>/<system>) or rows carry 'output'"
+            f"no label item could be used: {coverage.summary()}; check that the result rows carry the labels' "
+            "source, instruction and output paths (as `i2imetric eval` writes them), or that their ids follow "
+            "the conventions in i2imetric.meta_eval (e.g. <pair id>/a, <uid>/<system>)"
         )
     scorers = _scorers(usable, notes)
     if lower_is_better is None:
@@ -428,7 +447,8 @@ def meta_evaluate(
         "aspect": aspect,
         "lower_is_better": sorted(distances & set(scorers)),
     }
-    table = [_estimate(statistic, options) for statistic in statistics]
+    with _progress_bar(statistics, progress) as bar:
+        table = [_estimate(statistic, options, bar) for statistic in statistics]
     return MetaEvalResult(scorers, table, coverage, notes, options, ratings)
 
 
@@ -452,37 +472,82 @@ class _RatedOutput:
     system: str | None
 
 
+@dataclass(frozen=True)
+class _Lookup:
+    """How to find the result row of one judged output: by content, id or output path."""
+
+    result_id: str | None
+    source: str | None
+    instruction: str | None
+    output: str | None
+
+    def content(self) -> tuple | None:
+        return _content_key(self.source, self.instruction, self.output)
+
+
 @dataclass
 class _LabelUnit:
     """One judged thing: a pair (two outputs) or a rated output (one).
 
-    ``lookups`` holds one ``(result id, output path)`` per output; a pair's ``pair_id`` may
-    also name a single row carrying both sides' scores.
+    ``lookups`` holds one :class:`_Lookup` per output; a pair's ``pair_id`` may also name
+    a single row carrying both sides' scores.
     """
 
     name: str
-    lookups: list[tuple[str | None, str | None]]
+    lookups: list[_Lookup]
     judgement: Pairwise | _RatedOutput
     pair_id: str | None = None
 
 
 class _ResultIndex:
-    """Result rows, found by id or by a unique output path."""
+    """Result rows, found by content (source, instruction, output), by id, or by output path.
+
+    A content key or an output path that several rows share (the same output judged for
+    different instructions, or one triplet scored twice) cannot tell them apart, so it
+    joins nothing and the lookup falls through to the next rule.
+    """
 
     def __init__(self, rows: Sequence[dict]):
         self.by_id = {str(row["id"]): row for row in rows if row.get("id") is not None}
-        by_output = defaultdict(list)
+        by_content, by_output = defaultdict(list), defaultdict(list)
         for row in rows:
-            if isinstance(row.get("output"), str):
-                by_output[os.path.abspath(row["output"])].append(row)
-        # A path several rows share (the same output judged for different instructions)
-        # cannot tell them apart, so it joins nothing.
-        self.by_output = {path: found[0] for path, found in by_output.items() if len(found) == 1}
+            if isinstance(row.get("output"), str) and row["output"]:
+                by_output[_resolved(row["output"])].append(row)
+                by_content[_content_key(row.get("source"), row.get("instruction"), row["output"])].append(row)
+        self.by_content = _unique(by_content)
+        self.by_output = _unique(by_output)
 
-    def find(self, result_id: str | None, output: str | None) -> dict | None:
-        if result_id is not None and result_id in self.by_id:
-            return self.by_id[result_id]
-        return self.by_output.get(os.path.abspath(output)) if output else None
+    def find_by_content(self, lookup: _Lookup) -> dict | None:
+        key = lookup.content()
+        return self.by_content.get(key) if key is not None else None
+
+    def find(self, lookup: _Lookup) -> dict | None:
+        """The row of ``lookup``: by content, else by id, else by a unique output path."""
+        found = self.find_by_content(lookup)
+        if found is None and lookup.result_id is not None:
+            found = self.by_id.get(lookup.result_id)
+        if found is None and lookup.output:
+            found = self.by_output.get(_resolved(lookup.output))
+        return found
+
+
+def _unique(found: dict) -> dict:
+    return {key: rows[0] for key, rows in found.items() if len(rows) == 1}
+
+
+def _resolved(path: str) -> str:
+    # Resolved, not just absolute: the engine writes resolved paths, a manifest may
+    # reach the same file through a symlink or "..".
+    return os.path.realpath(path)
+
+
+def _content_key(source, instruction, output) -> tuple | None:
+    """``(resolved source, stripped instruction, resolved output)``; None without an output."""
+    if not isinstance(output, str) or not output:
+        return None
+    source = _resolved(source) if isinstance(source, str) and source else None
+    instruction = instruction.strip() if isinstance(instruction, str) else None
+    return (source, instruction or None, _resolved(output))
 
 
 def _label_units(records: Sequence[Record], aspect: str | None, notes: list[str]) -> list[_LabelUnit]:
@@ -513,7 +578,10 @@ def _record_id(record: Record, position: int) -> str:
 
 
 def _pair_unit(record: Pairwise, record_id: str) -> _LabelUnit:
-    lookups = [(f"{record_id}/a", record.output_a), (f"{record_id}/b", record.output_b)]
+    lookups = [
+        _Lookup(f"{record_id}/{side}", record.source, record.instruction, output)
+        for side, output in (("a", record.output_a), ("b", record.output_b))
+    ]
     return _LabelUnit(record_id, lookups, record, pair_id=record_id)
 
 
@@ -535,7 +603,8 @@ def _rated_output_unit(output: str, rated: list[tuple[str, Rating, float]]) -> _
         by_rater[record.rater].append(value)
     result_id = _without_rater(first_id, first.rater)
     item = _RatedOutput(dict(by_rater), first.group, first.system)
-    return _LabelUnit(result_id, [(result_id, output)], item)
+    lookup = _Lookup(result_id, first.source, first.instruction, output)
+    return _LabelUnit(result_id, [lookup], item)
 
 
 def _without_rater(rating_id: str, rater: str | None) -> str:
@@ -545,11 +614,18 @@ def _without_rater(rating_id: str, rater: str | None) -> str:
 
 
 def _find_sides(index: _ResultIndex, unit: _LabelUnit) -> list[dict | None] | None:
-    """Each output's scorer -> score (None where its row failed); None if a row is missing."""
+    """Each output's scorer -> score (None where its row failed); None if a row is missing.
+
+    Rows found by content win; then a pair's single row with both sides' scores; then
+    each output's row by id or output path.
+    """
+    by_content = [index.find_by_content(lookup) for lookup in unit.lookups]
+    if all(row is not None for row in by_content):
+        return [_row_scores(row) for row in by_content]
     combined = index.by_id.get(unit.pair_id) if unit.pair_id is not None else None
     if combined is not None and "score_a" in combined:
         return [_row_scores(combined, "_a"), _row_scores(combined, "_b")]
-    rows = [index.find(result_id, output) for result_id, output in unit.lookups]
+    rows = [index.find(lookup) for lookup in unit.lookups]
     if any(row is None for row in rows):
         return None
     return [_row_scores(row) for row in rows]
@@ -624,30 +700,49 @@ class _Statistic:
     human: tuple[Callable[..., float], tuple[np.ndarray, ...], np.ndarray | None] | None = None
 
 
-def _estimate(statistic: _Statistic, options: dict) -> StatisticRow:
+def _bootstraps(statistic: _Statistic) -> int:
+    """How many bootstraps :func:`_estimate` runs: one per scorer, one per paired test, the human one."""
+    return 2 * len(statistic.arrays) - 1 + (statistic.human is not None)
+
+
+def _progress_bar(statistics: list[_Statistic], progress: bool) -> tqdm:
+    total = sum(_bootstraps(statistic) for statistic in statistics)
+    # disable=None: tqdm turns itself off when stderr is not a terminal (logs, CI, pipes).
+    return tqdm(total=total, unit="bootstrap", desc="i2imetric meta-eval", disable=None if progress else True)
+
+
+def _estimate(statistic: _Statistic, options: dict, bar: tqdm) -> StatisticRow:
     """Bootstrap every scorer, and test the metric against each baseline, on the same resamples."""
     resampling = {
         "n_resamples": options["n_resamples"],
         "confidence": options["confidence"],
         "seed": options["seed"],
     }
+
+    def counted(run, *args, **kwargs):
+        result = run(*args, **kwargs)
+        bar.update(1)
+        return result
+
     values = {
         scorer: Estimate(
-            *bootstrap_ci(statistic.fn, *arrays, groups=statistic.clusters, **resampling),
+            *counted(bootstrap_ci, statistic.fn, *arrays, groups=statistic.clusters, **resampling),
             params=statistic.params.get(scorer, {}),
         )
         for scorer, arrays in statistic.arrays.items()
     }
     metric_arrays = statistic.arrays[METRIC]
     versus = {
-        scorer: paired_bootstrap_test(statistic.fn, metric_arrays, arrays, groups=statistic.clusters, **resampling)
+        scorer: counted(
+            paired_bootstrap_test, statistic.fn, metric_arrays, arrays, groups=statistic.clusters, **resampling
+        )
         for scorer, arrays in statistic.arrays.items()
         if scorer != METRIC
     }
     human = None
     if statistic.human is not None:
         fn, arrays, clusters = statistic.human
-        human = Estimate(*bootstrap_ci(fn, *arrays, groups=clusters, **resampling))
+        human = Estimate(*counted(bootstrap_ci, fn, *arrays, groups=clusters, **resampling))
     n = len(metric_arrays[0])
     return StatisticRow(statistic.key, statistic.label, n, statistic.units, values, versus, human)
 

@@ -1,6 +1,7 @@
 """Meta-evaluation: joins of results to labels, hand-checked statistics, scipy references, the CLI."""
 
 import glob
+import io
 import json
 import os
 import subprocess
@@ -12,7 +13,7 @@ from scipy import stats as sps
 
 from i2imetric.cli import main
 from i2imetric.datasets import Pairwise, Rating, Triplet, load_imagenhub_ratings, write_manifest
-from i2imetric.errors import I2IInputError
+from i2imetric.errors import I2IInputError, ResultsError
 from i2imetric.meta_eval import load_labels, meta_evaluate, read_results
 from i2imetric.stats import (
     correlations,
@@ -180,6 +181,55 @@ def test_pairs_join_by_output_path_when_ids_are_missing(tmp_path):
     result = meta_evaluate(results, records, n_resamples=RESAMPLES)
     assert result.coverage.used == len(PAIRS)
     assert row_of(result, "pairwise/accuracy_without_ties").values["metric"].value == pytest.approx(4 / 5)
+
+
+def triplet_bench(root, pairs=PAIRS):
+    """Files for PAIRS as two instructions on one source, every pair's b the same unchanged copy.
+
+    Returns the pairwise labels (ids ``p<i>``) and hand-made result rows of the same
+    outputs scored as triplets (ids ``t<k>``), carrying their inputs as ``eval`` writes
+    them: resolved paths, the instruction as given.
+    """
+    images = root / "images"
+    images.mkdir()
+    (images / "src.png").write_bytes(b"")
+    (images / "unchanged.png").write_bytes(b"")
+    records, rows = [], []
+    for i, (label, group, metric_a, metric_b, *_) in enumerate(pairs):
+        instruction = f"edit {i % 2}"  # two instructions share the unchanged output
+        (images / f"p{i}_a.png").write_bytes(b"")
+        # The labels reach the images through "..": the results name them resolved.
+        via = root / "labels" / ".." / "images"
+        records.append(Pairwise(str(via / "src.png"), instruction, str(via / f"p{i}_a.png"), str(via / "unchanged.png"), label, id=f"p{i}", extra={"group": group}))
+        inputs = {"source": str(images / "src.png"), "instruction": instruction}
+        rows.append(ok_row(f"t{2 * i}", metric_a, output=str(images / f"p{i}_a.png"), **inputs))
+        if i < 2:
+            rows.append(ok_row(f"t{2 * i + 1}", metric_b, output=str(images / "unchanged.png"), **inputs))
+    return records, rows
+
+
+def test_pairwise_labels_join_triplet_results_by_content(tmp_path):
+    records, rows = triplet_bench(tmp_path, PAIRS[:2] * 2)
+    # The unchanged copy scores the same for one instruction whichever pair it is in.
+    result = meta_evaluate(rows, records, n_resamples=RESAMPLES)
+    assert result.coverage.used == 4 and not result.coverage.no_result
+    accuracy = row_of(result, "pairwise/accuracy_without_ties")
+    assert accuracy.values["metric"].value == pytest.approx(1.0)  # 0.9 > 0.1 and 0.8 > 0.3, twice
+
+
+def test_content_wins_over_ids_and_an_ambiguous_content_falls_back_to_them(tmp_path):
+    records, rows = triplet_bench(tmp_path, PAIRS[:1])
+    record = records[0]
+    # Rows named like the engine names a pair, but p0/a holds another output.
+    decoy = ok_row("p0/a", -5.0, source=rows[0]["source"], instruction="edit 0", output=str(tmp_path / "other.png"))
+    result = meta_evaluate([*rows, decoy], [record, record], n_resamples=RESAMPLES)
+    assert result.coverage.used == 2
+    assert row_of(result, "pairwise/accuracy_without_ties").values["metric"].value == pytest.approx(1.0)
+
+    twice = [*rows, dict(rows[0], id="again", score=-1.0), ok_row("p0/a", 0.95), ok_row("p0/b", 0.05)]
+    result = meta_evaluate(twice, [record, record], n_resamples=RESAMPLES)
+    assert result.coverage.used == 2  # p0/a by id, since two rows share its content
+    assert row_of(result, "pairwise/accuracy_without_ties").values["metric"].value == pytest.approx(1.0)
 
 
 def test_records_without_ids_join_by_position_like_the_engine_names_them():
@@ -405,8 +455,90 @@ def test_read_results_resolves_relative_image_paths(tmp_path):
     (row,) = read_results(path)
     assert row["output"] == str(tmp_path / "o.png") and row["source"] == "/abs/s.png"
     (tmp_path / "bad.jsonl").write_text('{"id": 1}\n[1, 2]\n')
-    with pytest.raises(I2IInputError, match="bad.jsonl:2"):
+    with pytest.raises(ResultsError, match="bad.jsonl:2"):
         read_results(tmp_path / "bad.jsonl")
+    with pytest.raises(ResultsError, match="missing.jsonl: no such result file"):
+        read_results(tmp_path / "missing.jsonl")
+
+
+def test_a_torn_last_line_is_left_out_as_eval_leaves_it(tmp_path):
+    # A killed `eval` leaves its last row half-written; eval resumes over it, so meta-eval must read it too.
+    path = write_jsonl(tmp_path / "results.jsonl", per_side_rows())
+    with open(path, "a", encoding="utf-8") as out:
+        out.write('{"id": "p9/a", "sco')
+    result = meta_evaluate(path, pair_records(), n_resamples=RESAMPLES, lower_is_better=["lpips"])
+    assert result.coverage.used == len(PAIRS)
+
+
+@pytest.fixture(scope="module")
+def scored_bench(tmp_path_factory):
+    """PAIRS as image files, scored by ``i2imetric.evaluate`` (test-tiny) as eval writes them.
+
+    Returns the folder, the pairwise labels manifest (ids ``p<i>``), and a manifest of the
+    same outputs as triplets with other ids (``t<k>``).
+    """
+    from PIL import Image
+
+    import i2imetric
+
+    root = tmp_path_factory.mktemp("scored")
+    rng = np.random.default_rng(0)
+    pairs, triplets = [], []
+    for i, (label, group, *_) in enumerate(PAIRS):
+        paths = []
+        for name in ("src", "a", "b"):
+            path = root / f"p{i}_{name}.png"
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(path)
+            paths.append(str(path))
+        pairs.append(Pairwise(paths[0], "make it red", paths[1], paths[2], label, id=f"p{i}", extra={"group": group}))
+        triplets += [Triplet(paths[0], "make it red", output, id=f"t{2 * i + k}") for k, output in enumerate(paths[1:])]
+    write_manifest(root / "labels.jsonl", pairs)
+    write_manifest(root / "triplets.jsonl", triplets)
+    metric = i2imetric.create_metric("test-tiny", seed=0)
+    for manifest, out in (("labels", "pairs.jsonl"), ("labels", "pairs.csv"), ("triplets", "triplet_results.jsonl")):
+        i2imetric.evaluate(metric, root / f"{manifest}.jsonl", out=root / out, num_workers=0, baselines="l2", progress=False)
+    return root
+
+
+@pytest.mark.parametrize("name", ["pairs.csv", "triplet_results.jsonl"])
+def test_meta_eval_reads_what_eval_writes_whatever_the_format_and_ids(scored_bench, name):
+    expected = meta_evaluate(scored_bench / "pairs.jsonl", scored_bench / "labels.jsonl", n_resamples=RESAMPLES)
+    assert expected.coverage.used == len(PAIRS) and expected.scorers == ["metric", "l2"]
+    result = meta_evaluate(scored_bench / name, scored_bench / "labels.jsonl", n_resamples=RESAMPLES)
+    assert result.coverage.used == len(PAIRS)
+    for row in expected.rows:
+        for scorer, estimate in row.values.items():
+            assert row_of(result, row.key).values[scorer].value == pytest.approx(estimate.value, abs=1e-6)
+
+
+def test_meta_eval_reads_parquet(scored_bench, tmp_path):
+    pytest.importorskip("pyarrow")
+    import i2imetric
+
+    metric = i2imetric.create_metric("test-tiny", seed=0)
+    out = tmp_path / "pairs.parquet"
+    i2imetric.evaluate(metric, scored_bench / "labels.jsonl", out=out, num_workers=0, baselines="l2", progress=False)
+    assert meta_evaluate(out, scored_bench / "labels.jsonl", n_resamples=RESAMPLES).coverage.used == len(PAIRS)
+
+
+def test_cli_reads_a_csv_result_file(scored_bench, capsys):
+    argv = ["meta-eval", "--results", str(scored_bench / "pairs.csv"), "--labels", str(scored_bench / "labels.jsonl")]
+    assert main([*argv, "--bootstrap", "10", "--no-progress"]) == 0
+    assert f"{len(PAIRS)} of {len(PAIRS)} label items used" in capsys.readouterr().out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.parametrize("terminal, progress, shown", [(True, True, True), (True, False, False), (False, True, False)])
+def test_a_progress_bar_counts_the_bootstraps_on_a_terminal(monkeypatch, terminal, progress, shown):
+    stderr = _Terminal() if terminal else io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    meta_evaluate(per_side_rows(), pair_records(), n_resamples=5, lower_is_better=["lpips"], progress=progress)
+    # Three statistics, each bootstrapped for metric and lpips plus one paired test.
+    assert ("i2imetric meta-eval" in stderr.getvalue() and "9/9" in stderr.getvalue()) == shown
 
 
 def test_table_and_json_hold_every_scorer(pairwise_result):

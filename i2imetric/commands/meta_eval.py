@@ -42,6 +42,11 @@ def add_label_arguments(parser: argparse.ArgumentParser, required: bool) -> None
         default=0.5,
         help="share of the pairs that fits the four-way thresholds; the rest is scored (default: 0.5)",
     )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar of the bootstraps on stderr (it shows only on a terminal anyway)",
+    )
 
 
 def labels_from_arguments(args: argparse.Namespace) -> list:
@@ -59,11 +64,14 @@ def meta_eval_options(args: argparse.Namespace) -> dict:
         "validation_fraction": args.validation_fraction,
         "aspect": args.aspect,
         "lower_is_better": args.lower_is_better,
+        "progress": not args.no_progress,
     }
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", required=True, help="results JSONL (one row per scored item)")
+    parser.add_argument(
+        "--results", required=True, help="the result file of `i2imetric eval --out` (.jsonl, .csv or .parquet)"
+    )
     add_label_arguments(parser, required=True)
     parser.add_argument("--out", help="also write the table as JSON to this file")
 
