@@ -158,6 +158,12 @@ def require_keys(row: Mapping, keys: Iterable[str], what: str) -> None:
 
 def parse_json_object(text: str) -> dict:
     """One JSONL line as a dict, or ``I2IInputError`` saying what is wrong with it."""
+    if "\x00" in text:
+        # JSON writers escape NUL, so raw NUL bytes are a block zeroed by a crash or power cut.
+        raise I2IInputError(
+            "NUL bytes, left by a write that a crash or power cut cut short; "
+            "rewrite the record(s) that were there or delete the line"
+        )
     try:
         value = json.loads(text)
     except json.JSONDecodeError as problem:
@@ -174,11 +180,28 @@ def as_object(value) -> dict:
 
 
 def jsonl_lines(path: str) -> Iterator[tuple[str, str]]:
-    """``(file:line, text)`` for each non-blank line, read lazily."""
-    with open(path, encoding="utf-8") as lines:
-        for number, text in enumerate(lines, start=1):
+    """``(file:line, text)`` for each non-blank line, read lazily.
+
+    A line with NUL bytes (a torn tail left by a power cut) is passed on for the row's
+    parser to reject like any malformed line. Any other line that is not UTF-8 means the
+    file is not a text manifest at all: ``I2IInputError`` naming the file and line.
+    """
+    with open(path, "rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            where = f"{path}:{number}"
+            text = raw.decode("utf-8", errors="replace") if b"\x00" in raw else _utf8(raw, where)
             if text.strip():
-                yield f"{path}:{number}", text
+                yield where, text
+
+
+def _utf8(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        raise I2IInputError(
+            f"{where}: not UTF-8 text (byte 0x{raw[problem.start]:02x} at column {problem.start + 1}); "
+            "is this a JSONL manifest? Save it as UTF-8 or pass the right file"
+        ) from None
 
 
 class JsonRows(NamedTuple):
@@ -208,17 +231,18 @@ def json_rows(source, image_root=None) -> JsonRows:
 
 
 def _starts_json_array(path: str) -> bool:
-    with open(path, encoding="utf-8") as text:
-        while (char := text.read(1)).isspace():
+    # Bytes, not text: a binary file must reach the reader that names its bad line.
+    with open(path, "rb") as data:
+        while (char := data.read(1)).isspace():
             pass
-    return char == "["
+    return char == b"["
 
 
 def _json_array_items(path: str) -> Iterator[tuple[str, Any]]:
     with open(path, encoding="utf-8") as text:
         try:
             items = json.load(text)
-        except json.JSONDecodeError as problem:
+        except (json.JSONDecodeError, UnicodeDecodeError) as problem:
             raise I2IInputError(f"{path}: not valid JSON ({problem}); fix the file") from None
     for index, item in enumerate(items):
         yield f"{path}[{index}]", item

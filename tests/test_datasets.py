@@ -322,6 +322,32 @@ def test_malformed_line_raises_with_file_line_and_fix(tmp_path):
     assert "unknown type 'trip'" in reasons[2]
 
 
+def test_nul_tail_of_a_power_cut_is_a_skipped_line_not_a_crash(tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    good = {"type": "triplet", "id": "1", "source": "s.png", "instruction": "x", "output": "o.png"}
+    write_lines(manifest, good)
+    with open(manifest, "ab") as file:
+        file.write(b'{"type": "trip' + b"\xc3" + b"\x00" * 4096 + b"\n")  # a torn UTF-8 character, then zeros
+
+    with pytest.raises(I2IInputError, match=r"m\.jsonl:2: NUL bytes.*power cut"):
+        read_manifest(manifest)
+    records, report = read_manifest(manifest, on_error="skip")
+    assert [r.id for r in records] == ["1"]
+    assert line_numbers(report) == ["2"] and "NUL bytes" in report.skipped[0][1]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_binary_garbage_is_an_error_naming_file_and_line(tmp_path, suffix):
+    garbage = tmp_path / f"garbage{suffix}"
+    garbage.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(128, 256)) * 20)
+
+    with pytest.raises(I2IInputError, match=rf"garbage\{suffix}:1: not UTF-8 text .*Save it as UTF-8"):
+        read_manifest(garbage, on_error="skip")
+    if suffix == ".json":  # the loaders that also take JSON arrays read it the same way
+        with pytest.raises(I2IInputError, match=r"garbage\.json:1: not UTF-8"):
+            load_genai_bench_votes(garbage)
+
+
 def test_bad_values_are_malformed_rows(tmp_path):
     manifest = tmp_path / "m.jsonl"
     base = dict(type="pairwise", source=None, instruction="x", output_a="a", output_b="b")
