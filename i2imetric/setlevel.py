@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from ._results import output_format
 from .datasets import Rating, Triplet, read_manifest
 from .errors import I2IInputError
 from .inputs import find_images, image_to_tensor
@@ -126,10 +128,12 @@ def embed_triplets(metric, triplets, space: str = "z", batch_size: int = 32) -> 
 
 
 def read_triplets(path) -> list[Triplet]:
-    """The triplets of a manifest (triplet and rating records) or a results file.
+    """The triplets of a manifest (triplet and rating records) or a result file.
 
-    A results file qualifies when its rows carry ``source``, ``instruction`` and ``output``
-    (failed rows are skipped); a file is a manifest when its rows have a ``"type"``.
+    A result file (any format ``i2imetric eval --out`` writes, read by
+    :func:`i2imetric.meta_eval.read_results`) qualifies when its rows carry ``source``,
+    ``instruction`` and ``output``, as ``eval`` writes them (failed rows are skipped). A
+    ``.jsonl`` file is a manifest when its first row has a ``"type"``.
 
     Returns:
         A ``Triplet`` per usable row, image paths absolute.
@@ -159,7 +163,8 @@ def embed_set(metric, path, space: str = "clip", batch_size: int = 32) -> torch.
 
     Args:
         metric: an :class:`i2imetric.I2IMetric`.
-        path: a folder (space ``"clip"`` only) or a ``.jsonl`` manifest / results file.
+        path: a folder (space ``"clip"`` only), a ``.jsonl`` manifest, or a result file
+            (``.jsonl``, ``.csv``, ``.parquet``).
         space: ``"clip"`` or ``"z"``.
         batch_size: images or triplets per forward pass.
 
@@ -205,8 +210,10 @@ def _as_numpy(embeddings, name: str) -> np.ndarray:
 
 
 def _is_manifest(path) -> bool:
-    """True when the first non-blank row has a ``"type"`` (manifests do, result rows do not)."""
-    with open(path, encoding="utf-8") as lines:
+    """True when the first non-blank row has a ``"type"`` (manifests do; result rows and headers do not)."""
+    if output_format(Path(path)) != "jsonl":
+        return False  # manifests are JSON Lines; CSV and Parquet are what eval writes
+    with open(path, encoding="utf-8", errors="replace") as lines:
         for line in lines:
             if line.strip():
                 try:

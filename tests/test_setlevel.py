@@ -136,6 +136,20 @@ def test_results_rows_with_image_paths_are_triplets(folders, tmp_path):
         read_triplets(path)
 
 
+@pytest.mark.parametrize("name", ["results.jsonl", "results.csv"])
+def test_the_result_files_eval_writes_give_the_manifests_triplets(metric, folders, tmp_path, name):
+    _, red, blue = folders
+    manifest = tmp_path / "edits.jsonl"
+    write_manifest(manifest, [Triplet(str(r), "make it blue", str(b), id=str(i)) for i, (r, b) in enumerate(zip(red, blue))])
+    out = tmp_path / name
+    i2imetric.evaluate(metric, manifest, out=out, num_workers=0, baselines="none", progress=False)
+    if name.endswith(".jsonl"):
+        with open(out, "a", encoding="utf-8") as torn:
+            torn.write('{"id": "5", "sta')  # a killed run's last line, which eval itself skips
+    z = embed_set(metric, str(out), space="z", batch_size=2)
+    assert torch.allclose(z, embed_set(metric, str(manifest), space="z", batch_size=2), atol=1e-5)
+
+
 def test_z_needs_sources_and_pairs_are_refused(metric, folders, tmp_path):
     _, red, blue = folders
     with pytest.raises(I2IInputError, match="no source or no instruction"):

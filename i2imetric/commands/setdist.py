@@ -10,7 +10,9 @@ from .common import add_metric_argument, metric_from_argument
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_metric_argument(parser)
-    parser.add_argument("--a", required=True, help="a folder of images, or a manifest / results JSONL")
+    parser.add_argument(
+        "--a", required=True, help="a folder of images, a manifest, or a result file of eval (.jsonl, .csv, .parquet)"
+    )
     parser.add_argument("--b", required=True, help="the set to compare with, in the same form")
     parser.add_argument(
         "--space",
