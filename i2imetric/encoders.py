@@ -13,6 +13,7 @@ config, because each was trained with its own size and statistics.
 from __future__ import annotations
 
 import copy
+import math
 import warnings
 from typing import Optional, Sequence
 
@@ -24,9 +25,9 @@ import torch.nn.functional as F
 from .config import BaseConfig, TimmConfig
 from .errors import BaseWeightsError, ConfigError
 from .preprocess import Preprocess
-from .weights import WeightsSource, fetch_hub_file, sha256_file, verify_sha256
+from .weights import WeightsSource, check_weights_file, fetch_hub_file, sha256_file, verify_sha256
 
-__all__ = ["OpenCLIPEncoder", "TimmPatchEncoder", "resolve_open_clip_config"]
+__all__ = ["OpenCLIPEncoder", "TimmPatchEncoder", "resolve_open_clip_config", "estimate_parameters"]
 
 
 def resolve_open_clip_config(base: BaseConfig) -> dict:
@@ -106,8 +107,11 @@ class OpenCLIPEncoder(nn.Module):
         """Load full-CLIP base weights from a local file, strictly.
 
         open_clip's loader reads safetensors directly and ``.pt``/``.bin`` with
-        ``weights_only=True``, and converts older key layouts.
+        ``weights_only=True``, and converts older key layouts. It also casts every tensor
+        to the model's dtype, so the file is checked first: integer or bool weights, and
+        NaN or infinite values, are refused with the file and tensor named.
         """
+        check_weights_file(path)
         try:
             open_clip.load_checkpoint(self.model, str(path), strict=True, weights_only=True)
         except Exception as exc:  # noqa: BLE001 - torch and open_clip raise many kinds here
@@ -153,9 +157,9 @@ class TimmPatchEncoder(nn.Module):
         super().__init__()
         import timm
 
-        kwargs = dict(config.model_args)
-        if config.img_size is not None:
-            kwargs["img_size"] = config.img_size
+        kwargs = _timm_kwargs(config)
+        if weights_file is not None:
+            check_weights_file(weights_file)  # timm's loader would cast integer weights silently
         # timm applies the model's own checkpoint conversion and loads with weights_only=True.
         self.model = timm.create_model(
             config.model,
@@ -188,6 +192,116 @@ class TimmPatchEncoder(nn.Module):
         if (grid_h, grid_w) != self.target_grid:
             tokens = F.interpolate(tokens, size=self.target_grid, mode="bilinear", align_corners=False)
         return F.normalize(tokens.flatten(2).transpose(1, 2), dim=-1)
+
+def _timm_kwargs(config: TimmConfig) -> dict:
+    kwargs = dict(config.model_args)
+    if config.img_size is not None:
+        kwargs["img_size"] = config.img_size
+    return kwargs
+
+
+# ------------------------------------------------------------------- size estimate
+
+
+def estimate_parameters(
+    open_clip_config: dict, timm: Optional[TimmConfig] = None, where: str = "open_clip_config", error: type = ConfigError
+) -> int:
+    """Parameters the base would have, computed from its config without building it.
+
+    A config read from disk can declare any size; this is what lets a loader refuse a
+    200 GB architecture before allocating it. The OpenCLIP towers are counted from their
+    widths, depths, patch and image sizes, MLP ratios, vocabulary and context (LoRA and
+    the head add well under 1%). A timm encoder is built on the ``meta`` device, which
+    allocates no memory, and counted. A Hugging Face text tower (``hf_model_name``) is not
+    counted: its size lives in the HF config.
+
+    Args:
+        open_clip_config: the full open_clip model config dict.
+        timm: the timm section of the metric config, if any.
+        where: where the config came from, for error messages.
+        error: the exception class to raise for an unusable field.
+
+    Returns:
+        The estimated parameter count.
+
+    Example:
+        >>> cfg = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8},
+        ...        "text_cfg": {"context_length": 16, "width": 32, "layers": 2}}
+        >>> estimate_parameters(cfg) > 1_000_000  # the 49408-token vocabulary dominates
+        True
+    """
+    if not isinstance(open_clip_config, dict):
+        raise error(f"{where}: expected a mapping, got {type(open_clip_config).__name__}")
+    embed_dim = _positive(open_clip_config.get("embed_dim"), f"{where}.embed_dim", error)
+    vision = _section(open_clip_config, "vision_cfg", where, error)
+    text = _section(open_clip_config, "text_cfg", where, error)
+    total = _vision_parameters(vision, embed_dim, f"{where}.vision_cfg", error)
+    if not text.get("hf_model_name"):
+        total += _text_parameters(text, embed_dim, f"{where}.text_cfg", error)
+    if timm is not None:
+        total += _timm_parameters(timm, error)
+    return total
+
+
+def _section(config: dict, key: str, where: str, error: type) -> dict:
+    section = config.get(key, {})
+    if not isinstance(section, dict):
+        raise error(f"{where}.{key}: expected a mapping, got {type(section).__name__}")
+    return section
+
+
+def _positive(value, where: str, error: type, kind=int):
+    """``value`` as a positive int (or float), refusing bools, strings and non-finite numbers."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or value <= 0 or (kind is int and not float(value).is_integer()):
+        raise error(f"{where}: expected a positive {'integer' if kind is int else 'number'}, got {value!r}")
+    return kind(value)
+
+
+def _block_parameters(width: int, mlp_ratio: float) -> int:
+    """One pre-norm transformer block: fused qkv + output projection, two norms, the MLP."""
+    hidden = int(width * mlp_ratio)
+    attention = 4 * width * width + 4 * width
+    norms = 4 * width
+    mlp = 2 * width * hidden + hidden + width
+    return attention + norms + mlp
+
+
+def _vision_parameters(cfg: dict, embed_dim: int, where: str, error: type) -> int:
+    defaults = open_clip.model.CLIPVisionCfg()
+    width = _positive(cfg.get("width", defaults.width), f"{where}.width", error)
+    layers = _positive(cfg.get("layers", defaults.layers), f"{where}.layers", error)
+    patch = _positive(cfg.get("patch_size", defaults.patch_size), f"{where}.patch_size", error)
+    mlp_ratio = _positive(cfg.get("mlp_ratio", defaults.mlp_ratio), f"{where}.mlp_ratio", error, float)
+    size = cfg.get("image_size", defaults.image_size)
+    sides = size if isinstance(size, (list, tuple)) and len(size) == 2 else [size]
+    height, side = (_positive(s, f"{where}.image_size", error) for s in (sides * 2)[:2])
+    tokens = (height // patch) * (side // patch) + 1
+    stem = 3 * patch * patch * width + width + tokens * width + 4 * width  # conv, class token, positions, norms
+    return stem + layers * _block_parameters(width, mlp_ratio) + width * embed_dim
+
+
+def _text_parameters(cfg: dict, embed_dim: int, where: str, error: type) -> int:
+    defaults = open_clip.model.CLIPTextCfg()
+    width = _positive(cfg.get("width", defaults.width), f"{where}.width", error)
+    layers = _positive(cfg.get("layers", defaults.layers), f"{where}.layers", error)
+    vocab = _positive(cfg.get("vocab_size", defaults.vocab_size), f"{where}.vocab_size", error)
+    context = _positive(cfg.get("context_length", defaults.context_length), f"{where}.context_length", error)
+    mlp_ratio = _positive(cfg.get("mlp_ratio", defaults.mlp_ratio), f"{where}.mlp_ratio", error, float)
+    embeddings = (vocab + context) * width + 2 * width
+    return embeddings + layers * _block_parameters(width, mlp_ratio) + width * embed_dim + 1
+
+
+def _timm_parameters(config: TimmConfig, error: type) -> int:
+    import timm
+
+    try:
+        with torch.device("meta"):  # shapes only: nothing is allocated, whatever the size
+            model = timm.create_model(config.model, pretrained=False, num_classes=0, **_timm_kwargs(config))
+    except Exception as exc:  # noqa: BLE001 - timm raises many kinds for bad model args
+        raise error(f"timm: cannot build {config.model!r} with {_timm_kwargs(config)}: {exc}") from exc
+    return sum(p.numel() for p in model.parameters())
+
 
 # ----------------------------------------------------------------- weight lookup
 

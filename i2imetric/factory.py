@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Optional, Union
 
@@ -28,7 +29,8 @@ from .weights import WeightsSource, fetch_hub_file
 
 __all__ = ["create_metric", "load_metric", "list_pretrained", "build_metric", "open_clip_preprocess"]
 
-
+# Model names already warned about building a random base, so a loop warns once per process.
+_WARNED_RANDOM = set()
 
 def create_metric(
     model_name: str,
@@ -46,7 +48,8 @@ def create_metric(
         model_name: one of :func:`i2imetric.list_models`.
         pretrained: base weights: an OpenCLIP tag (``"openai"``), an ``"hf-hub:org/repo"``
             id, a local weights file, ``True`` for the config's default tag, or None for a
-            random base (tests). Downloads happen only here, only when not cached.
+            random base (tests; for a config that has real weights this warns once, since
+            its scores mean nothing). Downloads happen only here, only when not cached.
         device: where to put the metric (default CPU).
         timm_pretrained: the same for the optional timm encoder.
         cache_dir: the Hugging Face cache to use.
@@ -76,12 +79,35 @@ def create_metric(
         if timm_pretrained:
             timm_file, timm_source = resolve_timm_weights(config.timm.model, timm_pretrained, cache_dir)
 
+    _warn_if_random(model_name, config, base_source, timm_source)
     open_clip_config = resolve_open_clip_config(config.base)
     if tag_config.get("quick_gelu"):
         open_clip_config["quick_gelu"] = True  # the tag was trained with QuickGELU
     preprocess = open_clip_preprocess(open_clip_config, tag_config, config.image_resize)
     return build_metric(
         config, open_clip_config, preprocess, base_file, base_source, timm_file, timm_source, device=device, seed=seed
+    )
+
+
+def _warn_if_random(model_name: str, config: MetricConfig, base_source: WeightsSource, timm_source) -> None:
+    """Warn, once per model name, when a base that has real weights was built random.
+
+    Configs without a ``default_pretrained`` (the tiny test models, ShapesCLIP before its
+    pretraining) are random by design and never warn.
+    """
+    random = []
+    if base_source.kind == "random" and config.base.default_pretrained:
+        random.append(f"the OpenCLIP base (pretrained=True loads {config.base.default_pretrained!r})")
+    if config.timm is not None and timm_source.kind == "random" and config.timm.default_pretrained:
+        random.append(f"the timm encoder (timm_pretrained=True loads {config.timm.default_pretrained!r})")
+    if not random or model_name in _WARNED_RANDOM:
+        return
+    _WARNED_RANDOM.add(model_name)
+    warnings.warn(
+        f"create_metric({model_name!r}) built {' and '.join(random)} with random weights, so its scores mean "
+        "nothing. Pass pretrained=True for the default weights, or a tag, an hf-hub: id or a local file.",
+        UserWarning,
+        stacklevel=3,
     )
 
 
@@ -124,7 +150,13 @@ def open_clip_preprocess(open_clip_config: dict, tag_config: dict, resize: str) 
     )
 
 
-def load_metric(name_or_path: str | os.PathLike, device: Optional[str] = None, cache_dir: Optional[str] = None) -> I2IMetric:
+def load_metric(
+    name_or_path: str | os.PathLike,
+    device: Optional[str] = None,
+    cache_dir: Optional[str] = None,
+    *,
+    allow_large: bool = False,
+) -> I2IMetric:
     """Load a trained metric, in eval mode, on CPU unless ``device`` says otherwise.
 
     Args:
@@ -132,20 +164,23 @@ def load_metric(name_or_path: str | os.PathLike, device: Optional[str] = None, c
             :func:`list_pretrained`); or ``"hf-hub:org/name"``, a hub repo holding such a folder.
         device: target device.
         cache_dir: the Hugging Face cache, for ``hf-hub:`` names.
+        allow_large: build an architecture over :data:`i2imetric.checkpoint.MAX_PARAMETERS`
+            (5 billion) too; by default its config is refused before anything is allocated.
 
     Returns:
         The :class:`I2IMetric`.
     """
-    from .checkpoint import load_checkpoint
+    from .checkpoint import MAX_PARAMETERS, load_checkpoint
 
+    limit = None if allow_large else MAX_PARAMETERS
     text = str(name_or_path)
     if Path(text).is_dir():
-        return load_checkpoint(text, device=device)
+        return load_checkpoint(text, device=device, max_parameters=limit)
     if text.startswith("hf-hub:"):
-        return load_checkpoint(_fetch_hub_checkpoint(text[len("hf-hub:"):], cache_dir), device=device)
+        return load_checkpoint(_fetch_hub_checkpoint(text[len("hf-hub:"):], cache_dir), device=device, max_parameters=limit)
     registered = registered_checkpoints()
     if text in registered:
-        return load_checkpoint(registered[text], device=device)
+        return load_checkpoint(registered[text], device=device, max_parameters=limit)
     raise CheckpointError(
         f"{text!r} is not a checkpoint folder, an hf-hub: id, or a registered name "
         f"({', '.join(sorted(registered)) or 'none found'}); registered names are the folders of "

@@ -21,11 +21,11 @@ import hashlib
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Iterator, Optional
 
 import torch
 
-from .errors import BaseWeightsError
+from .errors import BaseWeightsError, CheckpointError
 
 __all__ = [
     "WeightsSource",
@@ -34,26 +34,70 @@ __all__ = [
     "hub_is_offline",
     "fetch_hub_file",
     "read_state_dict",
+    "check_tensors",
+    "check_weights_file",
+    "iter_weights_file",
+    "FLOAT_DTYPES",
 ]
 
 SAFE_SUFFIXES = (".safetensors",)
 TORCH_SUFFIXES = (".pt", ".pth", ".bin")
+SOURCE_KINDS = ("open_clip", "hf-hub", "timm", "file", "random")
+# Loading casts a stored tensor to the model's dtype. Between floating types that only
+# rounds; from an integer or bool it silently turns garbage into plausible-looking weights.
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+# Buffers that hold integers by design (BatchNorm's step counter, HF text models' position
+# ids), so a base file may store them as integers.
+INTEGER_BUFFER_SUFFIXES = ("num_batches_tracked", "position_ids")
 
 
 @dataclass
 class WeightsSource:
     """Where a set of weights came from; stored in the checkpoint config."""
 
-    kind: str  # "open_clip" | "hf-hub" | "file" | "random"
-    ref: Optional[str] = None  # the tag, the hub id, or the file path
+    kind: str  # "open_clip" | "hf-hub" | "timm" | "file" | "random"
+    ref: Optional[str] = None  # the tag, the hub id, "model.tag" for timm, or the file path
     sha256: Optional[str] = None
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "WeightsSource":
-        return cls(**data)
+    def from_dict(cls, data: dict, where: str = "weights source") -> "WeightsSource":
+        """Read a source from a checkpoint config, checking every field.
+
+        Args:
+            data: the stored mapping (``kind``, ``ref``, ``sha256``).
+            where: the file and key it came from, for error messages.
+
+        Raises:
+            CheckpointError: not a mapping, an unknown key or kind, a missing ``ref``, or a
+                ``file`` source without a 64-hex-digit ``sha256``.
+        """
+        if not isinstance(data, dict):
+            raise CheckpointError(f"{where}: expected a mapping with 'kind', 'ref', 'sha256', got {data!r}")
+        unknown = sorted(set(data) - {"kind", "ref", "sha256"})
+        if unknown:
+            raise CheckpointError(f"{where}: unknown key(s) {unknown}; valid keys: ['kind', 'ref', 'sha256']")
+        kind, ref, sha256 = data.get("kind"), data.get("ref"), data.get("sha256")
+        if kind not in SOURCE_KINDS:
+            raise CheckpointError(f"{where}.kind: {kind!r} is not one of {list(SOURCE_KINDS)}")
+        if kind != "random" and (not isinstance(ref, str) or not ref):
+            raise CheckpointError(f"{where}.ref: a {kind!r} source needs its tag, id or path as a string, got {ref!r}")
+        if kind == "timm" and "." not in ref:
+            raise CheckpointError(f"{where}.ref: a timm source is recorded as 'model.tag', got {ref!r}")
+        if sha256 is not None or kind == "file":
+            _check_sha256_field(sha256, kind, f"{where}.sha256")
+        return cls(kind, ref, sha256)
+
+
+def _check_sha256_field(value, kind: str, where: str) -> None:
+    if not isinstance(value, str) or len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        needed = "; a file source must record the file's sha256" if kind == "file" else ""
+        raise CheckpointError(
+            f"{where}: expected 64 hex digits, got {value!r}{needed}. Re-create the checkpoint, or record "
+            "the sha256 of the original file (i2imetric.weights.sha256_file)."
+        )
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
@@ -67,6 +111,8 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
 
 def verify_sha256(path: str | os.PathLike, expected: str) -> None:
     """Raise :class:`BaseWeightsError` unless ``path`` hashes to ``expected``."""
+    if not isinstance(expected, str):
+        raise BaseWeightsError(f"{path}: no sha256 was recorded to check it against (got {expected!r})")
     actual = sha256_file(path)
     if actual != expected.lower():
         raise BaseWeightsError(
@@ -122,30 +168,111 @@ def _hub_cache_dir() -> str:
     return str(constants.HF_HUB_CACHE)
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | os.PathLike, error: type = BaseWeightsError) -> dict[str, torch.Tensor]:
     """Load a weights file without ever executing pickled code.
 
     safetensors files are read directly; ``.pt``/``.pth``/``.bin`` go through
     ``torch.load(weights_only=True)``, which refuses arbitrary objects.
+
+    Args:
+        path: the weights file.
+        error: the exception class to raise (a checkpoint's own file raises CheckpointError).
+    """
+    return dict(iter_weights_file(path, error))
+
+
+def iter_weights_file(path: str | os.PathLike, error: type = BaseWeightsError) -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield ``(name, tensor)`` from a weights file; safetensors one tensor at a time.
+
+    Reading a safetensors file lazily keeps a check of a multi-GB base to one tensor in
+    memory. A truncated or garbled file raises ``error`` naming it, not a raw SafetensorError.
     """
     path = Path(path)
     if not path.is_file():
-        raise BaseWeightsError(f"{path}: weights file not found")
+        raise error(f"{path}: weights file not found")
     if path.suffix in SAFE_SUFFIXES:
-        from safetensors.torch import load_file
-
-        return load_file(str(path), device="cpu")
-    if path.suffix in TORCH_SUFFIXES:
-        try:
-            loaded = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - unpickling refusals come in many types
-            raise BaseWeightsError(
-                f"{path}: refused to load ({exc}); only plain tensor state dicts are accepted. "
-                "Convert it to safetensors with safetensors.torch.save_file."
-            ) from exc
-        return loaded.get("state_dict", loaded) if isinstance(loaded, dict) else _not_a_state_dict(path)
-    raise BaseWeightsError(f"{path}: unsupported weights format {path.suffix!r}; use .safetensors, .pt, .pth or .bin")
+        yield from _iter_safetensors(path, error)
+    elif path.suffix in TORCH_SUFFIXES:
+        yield from _load_torch_file(path, error).items()
+    else:
+        raise error(f"{path}: unsupported weights format {path.suffix!r}; use .safetensors, .pt, .pth or .bin")
 
 
-def _not_a_state_dict(path: Path):
-    raise BaseWeightsError(f"{path}: does not hold a state dict of tensors")
+def _iter_safetensors(path: Path, error: type) -> Iterator[tuple[str, torch.Tensor]]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            for name in handle.keys():
+                yield name, handle.get_tensor(name)
+    except SafetensorError as exc:
+        raise error(
+            f"{path}: not a readable safetensors file ({exc}); it is truncated or corrupt. "
+            "Copy or download it again."
+        ) from exc
+
+
+def _load_torch_file(path: Path, error: type) -> dict:
+    try:
+        loaded = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - unpickling refusals come in many types
+        raise error(
+            f"{path}: could not load it safely ({exc}); only plain tensor state dicts are accepted. "
+            "Convert it to safetensors with safetensors.torch.save_file."
+        ) from exc
+    if not isinstance(loaded, dict):
+        raise error(f"{path}: does not hold a state dict of tensors")
+    return loaded.get("state_dict", loaded)
+
+
+def check_tensors(
+    tensors: Iterable[tuple[str, torch.Tensor]],
+    path: str | os.PathLike,
+    error: type = CheckpointError,
+    integer_suffixes: tuple = (),
+) -> None:
+    """Refuse tensors that loading would silently turn into wrong weights.
+
+    Args:
+        tensors: ``(name, tensor)`` pairs, e.g. a state dict's ``items()``. Values that
+            are not tensors are left to the loader, which refuses them itself.
+        path: the file they came from, named in the message.
+        error: the exception class to raise.
+        integer_suffixes: names ending in one of these may hold integers (counters, ids).
+
+    Raises:
+        error: a tensor whose dtype is not float16/bfloat16/float32/float64 (integers,
+            bool, complex, float8), or one holding NaN or infinity; the message names the
+            file and the tensor.
+    """
+    for name, tensor in tensors:
+        if not isinstance(tensor, torch.Tensor):
+            continue
+        if tensor.dtype not in FLOAT_DTYPES:
+            if integer_suffixes and name.endswith(integer_suffixes) and _is_integer(tensor):
+                continue
+            raise error(
+                f"{path}: tensor {name!r} is stored as {str(tensor.dtype).replace('torch.', '')}; weights must be "
+                "float16, bfloat16, float32 or float64, and loading would silently cast it into different "
+                "numbers. Re-save the original floating-point weights."
+            )
+        finite = torch.isfinite(tensor)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
+            raise error(
+                f"{path}: tensor {name!r} holds {bad} NaN or infinite value(s) of {tensor.numel()}, so every "
+                "score would be NaN; the file is corrupt or its training diverged. Use an earlier or the "
+                "original file."
+            )
+
+
+def check_weights_file(path: str | os.PathLike, error: type = BaseWeightsError) -> None:
+    """:func:`check_tensors` over a base weights file, before any loader casts it.
+
+    Integer counters and position ids (see ``INTEGER_BUFFER_SUFFIXES``) are allowed.
+    """
+    check_tensors(iter_weights_file(path, error), path, error, INTEGER_BUFFER_SUFFIXES)
+
+
+def _is_integer(tensor: torch.Tensor) -> bool:
+    return not tensor.is_floating_point() and not tensor.is_complex() and tensor.dtype != torch.bool
