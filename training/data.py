@@ -29,6 +29,7 @@ import torch
 from PIL import Image
 
 from i2imetric import edits, photos, shapesworld
+from i2imetric.errors import I2IInputError
 from i2imetric.inputs import find_images, image_to_tensor, load_image
 
 from .losses import pairwise_targets
@@ -142,7 +143,7 @@ class CanonicalEditGroups:
     def __init__(self, images: list, working_size: int = 96, distractors_per_group: int = len(edits.DISTRACTORS),
                  crop: bool = True):
         if not images:
-            raise ValueError("CanonicalEditGroups needs at least one image")
+            raise I2IInputError("CanonicalEditGroups needs at least one image")
         self.images, self.working_size = images, working_size
         self.distractors_per_group, self.crop = distractors_per_group, crop
 
@@ -152,7 +153,10 @@ class CanonicalEditGroups:
 
     @classmethod
     def from_folder(cls, folder: str | Path, max_side: int = 256, **kwargs):
-        return cls([photos.shrink_to(load_image(path), max_side) for path in find_images(folder)], **kwargs)
+        paths = find_images(folder)
+        if not paths:
+            raise I2IInputError(f"{folder}: no images found (files PIL can open; hidden ones are skipped)")
+        return cls([photos.shrink_to(load_image(path), max_side) for path in paths], **kwargs)
 
     def sample(self, rng: random.Random) -> PairGroup:
         image = self.images[rng.randrange(len(self.images))]
@@ -193,10 +197,10 @@ class ManifestGroups:
     family = "manifest"
 
     def __init__(self, path: str | Path, working_size: int = 96):
-        from i2imetric.datasets import Pairwise, read_manifest
+        from i2imetric.datasets import Pairwise
 
         self.folder = Path(path).parent
-        records, _ = read_manifest(path)  # unreadable lines raise with file:line
+        records = _read_manifest(path)
         self.records = [r for r in records if isinstance(r, Pairwise) and r.source is not None and r.instruction]
         unusable = len(records) - len(self.records)
         if unusable:
@@ -204,7 +208,9 @@ class ManifestGroups:
             warnings.warn(f"{path}: {unusable} of {len(records)} records are not pairwise records with a source "
                           "and an instruction; training uses the other ones", stacklevel=2)
         if not self.records:
-            raise ValueError(f"{path}: no pairwise records with a source and an instruction")
+            raise I2IInputError(f"{path}: no pairwise records with a source and an instruction")
+        for number, record in enumerate(self.records, 1):
+            _check_extra_fields(record, path, number)
         self.working_size = working_size
 
     def sample(self, rng: random.Random) -> PairGroup:
@@ -250,18 +256,18 @@ class RatingGroups:
 
     def __init__(self, path: str | Path, working_size: int = 96,
                  aspect_to_subscore: Optional[dict] = None, max_rejected: int = 6):
-        from i2imetric.datasets import Rating, read_manifest
+        from i2imetric.datasets import Rating
 
         self.working_size, self.max_rejected = working_size, max_rejected
         self.aspect_to_subscore = aspect_to_subscore or {"SC": "instruction", "PQ": "quality"}
-        records, _ = read_manifest(path)
+        records = _read_manifest(path)
         ratings = [r for r in records if isinstance(r, Rating) and r.source is not None and r.instruction]
         if len(ratings) < len(records):
             warnings.warn(f"{path}: {len(records) - len(ratings)} of {len(records)} records are not rating records "
                           "with a source and an instruction; training uses the other ones", stacklevel=2)
         self.groups = [g for g in _average_by_output(ratings) if len({value for _, value, _ in g[2]}) > 1]
         if not self.groups:
-            raise ValueError(f"{path}: no (source, instruction) has two outputs with different ratings to rank")
+            raise I2IInputError(f"{path}: no (source, instruction) has two outputs with different ratings to rank")
 
     def sample(self, rng: random.Random) -> PairGroup:
         source, instruction, outputs = self.groups[rng.randrange(len(self.groups))]
@@ -289,6 +295,38 @@ class RatingGroups:
 
     def _load(self, path) -> torch.Tensor:
         return _tensor(load_image(path), self.working_size)
+
+
+def _read_manifest(path) -> list:
+    """The records of a manifest; unreadable lines already raise with file:line.
+
+    Raises:
+        I2IInputError: the path is not a file, or not UTF-8 text (a binary file passed by mistake).
+    """
+    from i2imetric.datasets import read_manifest
+
+    if not Path(path).is_file():
+        what = "a folder, not a manifest file" if Path(path).is_dir() else "no such manifest file"
+        raise I2IInputError(f"{path}: {what} (JSONL, one record a line); check the path")
+    try:
+        records, _ = read_manifest(path)
+    except UnicodeDecodeError as exc:
+        raise I2IInputError(f"{path}: not a UTF-8 text manifest (undecodable byte at offset {exc.start}); "
+                            "write one JSON record a line") from exc
+    return records
+
+
+def _check_extra_fields(record, path, number: int) -> None:
+    """The extra fields training reads must be strings: a reference path, an edit and a distractor name.
+
+    Checked up front, so a bad record fails before the run rather than when a step first draws it.
+    """
+    for key in ("reference", "edit", "distractor"):
+        value = record.extra.get(key)
+        if value is not None and not isinstance(value, str):
+            raise I2IInputError(f"{path}: pairwise record {record.id or number}: extra field {key!r} must be a "
+                                f"string{' (an image path)' if key == 'reference' else ''}, got "
+                                f"{type(value).__name__} {value!r}")
 
 
 def _average_by_output(ratings: list) -> list:
