@@ -2,6 +2,7 @@
 
 import json
 import random
+import shutil
 
 import pytest
 import torch
@@ -249,3 +250,273 @@ def test_score_loss_trains_the_patch_map():
     loss, _ = group_loss(metric(images, instructions, triplets), pairs, load_train_config(None))
     loss.backward()
     assert metric.head.patch_out.weight.grad.abs().sum() > 0
+
+
+# ------------------------------------------------------------- training state
+
+
+def _model_tensors(best_dir):
+    return load_file(str(best_dir / "model.safetensors"))
+
+
+def _assert_same_model(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(b[name], a[name], atol=1e-6, rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def saved_runs(tmp_path_factory):
+    """An uninterrupted 6-step run, one stopped after its step-4 save, and another seed's step-2 state."""
+    root = tmp_path_factory.mktemp("runs")
+    straight = train(_config(root / "straight"))
+    train(_config(root / "partial"), stop_after_step=4)
+    train(_config(root / "other", "seed=1"), stop_after_step=2)
+    return {"root": root, "straight": _model_tensors(straight.best_dir), "accuracy": straight.best_accuracy}
+
+
+def _copy_partial(saved_runs, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(saved_runs["root"] / "partial", run_dir)
+    return run_dir
+
+
+class _Trap:
+    """Unpickling it creates a marker file: proof that something unpickled a planted file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _plant_pickles(folder, marker):
+    import pickle
+
+    payload = pickle.dumps(_Trap(marker))
+    for name in ("custom_checkpoint_0.pkl", "random_states_0.pkl", "optimizer.bin", "scheduler.bin", "scaler.pt"):
+        (folder / name).write_bytes(payload)
+    return payload
+
+
+def test_state_folder_is_safetensors_and_json(saved_runs):
+    state_dir = saved_runs["root"] / "partial" / "state"
+    names = sorted(p.name for p in state_dir.iterdir())
+    assert names == ["model.safetensors", "optimizer.json", "optimizer.safetensors", "rng-0.json",
+                     "rng-0.safetensors", "scheduler.json", "state.json"]
+    manifest = json.loads((state_dir / "state.json").read_text())
+    assert manifest["step"] == 4 and set(manifest["files"]) == set(names) - {"state.json"}
+    optimizer = load_file(str(state_dir / "optimizer.safetensors"))
+    assert any(key.endswith("::exp_avg_sq") for key in optimizer) and any(key.endswith("::step") for key in optimizer)
+    assert load_file(str(state_dir / "rng-0.safetensors"))["torch"].dtype == torch.uint8
+
+
+def test_resume_never_unpickles_files_planted_in_the_state(saved_runs, tmp_path, monkeypatch):
+    import pickle
+
+    run_dir = _copy_partial(saved_runs, tmp_path)
+    marker = tmp_path / "unpickled"
+    payload = _plant_pickles(run_dir / "state", marker)
+    pickle.loads(payload)  # the trap works: unpickling it does create the marker
+    assert marker.exists()
+    marker.unlink()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("training state must never be unpickled")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    resumed = train(_config(run_dir))
+    assert resumed.steps == 6 and not marker.exists()
+    _assert_same_model(saved_runs["straight"], _model_tensors(resumed.best_dir))
+
+
+def test_an_accelerate_pickle_state_is_refused_not_loaded(tmp_path):
+    from i2imetric.errors import CheckpointError
+
+    state_dir = tmp_path / "run" / "state"
+    state_dir.mkdir(parents=True)
+    marker = tmp_path / "unpickled"
+    _plant_pickles(state_dir, marker)
+    with pytest.raises(CheckpointError, match=r"pickle format .*--fresh"):
+        train(_config(tmp_path / "run"))
+    assert not marker.exists()
+
+
+def _damage(state_dir, how, other_state):
+    if how == "missing":
+        (state_dir / "optimizer.safetensors").unlink()
+        return "optimizer.safetensors"
+    if how == "corrupt_json":
+        (state_dir / "state.json").write_text('{"format": "i2imetric-training-state", "vers')
+        return "state.json"
+    if how == "truncated_safetensors":
+        data = (state_dir / "model.safetensors").read_bytes()
+        (state_dir / "model.safetensors").write_bytes(data[: len(data) // 2])
+        return "model.safetensors"
+    if how == "corrupt_safetensors_rehashed":  # the manifest agrees, the file still cannot be parsed
+        from i2imetric.weights import sha256_file
+
+        path = state_dir / "rng-0.safetensors"
+        path.write_bytes(b"\xff" * 64)
+        manifest = json.loads((state_dir / "state.json").read_text())
+        manifest["files"][path.name] = {"bytes": 64, "sha256": sha256_file(path)}
+        (state_dir / "state.json").write_text(json.dumps(manifest))
+        return "rng-0.safetensors"
+    if how == "from_another_save":
+        shutil.copy(other_state / "model.safetensors", state_dir / "model.safetensors")
+        return "model.safetensors"
+    raise AssertionError(how)
+
+
+@pytest.mark.parametrize("how", ["missing", "corrupt_json", "truncated_safetensors", "corrupt_safetensors_rehashed",
+                                 "from_another_save"])
+def test_a_torn_state_is_a_checkpoint_error_naming_the_file(saved_runs, tmp_path, how):
+    from i2imetric.errors import CheckpointError
+
+    run_dir = _copy_partial(saved_runs, tmp_path)
+    name = _damage(run_dir / "state", how, saved_runs["root"] / "other" / "state")
+    with pytest.raises(CheckpointError, match=rf"{name}.*--fresh"):
+        train(_config(run_dir))
+
+
+def _write_yaml(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text("model: test-tiny\n")
+    return str(path)
+
+
+def test_cli_reports_a_torn_state_in_one_line_and_fresh_starts_over(saved_runs, tmp_path, capsys):
+    from i2imetric.cli import main
+
+    run_dir = _copy_partial(saved_runs, tmp_path)
+    _damage(run_dir / "state", "missing", None)
+    argv = ["train", "--config", _write_yaml(tmp_path), *TINY, f"output_dir={run_dir}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    error_lines = [line for line in err.splitlines() if line.startswith("i2imetric train: error:")]
+    assert len(error_lines) == 1 and "optimizer.safetensors" in error_lines[0] and "--fresh" in error_lines[0]
+    assert main(argv + ["--fresh"]) == 0
+    _assert_same_model(saved_runs["straight"], _model_tensors(run_dir / "best"))
+
+
+def test_a_kill_during_a_save_keeps_the_previous_state(tmp_path, saved_runs, monkeypatch):
+    from i2imetric_training import state as state_module
+
+    run_dir = tmp_path / "run"
+    write_optimizer = state_module.TrainingState._write_optimizer
+
+    def killed_at_step_4(self, folder):
+        if self.progress.step == 4:
+            raise KeyboardInterrupt  # as a kill would, after the model file of step 4 was written
+        write_optimizer(self, folder)
+
+    monkeypatch.setattr(state_module.TrainingState, "_write_optimizer", killed_at_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(run_dir))
+    monkeypatch.undo()
+    assert json.loads((run_dir / "state" / "state.json").read_text())["step"] == 2
+    assert list(run_dir.glob("state.tmp-*")), "the torn save should be a leftover beside the state"
+    resumed = train(_config(run_dir))
+    assert resumed.steps == 6 and not list(run_dir.glob("state.*-*"))
+    _assert_same_model(saved_runs["straight"], _model_tensors(resumed.best_dir))
+
+
+def test_a_kill_between_the_renames_of_a_save_recovers_the_new_state(tmp_path, saved_runs, monkeypatch):
+    import os
+
+    from i2imetric_training import state as state_module
+    from i2imetric_training.state import recover_state_dir
+
+    run_dir = tmp_path / "run"
+    rename = os.rename
+
+    def killed_before_the_new_state_is_in(source, target):
+        if str(source).endswith(f"state.tmp-{os.getpid()}") and (run_dir / f"state.old-{os.getpid()}").exists():
+            raise KeyboardInterrupt  # the old state was renamed away, the new one not yet in
+        rename(source, target)
+
+    monkeypatch.setattr(state_module.os, "rename", killed_before_the_new_state_is_in)
+    with pytest.raises(KeyboardInterrupt):
+        train(_config(run_dir))
+    monkeypatch.undo()
+    assert not (run_dir / "state").exists()
+    recover_state_dir(run_dir / "state")
+    assert json.loads((run_dir / "state" / "state.json").read_text())["step"] == 4  # the complete new one
+    assert not list(run_dir.glob("state.*-*"))
+    resumed = train(_config(run_dir))
+    assert resumed.steps == 6
+    _assert_same_model(saved_runs["straight"], _model_tensors(resumed.best_dir))
+
+
+def test_recovery_restores_the_old_state_when_the_new_one_is_incomplete(tmp_path):
+    from i2imetric_training.state import MANIFEST, recover_state_dir
+
+    old, temp = tmp_path / "state.old-11", tmp_path / "state.tmp-11"
+    old.mkdir()
+    (old / MANIFEST).write_text("{}")
+    temp.mkdir()
+    (temp / "model.safetensors").write_bytes(b"half")  # no state.json: the save never finished
+    recover_state_dir(tmp_path / "state")
+    assert (tmp_path / "state" / MANIFEST).is_file() and not old.exists() and not temp.exists()
+    temp.mkdir()  # a first save killed part way: nothing to recover, nothing left behind
+    shutil.rmtree(tmp_path / "state")
+    recover_state_dir(tmp_path / "state")
+    assert not (tmp_path / "state").exists() and not temp.exists()
+
+
+# -------------------------------------------------- user errors, one line each
+
+
+def _bad_inputs(tmp_path):
+    """(override, text the one-line error must contain) for bad configs and bad training data."""
+    from PIL import Image
+
+    from i2imetric.datasets import Pairwise, write_manifest
+
+    for name, value in [("src", 10), ("a", 90), ("b", 170)]:
+        Image.new("RGB", (16, 12), (value, value, value)).save(tmp_path / f"{name}.png")
+    paths = {n: str(tmp_path / f"{n}.png") for n in ("src", "a", "b")}
+    write_manifest(tmp_path / "badref.jsonl", [Pairwise(paths["src"], "brighten", paths["a"], paths["b"], "both_bad",
+                                                        extra={"reference": 5})])
+    (tmp_path / "latin1.jsonl").write_bytes(b'{"source": "caf\xe9.png"}\n')
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file at all")
+    manifest = "data.sources=[{{kind: {kind}, path: {path}}}]"
+    return [
+        ("model_overrides={lora: {r: 0}}", "lora.r"),
+        ("model_overrides={head: {fusion_dim: wide}}", "model_overrides.head.fusion_dim: expected int"),
+        ("model_overrides={head: {dropout: 2.0}}", "model_overrides"),  # torch's ValueError, wrapped
+        ("data.sources=[{kind: shapesworld, weight: heavy}]", "data.sources[0].weight: expected float"),
+        ("data.sources=[{kind: shapesworld, weight: 0}]", "data.sources[0].weight"),
+        ("checkpoint_every=0", "checkpoint_every"),
+        ("mixed_precision=fp99", "mixed_precision"),
+        ("optim.lr=fast", "optim.lr: expected float"),
+        (manifest.format(kind="manifest", path=tmp_path / "badref.jsonl"), "extra field 'reference'"),
+        (manifest.format(kind="manifest", path=tmp_path / "latin1.jsonl"), "UTF-8"),
+        (manifest.format(kind="ratings", path=tmp_path), "a folder, not a manifest file"),
+        (manifest.format(kind="manifest", path=tmp_path / "missing.jsonl"), "data.sources[0] (manifest)"),
+        (f"data.sources=[{{kind: canonical_edits, images: {tmp_path / 'empty'}}}]", "no images found"),
+        (f"pretrained={tmp_path / 'bad.safetensors'}", "bad.safetensors"),
+    ]
+
+
+def test_bad_configs_and_data_exit_2_with_one_line(tmp_path, capsys):
+    from i2imetric.cli import main
+
+    config = _write_yaml(tmp_path)
+    failures = []
+    for override, expected in _bad_inputs(tmp_path):
+        code = main(["train", "--config", config, *TINY, f"output_dir={tmp_path / 'run'}", override])
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.startswith("i2imetric train: error:")]
+        if code != 2 or len(lines) != 1 or expected not in lines[0] or "Traceback" in err:
+            failures.append((override, code, err[-300:]))
+    assert not failures, failures
+
+
+def test_yaml_exponents_without_a_dot_are_floats():
+    assert load_train_config(None, ("optim.lr=3e-4",)).optim.lr == pytest.approx(3e-4)

@@ -8,9 +8,10 @@ One step: draw groups (a source, an instruction, one right output, several wrong
 the data mixture, encode every image once, score all (source, output) pairs, and apply
 the pairwise loss to (right, wrong) score differences plus a sub-score loss on the aspect
 each wrong answer fails. Every ``validation.every`` steps the held-out sets are scored;
-the best checkpoint is saved with ``save_pretrained``. ``accelerator.save_state`` every
-``checkpoint_every`` steps makes a killed run resumable: rerunning the same command picks
-up at the saved step with the same data, optimizer state and RNG.
+the best checkpoint is saved with ``save_pretrained``. Every ``checkpoint_every`` steps the
+training state is saved (safetensors and JSON, swapped in atomically; see ``state.py``), so
+a killed run is resumable: rerunning the same command picks up at the saved step with the
+same data, optimizer state and RNG.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +27,16 @@ from typing import Optional
 import torch
 import yaml
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.utils import DistributedType, set_seed
+from safetensors import SafetensorError
 from tqdm import tqdm
 
 import i2imetric
+from i2imetric.config import get_model_config
+from i2imetric.errors import ConfigError, I2IError
 from i2imetric.metric import SUBSCORE_NAMES, I2IMetric
 
-from .config import TrainConfig, load_train_config
+from .config import TrainConfig, check_field_types, load_train_config
 from .data import (
     CanonicalEditGroups,
     GroupMixture,
@@ -44,6 +47,7 @@ from .data import (
     validation_groups,
 )
 from .losses import bradley_terry_loss, hinge_loss
+from .state import TrainingState, recover_state_dir, remove_state
 
 __all__ = ["train", "TrainResult", "warmup_cosine", "collate_groups", "group_loss", "pairwise_accuracy_table", "main"]
 
@@ -62,7 +66,7 @@ class TrainResult:
 
 
 class Progress:
-    """The bits of loop state that accelerate's save_state must carry besides the model."""
+    """The bits of loop state the saved training state carries besides model and optimizer."""
 
     def __init__(self):
         self.step = 0
@@ -190,19 +194,59 @@ def validate(metric: I2IMetric, sets: dict[str, list[PairGroup]], batch_size: in
 
 
 def build_mixture(config: TrainConfig) -> GroupMixture:
+    """The data mixture of ``config.data.sources``.
+
+    Raises:
+        I2IError: a source's file or folder is unusable; the message names the config entry
+            (``data.sources[1] (manifest)``) before the file, as several may look alike.
+    """
     sources = []
-    for spec in config.data.sources:
-        if spec.kind == "shapesworld":
-            sources.append(ShapesWorldGroups(config.data.image_size, split="train"))
-        elif spec.kind == "canonical_edits":
-            make = CanonicalEditGroups.from_folder if spec.images else CanonicalEditGroups.from_bundled_photos
-            kwargs = {"folder": spec.images} if spec.images else {}
-            sources.append(make(**kwargs, working_size=config.data.working_size))
-        elif spec.kind == "ratings":
-            sources.append(RatingGroups(spec.path, working_size=config.data.working_size))
-        else:
-            sources.append(ManifestGroups(spec.path, working_size=config.data.working_size))
+    for index, spec in enumerate(config.data.sources):
+        try:
+            sources.append(_build_source(spec, config.data))
+        except I2IError as exc:
+            raise type(exc)(f"data.sources[{index}] ({spec.kind}): {exc}") from exc
     return GroupMixture(sources, [spec.weight for spec in config.data.sources], seed=config.seed)
+
+
+def _build_source(spec, data):
+    if spec.kind == "shapesworld":
+        return ShapesWorldGroups(data.image_size, split="train")
+    if spec.kind == "canonical_edits":
+        if spec.images:
+            return CanonicalEditGroups.from_folder(spec.images, working_size=data.working_size)
+        return CanonicalEditGroups.from_bundled_photos(working_size=data.working_size)
+    if spec.kind == "ratings":
+        return RatingGroups(spec.path, working_size=data.working_size)
+    return ManifestGroups(spec.path, working_size=data.working_size)
+
+
+def build_metric(config: TrainConfig) -> I2IMetric:
+    """The metric to train, with a bad model setting reported as a ConfigError naming its key.
+
+    Raises:
+        ConfigError: a ``model_overrides`` value of the wrong type, or settings the model
+            builder rejects (peft refuses e.g. ``lora.r: 0`` with a plain ValueError).
+    """
+    overrides = config.model_overrides
+    # Types first: peft and torch meet a string rank or dropout with a TypeError deep inside.
+    check_field_types(get_model_config(config.model, **overrides), "model_overrides", only=overrides)
+    try:
+        return i2imetric.create_metric(config.model, pretrained=config.pretrained, seed=config.seed, **overrides)
+    except I2IError:
+        raise
+    except (ValueError, SafetensorError) as exc:
+        raise ConfigError(f"model={config.model!r} with model_overrides={overrides} and "
+                          f"pretrained={config.pretrained!r}: rejected when building the model: {exc}") from exc
+
+
+def _check_state_support(accelerator: Accelerator) -> None:
+    """The state files hold whole tensors; sharded setups would need accelerate's own (pickled) format."""
+    if accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        raise ConfigError(
+            f"{accelerator.distributed_type.value}: the trainer's resumable state (safetensors + JSON, never "
+            "pickles) supports single-process and DDP runs only; launch with --multi_gpu instead"
+        )
 
 
 def train(config: TrainConfig, stop_after_step: Optional[int] = None) -> TrainResult:
@@ -220,19 +264,23 @@ def train(config: TrainConfig, stop_after_step: Optional[int] = None) -> TrainRe
         log_with="tensorboard" if config.tensorboard else None,
         project_dir=str(output_dir),
     )
+    _check_state_support(accelerator)
     set_seed(config.seed)
-    metric = i2imetric.create_metric(config.model, pretrained=config.pretrained, seed=config.seed, **config.model_overrides)
+    metric = build_metric(config)
     metric.train()
     trainable = [p for p in metric.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(config.optim.warmup_steps, config.steps))
     model, optimizer, scheduler = accelerator.prepare(metric, optimizer, scheduler)
     progress = Progress()
-    accelerator.register_for_checkpointing(progress)
+    state = TrainingState(accelerator, metric, optimizer, scheduler, progress)
 
     state_dir = output_dir / STATE_DIR
-    if state_dir.is_dir():
-        accelerator.load_state(str(state_dir))
+    if accelerator.is_main_process:
+        recover_state_dir(state_dir)  # finish or undo a save a kill interrupted
+    accelerator.wait_for_everyone()
+    if state_dir.exists():
+        state.load(state_dir)
         accelerator.print(f"resumed from {state_dir} at step {progress.step}")
     elif accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -270,7 +318,7 @@ def train(config: TrainConfig, stop_after_step: Optional[int] = None) -> TrainRe
         if progress.step % config.validation.every == 0 or progress.step == config.steps:
             last_validation = _validate_and_keep_best(accelerator, metric, validation_sets, config, progress, log)
         if progress.step % config.checkpoint_every == 0 or progress.step == config.steps:
-            accelerator.save_state(str(state_dir))
+            state.save(state_dir)
         if stop_after_step is not None and progress.step >= stop_after_step:
             break
 
@@ -336,7 +384,7 @@ def run(args: argparse.Namespace) -> int:
     """Entry point shared by ``i2imetric train`` and ``python -m i2imetric_training.train``."""
     config = load_train_config(args.config, tuple(args.overrides))
     if args.fresh:
-        shutil.rmtree(Path(config.output_dir) / STATE_DIR, ignore_errors=True)
+        remove_state(Path(config.output_dir) / STATE_DIR)
     result = train(config)
     print(f"best mean validation accuracy {result.best_accuracy:.4f}; checkpoint: {result.best_dir}")
     return 0
