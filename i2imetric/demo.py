@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -56,47 +57,35 @@ def build_cases(shapes: int = 3, photo_edits: int = 3, seed: int = 0) -> list[De
 
 
 def run_demo(metric_name: str = "demo", out: str | Path = DEFAULT_OUT, shapes: int = 3, photo_edits: int = 3) -> dict:
-    """Score every case, print ranked tables, write images, heatmaps and results to ``out``.
+    """Score every case, print ranked tables, write images, heatmaps, results and a report to ``out``.
+
+    ``results.jsonl`` holds a row per candidate as ``i2imetric eval`` writes them (image
+    paths absolute and resolved), plus the row's ``case``; ``report.html`` ranks the
+    candidates of each case, as the tables printed here do (see :func:`i2imetric.report.rank_cases`).
 
     Returns:
         A summary: cases, pairs, pairwise accuracy, right-answer-first count, output folder.
     """
     from .commands.common import metric_from_argument
-    from .heatmap import save_heatmap
+    from .report import build_report, rank_cases
 
     started = time.time()
     out = Path(out)
     metric = metric_from_argument(metric_name)
-    cases = build_cases(shapes, photo_edits)
-    rows, wins, pairs, firsts = [], 0, 0, 0
-    for case in cases:
-        case_dir = out / case.name
-        case_dir.mkdir(parents=True, exist_ok=True)
-        case.source.save(case_dir / "source.png")
-        labels = list(case.candidates)
-        images = [case.candidates[label] for label in labels]
-        scores = metric.score([case.source] * len(images), [case.instruction] * len(images), images).tolist()
-        ranked = sorted(zip(labels, scores), key=lambda item: -item[1])
-        right_score = scores[labels.index(RIGHT)]
-        wins += sum(right_score > s for label, s in zip(labels, scores) if label != RIGHT)
-        pairs += len(labels) - 1
-        firsts += ranked[0][0] == RIGHT
-        _print_case(case, ranked)
-        for label, image in zip(labels, images):
-            slug = label.replace(" ", "_")
-            image.save(case_dir / f"{slug}.png")
-            explanation = metric.explain(case.source, case.instruction, image)
-            save_heatmap(explanation.patch_map, image, case_dir / f"{slug}_heatmap.png")
-            rows.append({"id": f"{case.name}/{slug}", "case": case.name, "system": label, "instruction": case.instruction,
-                         "score": explanation.score, "subscores": explanation.subscores, "status": "ok", "error": None,
-                         "source": str(case_dir / "source.png"), "output": str(case_dir / f"{slug}.png")})
-    with open(out / "results.jsonl", "w", encoding="utf-8") as handle:
-        handle.writelines(json.dumps(row) + "\n" for row in rows)
-    from .report import build_report
-
-    report = build_report(out / "results.jsonl", out / "report.html", metric=metric, top=min(8, len(rows)))
+    rows = []
+    for case in build_cases(shapes, photo_edits):
+        case_rows = _score_case(metric, case, out / case.name)
+        (ranking,), _ = rank_cases(case_rows, RIGHT)
+        _print_case(ranking)
+        rows += case_rows
+    results = _write_results(out / "results.jsonl", rows)
+    rankings, _ = rank_cases(rows, RIGHT)
+    report = build_report(results, out / "report.html", metric=metric, right_answer=RIGHT)
+    wins = sum(ranking.beaten for ranking in rankings)
+    pairs = sum(ranking.wrong for ranking in rankings)
+    firsts = sum(ranking.right_rank == 1 for ranking in rankings)
     summary = {
-        "cases": len(cases),
+        "cases": len(rankings),
         "right_answer_ranked_first": firsts,
         "pairs": pairs,
         "pairwise_accuracy": wins / pairs if pairs else float("nan"),
@@ -106,17 +95,60 @@ def run_demo(metric_name: str = "demo", out: str | Path = DEFAULT_OUT, shapes: i
     }
     print(
         f"\nThe right edit beat {wins}/{pairs} wrong answers ({100 * summary['pairwise_accuracy']:.1f}%) and was "
-        f"ranked first in {firsts}/{len(cases)} cases.\nImages, heatmaps (red: the edit helped here, blue: it "
+        f"ranked first in {firsts}/{len(rankings)} cases.\nImages, heatmaps (red: the edit helped here, blue: it "
         f"hurt), results.jsonl and the HTML report {report} are in {out}/ ({summary['seconds']} s)."
     )
     return summary
 
 
-def _print_case(case: DemoCase, ranked: list) -> None:
-    print(f"\n{case.name}: \"{case.instruction}\"")
-    for rank, (label, score) in enumerate(ranked, start=1):
-        marker = "  <- the right answer" if label == RIGHT else ""
-        print(f"  {rank}. {score:+8.3f}  {label}{marker}")
+def _score_case(metric, case: DemoCase, case_dir: Path) -> list[dict]:
+    """Save the case's images and heatmaps; a result row per candidate, scored from pixels and text alone."""
+    from .heatmap import save_heatmap
+
+    case_dir.mkdir(parents=True, exist_ok=True)
+    source = case_dir / "source.png"
+    case.source.save(source)
+    rows = []
+    for label, image in case.candidates.items():
+        slug = label.replace(" ", "_")
+        output = case_dir / f"{slug}.png"
+        image.save(output)
+        # One forward pass gives the score, the sub-scores and the map, so the tables,
+        # results.jsonl and the report all show the same numbers.
+        explanation = metric.explain(case.source, case.instruction, image)
+        save_heatmap(explanation.patch_map, image, case_dir / f"{slug}_heatmap.png")
+        rows.append(
+            {
+                "id": f"{case.name}/{slug}",
+                "system": label,
+                # As eval writes them: absolute and resolved, so the file reads the same
+                # from any working folder (a relative --out used to double its prefix).
+                "source": os.path.realpath(source),
+                "instruction": case.instruction,
+                "output": os.path.realpath(output),
+                "status": "ok",
+                "error": None,
+                "score": explanation.score,
+                "subscores": explanation.subscores,
+                "baselines": {},
+                "case": case.name,
+            }
+        )
+    return rows
+
+
+def _write_results(path: Path, rows: list[dict]) -> Path:
+    """Write the rows as JSON Lines, replacing the results of an earlier demo."""
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        handle.writelines(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n" for row in rows)
+    return path
+
+
+def _print_case(ranking) -> None:
+    print(f"\n{ranking.case}: \"{ranking.instruction}\"")
+    for place, row in enumerate(ranking.ranked, start=1):
+        marker = "  <- the right answer" if row["system"] == RIGHT else ""
+        print(f"  {place}. {row['score']:+8.3f}  {row['system']}{marker}")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,19 @@ base64 PNG, so it can be mailed or attached as it is. Sections:
    ``source`` / ``output`` / ``instruction`` fields or, for rows without them, from the
    scored manifest (``data``), joined by id as the evaluation engine names items. The
    heatmap needs the metric (``metric``) to explain those few triplets again.
+
+Cases with a right answer (``right_answer``, as ``i2imetric demo`` writes them): rows
+that share a ``case`` (else a source and instruction) are candidates for one edit, and
+the ``system`` named ``right_answer`` is the correct one. Scores of different cases
+cannot be compared, so sections 2 and 4 give way to what can: the right answer's rank
+in each case and the share of the case's wrong answers it beats (per case and overall,
+as the demo prints them), then each case's candidates best first. A wrong answer that
+ties the right one ranks above it and is not beaten.
+
+Image paths: a result row names its images by absolute path, as ``i2imetric eval`` and
+``i2imetric demo`` write them. A relative path (a hand-written file) is read from the
+results file's folder, never from the working folder, so the report reads the same
+images wherever it is run from. Rows passed in memory are used as they are.
 """
 
 from __future__ import annotations
@@ -24,6 +37,7 @@ import math
 import os
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +49,10 @@ from .heatmap import heatmap_overlay
 from .inputs import load_image
 from .meta_eval import METRIC, MetaEvalResult, format_comparison, load_labels, meta_evaluate, read_results
 
-__all__ = ["build_report"]
+__all__ = ["CaseRanking", "build_report", "rank_cases"]
 
 THUMBNAIL_PX = 256  # longest side of each example image, scaled up or down to it
+CANDIDATE_PX = 160  # smaller for the candidates of a case: a case shows all of them
 _SUBSCORES = ("instruction", "preservation", "quality")
 
 _STYLE = """
@@ -56,6 +71,12 @@ table.stats .aside { display: block; color: #777; font-size: .85em; }
 .example .caption { margin-top: .4em; font-size: .9em; }
 .example code { font-size: .95em; }
 img.plot { max-width: 100%; }
+.headline { font-size: 1.1em; }
+.case .images { display: flex; gap: .6em; flex-wrap: wrap; align-items: flex-start; }
+.case figure { margin: 0; text-align: center; font-size: .8em; color: #555; }
+.case .pair { display: flex; gap: 2px; }
+.case .right { outline: 3px solid #2a9d4a; outline-offset: 2px; }
+.case .missing { width: 120px; padding: 1em; background: #f4f4f4; font-size: .8em; word-break: break-all; }
 """
 
 
@@ -67,6 +88,7 @@ def build_report(
     data=None,
     top: int = 8,
     meta_eval_options: dict | None = None,
+    right_answer: str | None = None,
 ) -> Path:
     """Write the HTML report of a results file.
 
@@ -81,6 +103,9 @@ def build_report(
         top: how many best and worst rows to show.
         meta_eval_options: keyword arguments for :func:`i2imetric.meta_eval.meta_evaluate`
             (e.g. ``{"n_resamples": 200}``).
+        right_answer: the ``system`` of the right answer when the rows are cases of
+            candidates (see the module docstring); the report then ranks each case instead
+            of pooling scores across cases, and ``top`` is not used.
 
     Returns:
         The path of the written file.
@@ -88,12 +113,21 @@ def build_report(
     rows = read_results(results) if isinstance(results, (str, os.PathLike)) else list(results)
     title = os.path.basename(os.fspath(results)) if isinstance(results, (str, os.PathLike)) else "results"
     scored = [row for row in rows if _is_scored(row)]
-    sections = [_summary_section(rows, scored), _distribution_section(scored)]
+    triplets = _triplets_by_id(data)
+    if right_answer is None:
+        sections = [_summary_section(rows, scored), _distribution_section(scored)]
+    else:
+        rankings, unranked = rank_cases(scored, right_answer)
+        # A mean score over several cases mixes numbers that cannot be compared: left out.
+        sections = [_summary_section(rows, scored, pooled=False), _rankings_section(rankings, unranked, right_answer)]
     if labels is not None:
         records = load_labels(labels) if isinstance(labels, (str, os.PathLike)) else labels
         agreement = meta_evaluate(rows, records, **(meta_eval_options or {}))
         sections.append(_agreement_section(agreement))
-    sections.append(_examples_section(scored, _triplets_by_id(data), metric, top))
+    if right_answer is None:
+        sections.append(_examples_section(scored, triplets, metric, top))
+    else:
+        sections.append(_cases_section(rankings, triplets, metric))
     page = _page(f"i2imetric report: {title}", sections)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +140,7 @@ def build_report(
 # --------------------------------------------------------------------------
 
 
-def _summary_section(rows: list[dict], scored: list[dict]) -> str:
+def _summary_section(rows: list[dict], scored: list[dict], pooled: bool = True) -> str:
     failures = Counter(str(row.get("error") or "no reason given") for row in rows if not _is_scored(row))
     systems = sorted({str(row["system"]) for row in scored if row.get("system") is not None})
     baselines = list(dict.fromkeys(name for row in scored for name in row.get("baselines") or {}))
@@ -115,7 +149,7 @@ def _summary_section(rows: list[dict], scored: list[dict]) -> str:
         f"systems: {', '.join(systems) if systems else 'none named'}",
         f"baselines: {', '.join(baselines) if baselines else 'none'}",
     ]
-    if scored:
+    if scored and pooled:
         scores = np.array([row["score"] for row in scored])
         items.append(f"score: mean {scores.mean():.3f}, median {np.median(scores):.3f}, range [{scores.min():.3f}, {scores.max():.3f}]")
     items += [f"failed {count}x: {reason}" for reason, count in failures.most_common(5)]
@@ -271,24 +305,224 @@ def _caption(row: dict, instruction: str | None) -> str:
     return "<br>".join(line for line in lines if line)
 
 
-def _figure(caption: str, path: str) -> str:
+def _figure(caption: str, path: str, size: int = THUMBNAIL_PX) -> str:
+    return f"<figure>{_thumbnail_img(path, caption, size)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _thumbnail_img(path: str, name: str, size: int) -> str:
+    """The image at ``path`` as an embedded thumbnail, or a note saying why it cannot be read."""
+    if not os.path.isfile(path):
+        # Say where the path came from: the image loader's hint (the working folder) is
+        # not where a results row's paths start.
+        problem = (
+            f"{path}: no such file (a results row names its images by absolute path, or relative to "
+            "the results file's folder; check that the images were not moved)"
+        )
+        return _missing(f"{name} unreadable: {problem}")
     try:
-        thumbnail = _thumbnail(load_image(path, name=caption))
+        thumbnail = _thumbnail(load_image(path, name=name), size)
     except I2IInputError as problem:
-        return f"<figure><div class='missing'>{html.escape(caption)} unreadable: {html.escape(str(problem))}</div></figure>"
-    return f"<figure>{_img(_png(thumbnail), '', caption)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+        return _missing(f"{name} unreadable: {problem}")
+    return _img(_png(thumbnail), "", name)
 
 
 def _heatmap_figure(metric, source: str, instruction: str, output: str) -> str:
+    # The given metric re-scores the triplet; showing its score exposes a mismatch with
+    # the results when they came from another metric.
+    image, score = _heatmap(metric, source, instruction, output, THUMBNAIL_PX)
+    caption = f"heatmap: red helped, blue hurt (re-scored {score:+.3f})" if score is not None else "heatmap"
+    return f"<figure>{image}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _heatmap(metric, source: str, instruction: str, output: str, size: int) -> tuple[str, float | None]:
+    """The heatmap of a triplet as an embedded image, and the metric's score of it (None on failure)."""
     try:
         explanation = metric.explain(source, instruction, output)
         overlay = heatmap_overlay(explanation.patch_map, output)
     except I2IInputError as problem:
-        return f"<figure><div class='missing'>heatmap failed: {html.escape(str(problem))}</div></figure>"
-    # The given metric re-scores the triplet; showing its score exposes a mismatch with
-    # the results when they came from another metric.
-    caption = f"heatmap: red helped, blue hurt (re-scored {explanation.score:+.3f})"
-    return f"<figure>{_img(_png(_thumbnail(overlay)), '', caption)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+        return _missing(f"heatmap failed: {problem}"), None
+    return _img(_png(_thumbnail(overlay, size)), "", "heatmap: red helped, blue hurt"), explanation.score
+
+
+def _missing(text: str) -> str:
+    return f"<div class='missing'>{html.escape(text)}</div>"
+
+
+# --------------------------------------------------------------------------
+# Cases with a right answer
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class CaseRanking:
+    """One case's candidates, best first, and where the right answer landed.
+
+    Args:
+        case: the case's name.
+        instruction: its instruction, when the rows carry it.
+        ranked: the case's scored rows, highest score first; a wrong answer that ties the
+            right one comes before it (a tie is not a win).
+        right_answer: the ``system`` of the right answer.
+    """
+
+    case: str
+    instruction: str | None
+    ranked: list[dict]
+    right_answer: str
+
+    @property
+    def right_rank(self) -> int:
+        """The right answer's 1-based place in :attr:`ranked`."""
+        return next(place for place, row in enumerate(self.ranked, 1) if row.get("system") == self.right_answer)
+
+    @property
+    def wrong(self) -> int:
+        """How many wrong answers the case has."""
+        return len(self.ranked) - 1
+
+    @property
+    def beaten(self) -> int:
+        """How many wrong answers score strictly below the right one."""
+        right = self.ranked[self.right_rank - 1]["score"]
+        return sum(row["score"] < right for row in self.ranked if row.get("system") != self.right_answer)
+
+
+def rank_cases(scored: Sequence[dict], right_answer: str) -> tuple[list[CaseRanking], list[str]]:
+    """Rank the candidates of every case, as ``i2imetric demo`` prints them.
+
+    Args:
+        scored: scored result rows; a row's case is its ``case`` field, else its source
+            and instruction.
+        right_answer: the ``system`` of the right answer in every case.
+
+    Returns:
+        The rankings of the cases that have exactly one scored right answer, in order of
+        first appearance, and the names of the cases left out (no scored right answer).
+
+    Raises:
+        I2IInputError: no case has a scored row of ``right_answer``, or a case has two.
+    """
+    cases: dict[str, list[dict]] = {}
+    for row in scored:
+        cases.setdefault(_case_of(row), []).append(row)
+    rankings, unranked = [], []
+    for case, rows in cases.items():
+        rights = sum(row.get("system") == right_answer for row in rows)
+        if rights > 1:
+            raise I2IInputError(
+                f"case {case!r}: {rights} rows have system {right_answer!r}; a case has one right answer, "
+                "give each case its own 'case' field"
+            )
+        if not rights:
+            unranked.append(case)
+            continue
+        # On equal scores the right answer goes last: a tie must not look like a win.
+        ranked = sorted(rows, key=lambda row: (-row["score"], row.get("system") == right_answer))
+        rankings.append(CaseRanking(case, rows[0].get("instruction"), ranked, right_answer))
+    if not rankings:
+        systems = sorted({str(row.get("system")) for row in scored})
+        raise I2IInputError(
+            f"no case has a scored row of system {right_answer!r} (systems: {', '.join(systems) or 'none'}); "
+            "pass the system name of the right answer"
+        )
+    return rankings, unranked
+
+
+def _case_of(row: dict) -> str:
+    if row.get("case") is not None:
+        return str(row["case"])
+    return f"{row.get('source')} | {row.get('instruction')}"
+
+
+def _share(beaten: int, wrong: int) -> str:
+    return f"{100 * beaten / wrong:.1f}%" if wrong else "n/a"
+
+
+def _rankings_section(rankings: list[CaseRanking], unranked: list[str], right_answer: str) -> str:
+    beaten = sum(ranking.beaten for ranking in rankings)
+    wrong = sum(ranking.wrong for ranking in rankings)
+    firsts = sum(ranking.right_rank == 1 for ranking in rankings)
+    headline = (
+        f"The {right_answer} beat {beaten} of {wrong} wrong answers ({_share(beaten, wrong)}) and was ranked "
+        f"first in {firsts} of {len(rankings)} cases."
+    )
+    head = ["case", "instruction", f"rank of the {right_answer}", "wrong answers beaten", "share"]
+    lines = ["<table class='stats'><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"]
+    for ranking in rankings:
+        cells = [
+            ranking.case,
+            ranking.instruction or "",
+            f"{ranking.right_rank} of {len(ranking.ranked)}",
+            f"{ranking.beaten} of {ranking.wrong}",
+            _share(ranking.beaten, ranking.wrong),
+        ]
+        lines.append("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) + "</tr>")
+    overall = ["all cases", "", f"first in {firsts} of {len(rankings)}", f"{beaten} of {wrong}", _share(beaten, wrong)]
+    lines.append("<tr>" + "".join(f"<th>{html.escape(cell)}</th>" for cell in overall) + "</tr></table>")
+    parts = [
+        '<section id="rankings"><h2>Where the right answer landed</h2>',
+        f'<p class="headline">{html.escape(headline)}</p>',
+        _img(_png(_rankings_figure(rankings)), "plot", "share of wrong answers the right answer beats, per case"),
+        "".join(lines),
+        '<p class="note">Scores rank the candidates of one case; they are not compared across cases.</p>',
+    ]
+    if unranked:
+        left_out = f"Left out, no scored {right_answer}: {', '.join(unranked)}."
+        parts.append(f'<p class="note">{html.escape(left_out)}</p>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _rankings_figure(rankings: list[CaseRanking]) -> Figure:
+    """Per case, the share of wrong answers the right one beats, labelled with its rank."""
+    figure = Figure(figsize=(10, 0.45 * len(rankings) + 1.2))
+    axes = figure.subplots()
+    shares = [ranking.beaten / ranking.wrong if ranking.wrong else 0.0 for ranking in rankings]
+    places = np.arange(len(rankings))[::-1]
+    colours = ["#2a9d4a" if ranking.right_rank == 1 else "#d08c2a" for ranking in rankings]
+    axes.barh(places, shares, color=colours)
+    for place, share, ranking in zip(places, shares, rankings):
+        axes.text(share + 0.01, place, f"rank {ranking.right_rank} of {len(ranking.ranked)}", va="center", fontsize=8)
+    axes.set_yticks(places, [ranking.case for ranking in rankings], fontsize=8)
+    axes.set_xlim(0, 1.15)
+    axes.set_xlabel("share of the case's wrong answers scored below the right one")
+    axes.set_title("the right answer in each case (green: ranked first)")
+    figure.tight_layout()
+    return figure
+
+
+def _cases_section(rankings: list[CaseRanking], triplets: dict[str, tuple], metric) -> str:
+    parts = ['<section id="cases"><h2>Every case, best candidate first</h2>']
+    if metric is None:
+        parts.append('<p class="note">No heatmaps: pass a metric (--metric) to draw where each edit helped or hurt.</p>')
+    for ranking in rankings:
+        parts.append(_case(ranking, triplets, metric))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _case(ranking: CaseRanking, triplets: dict[str, tuple], metric) -> str:
+    source, instruction, _ = _images_of(ranking.ranked[0], triplets)
+    instruction = ranking.instruction or instruction
+    heading = f"{ranking.case}: “{instruction}”" if instruction else ranking.case
+    figures = [_figure("source", source, CANDIDATE_PX)] if source else []
+    for place, row in enumerate(ranking.ranked, 1):
+        figures.append(_candidate(place, row, ranking.right_answer, triplets, metric))
+    return f"<div class='case'><h3>{html.escape(heading)}</h3><div class='images'>{''.join(figures)}</div></div>"
+
+
+def _candidate(place: int, row: dict, right_answer: str, triplets: dict[str, tuple], metric) -> str:
+    source, instruction, output = _images_of(row, triplets)
+    is_right = row.get("system") == right_answer
+    caption = f"{place}. {row['score']:+.3f} {row.get('system')}" + (" ← the right answer" if is_right else "")
+    if output is None:
+        images = "<div class='missing'>no image path in this row; pass the scored manifest (--data)</div>"
+    else:
+        images = _thumbnail_img(output, "output", CANDIDATE_PX)
+        if metric is not None and source is not None and instruction is not None:
+            images += _heatmap(metric, source, instruction, output, CANDIDATE_PX)[0]
+    css = " class='right'" if is_right else ""
+    return f"<figure{css}><div class='pair'>{images}</div><figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
 # --------------------------------------------------------------------------
@@ -324,9 +558,9 @@ def _images_of(row: dict, triplets: dict[str, tuple]) -> tuple:
     return triplets.get(str(row.get("id")), (None, None, None))
 
 
-def _thumbnail(image: Image.Image) -> Image.Image:
+def _thumbnail(image: Image.Image, size: int = THUMBNAIL_PX) -> Image.Image:
     # Up as well as down: a 64 px output should be as easy to inspect as a 1024 px one.
-    return ImageOps.contain(image, (THUMBNAIL_PX, THUMBNAIL_PX))
+    return ImageOps.contain(image, (size, size))
 
 
 def _png(picture: Image.Image | Figure) -> bytes:

@@ -1,7 +1,12 @@
 """`i2imetric demo` end to end (small), and the shipped demo scorer's pinned scores."""
 
+import base64
+import contextlib
+import html
+import io
 import json
 import os
+import re
 
 import pytest
 import torch
@@ -11,20 +16,99 @@ import i2imetric
 from i2imetric.cli import main
 
 DEMO_REGRESSION = os.path.join(os.path.dirname(__file__), "data", "regression_demo.json")
+RIGHT = "right edit"
 
 
-def test_demo_command_end_to_end(tmp_path, capsys):
-    out = tmp_path / "demo"
-    assert main(["demo", "--metric", "test-tiny", "--out", str(out), "--shapes", "1", "--photos", "1"]) == 0
-    printed = capsys.readouterr().out
-    assert "<- the right answer" in printed and "ranked first in" in printed
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """The demo (test-tiny, two cases) run with a relative --out: the folder, its rows, what it printed."""
+    root = tmp_path_factory.mktemp("demo")
+    printed = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
+        patch.chdir(root)
+        argv = ["demo", "--metric", "test-tiny", "--out", "rel/dir", "--shapes", "1", "--photos", "1"]
+        assert main(argv) == 0
+    out = root / "rel" / "dir"
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert {row["system"] for row in rows} >= {"right edit", "no_edit", "unchanged"}
+    return out, rows, printed.getvalue()
+
+
+def embedded_images(page: str) -> list[Image.Image]:
+    """Every <img> of the page, decoded: the report is self-contained, so each is a data URI."""
+    sources = re.findall(r"<img [^>]*src=\"([^\"]*)\"", page)
+    assert len(sources) == page.count("<img ")
+    images = []
+    for source in sources:
+        assert source.startswith("data:image/png;base64,"), source[:60]
+        image = Image.open(io.BytesIO(base64.b64decode(source.split(",", 1)[1], validate=True)))
+        image.load()
+        images.append(image)
+    return images
+
+
+def by_case(rows):
+    cases = {}
+    for row in rows:
+        cases.setdefault(row["case"], []).append(row)
+    return cases
+
+
+def test_demo_command_end_to_end(demo):
+    out, rows, printed = demo
+    assert "<- the right answer" in printed and "ranked first in" in printed
+    assert {row["system"] for row in rows} >= {RIGHT, "no_edit", "unchanged"}
     for row in rows:
         heatmap = out / row["case"] / f"{row['system'].replace(' ', '_')}_heatmap.png"
         with Image.open(heatmap) as image:
             image.verify()
     assert "<html" in (out / "report.html").read_text()[:500].lower()
+
+
+def test_demo_rows_name_their_images_as_eval_does(demo):
+    out, rows, _ = demo
+    for row in rows:
+        for key in ("source", "output"):
+            assert os.path.isabs(row[key]) and row[key] == os.path.realpath(row[key]) and os.path.isfile(row[key])
+        assert row["status"] == "ok" and set(row) >= {"id", "system", "instruction", "score", "subscores", "baselines"}
+
+
+def test_the_report_of_a_relative_out_embeds_every_image(demo):
+    out, rows, _ = demo
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "unreadable" not in page and "no image path" not in page
+    # The rankings chart, then per case its source and an output and a heatmap per candidate.
+    assert len(embedded_images(page)) == 1 + sum(1 + 2 * len(case) for case in by_case(rows).values())
+
+
+def test_report_reads_the_demo_results_from_any_working_folder(demo, tmp_path, monkeypatch, capsys):
+    out, rows, _ = demo
+    monkeypatch.chdir(tmp_path)
+    argv = ["report", os.path.relpath(out / "results.jsonl"), "--out", "again.html", "--right-answer", RIGHT]
+    assert main(argv) == 0
+    page = (tmp_path / "again.html").read_text(encoding="utf-8")
+    assert "unreadable" not in page
+    assert len(embedded_images(page)) == 1 + sum(1 + len(case) for case in by_case(rows).values())  # no --metric
+
+
+def test_the_demo_report_shows_each_cases_rank_of_the_right_edit_not_pooled_lists(demo):
+    out, rows, printed = demo
+    page = (out / "report.html").read_text(encoding="utf-8")
+    beaten_all = wrong_all = 0
+    for case, candidates in by_case(rows).items():
+        right = next(row["score"] for row in candidates if row["system"] == RIGHT)
+        wrong = [row["score"] for row in candidates if row["system"] != RIGHT]
+        rank = 1 + sum(score >= right for score in wrong)  # a tie is not a win
+        beaten = sum(score < right for score in wrong)
+        beaten_all, wrong_all = beaten_all + beaten, wrong_all + len(wrong)
+        cells = [case, candidates[0]["instruction"], f"{rank} of {len(candidates)}", f"{beaten} of {len(wrong)}"]
+        assert "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in cells) in page
+        assert re.search(rf"\n{re.escape(case)}: .*\n(  .*\n){{{rank - 1}}}  {rank}\. .*{RIGHT}  <- the right answer", printed)
+    share = f"{100 * beaten_all / wrong_all:.1f}%"
+    assert f"beat {beaten_all} of {wrong_all} wrong answers ({share})" in page
+    assert f"beat {beaten_all}/{wrong_all} wrong answers ({share})" in printed  # the console says the same
+    # Scores of different cases cannot be compared: no pooled best/worst rows, no per-label chart.
+    assert "Best " not in page and "Worst " not in page
+    assert 'id="examples"' not in page and 'id="distributions"' not in page
 
 
 @pytest.mark.skipif("demo" not in i2imetric.list_pretrained(), reason="the demo scorer is not shipped yet")

@@ -13,7 +13,8 @@ from PIL import Image
 import i2imetric
 from i2imetric.cli import main
 from i2imetric.datasets import Pairwise, Rating, Triplet, write_manifest
-from i2imetric.report import build_report
+from i2imetric.errors import I2IInputError
+from i2imetric.report import build_report, rank_cases
 
 SYSTEMS = ("alpha", "beta", "gamma")
 N_SOURCES = 4
@@ -180,6 +181,65 @@ def test_an_unreadable_image_is_reported_in_place(tmp_path):
     row = {"id": "x", "status": "ok", "score": 1.0, "source": None, "instruction": "t", "output": str(tmp_path / "gone.png")}
     text = build_report([row], tmp_path / "r.html", top=1).read_text(encoding="utf-8")
     assert "output unreadable" in text and "gone.png" in text
+    # Where a row's paths start: not the working folder, which the image loader's hint names.
+    assert "relative to the results file&#x27;s folder" in text and "resolved from" not in text
+
+
+def test_relative_image_paths_start_at_the_results_folder_wherever_the_report_runs(bench, tmp_path, monkeypatch):
+    folder = tmp_path / "runs" / "one"
+    folder.mkdir(parents=True)
+    row = {"id": "x", "status": "ok", "score": 1.0, "instruction": "t"}
+    row.update(source=f"../../../{bench.name}/source0.png", output=str(bench / "alpha0.png"))
+    (folder / "results.jsonl").write_text(json.dumps(row) + "\n")
+    monkeypatch.chdir(folder.parent)  # from here, the relative source names nothing
+    page = build_report("one/results.jsonl", tmp_path / "r.html", top=1).read_text(encoding="utf-8")
+    assert "unreadable" not in page
+    assert len(embedded_images(parse(page))) == 1 + 2 * 2  # the score plot; source | output as best and worst
+
+
+def case_rows():
+    """Two cases of three candidates; in c2 a wrong answer ties the right one, c3 has no scored right answer."""
+    scores = {"c1": {"right": 0.5, "w1": 0.9, "w2": 0.1}, "c2": {"right": 0.2, "w1": 0.2, "w2": -1.0}, "c3": {"w1": 1.0}}
+    rows = [
+        {"id": f"{case}/{system}", "case": case, "system": system, "instruction": f"do {case}", "status": "ok", "score": score}
+        for case, candidates in scores.items()
+        for system, score in candidates.items()
+    ]
+    rows.append({"id": "c3/right", "case": "c3", "system": "right", "status": "error", "error": "gone", "score": None})
+    return rows
+
+
+def test_rank_cases_puts_a_tie_above_the_right_answer():
+    rankings, unranked = rank_cases([row for row in case_rows() if row["status"] == "ok"], "right")
+    assert unranked == ["c3"]
+    assert [(r.case, r.right_rank, r.beaten, r.wrong) for r in rankings] == [("c1", 2, 1, 2), ("c2", 2, 1, 2)]
+    assert [row["system"] for row in rankings[1].ranked] == ["w1", "right", "w2"]
+    with pytest.raises(I2IInputError, match="no case has a scored row of system 'edit'"):
+        rank_cases(case_rows()[:3], "edit")
+
+
+def test_cases_report_ranks_within_cases_and_never_pools(tmp_path):
+    page = build_report(case_rows(), tmp_path / "r.html", right_answer="right").read_text(encoding="utf-8")
+    structure = parse(page)
+    section_ids = [a.get("id") for tag, a in zip(structure.seen, structure.attributes) if tag == "section"]
+    assert section_ids == ["summary", "rankings", "cases"]
+    assert "<td>c1</td><td>do c1</td><td>2 of 3</td><td>1 of 2</td><td>50.0%</td>" in page
+    assert "<td>c2</td><td>do c2</td><td>2 of 3</td><td>1 of 2</td><td>50.0%</td>" in page
+    assert "The right beat 2 of 4 wrong answers (50.0%) and was ranked first in 0 of 2 cases." in page
+    assert "Left out, no scored right: c3." in page
+    assert "Best " not in page and "mean" not in page  # no pooled lists or pooled score summary
+    assert re.findall(r"<figcaption>(\d)\. [+-][\d.]+ (\w+)", page) == [
+        ("1", "w1"), ("2", "right"), ("3", "w2"), ("1", "w1"), ("2", "right"), ("3", "w2")
+    ]
+
+
+def test_cli_report_takes_the_right_answer(tmp_path, capsys):
+    results = tmp_path / "results.jsonl"
+    results.write_text("".join(json.dumps(row) + "\n" for row in case_rows()))
+    assert main(["report", str(results), "--out", str(tmp_path / "r.html"), "--right-answer", "right"]) == 0
+    assert "rank of the right" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert main(["report", str(results), "--out", str(tmp_path / "r.html"), "--right-answer", "nobody"]) == 2
+    assert "no case has a scored row of system 'nobody'" in capsys.readouterr().err
 
 
 def test_cli_writes_the_report(bench, capsys):

@@ -8,9 +8,15 @@ from .meta_eval import add_label_arguments, labels_from_arguments, meta_eval_opt
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("results", help="results JSONL (one row per scored item)")
+    parser.add_argument("results", help="the result file of `i2imetric eval --out` (.jsonl, .csv or .parquet)")
     parser.add_argument("--out", required=True, help="the HTML file to write")
     parser.add_argument("--top", type=int, default=8, help="how many best and worst rows to show (default: 8)")
+    parser.add_argument(
+        "--right-answer",
+        metavar="SYSTEM",
+        help="the rows are cases of candidates (as `i2imetric demo` writes them) and SYSTEM is the right one: "
+        "rank it within each case instead of listing best and worst rows, e.g. --right-answer 'right edit'",
+    )
     parser.add_argument("--data", help="the scored manifest, for rows that do not carry their image paths")
     parser.add_argument(
         "--metric",
@@ -34,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         data=args.data,
         top=args.top,
         meta_eval_options=meta_eval_options(args),
+        right_answer=args.right_answer,
     )
     print(f"wrote {path}")
     return 0
