@@ -1,6 +1,7 @@
 """``i2imetric meta-eval``: agreement of the metric and the baselines with human labels.
 
-The id conventions that join results to labels are documented in :mod:`i2imetric.meta_eval`.
+Labels join result rows by content (source, instruction, output), else by the id
+conventions documented in :mod:`i2imetric.meta_eval`.
 """
 
 from __future__ import annotations
