@@ -365,6 +365,10 @@ def _damage(state_dir, how, other_state):
         manifest["files"][path.name] = {"bytes": 64, "sha256": sha256_file(path)}
         (state_dir / "state.json").write_text(json.dumps(manifest))
         return "rng-0.safetensors"
+    if how == "other_process_count":  # every file intact, but saved by a 2-process run
+        manifest = json.loads((state_dir / "state.json").read_text())
+        (state_dir / "state.json").write_text(json.dumps({**manifest, "num_processes": 2}))
+        return r"state.json: saved by 2 process"
     if how == "from_another_save":
         shutil.copy(other_state / "model.safetensors", state_dir / "model.safetensors")
         return "model.safetensors"
@@ -372,7 +376,7 @@ def _damage(state_dir, how, other_state):
 
 
 @pytest.mark.parametrize("how", ["missing", "corrupt_json", "truncated_safetensors", "corrupt_safetensors_rehashed",
-                                 "from_another_save"])
+                                 "other_process_count", "from_another_save"])
 def test_a_torn_state_is_a_checkpoint_error_naming_the_file(saved_runs, tmp_path, how):
     from i2imetric.errors import CheckpointError
 

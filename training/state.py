@@ -45,6 +45,7 @@ from i2imetric.weights import sha256_file
 __all__ = ["TrainingState", "recover_state_dir", "remove_state", "MANIFEST", "STATE_FORMAT", "STATE_VERSION"]
 
 MANIFEST = "state.json"
+MANIFEST_KEYS = ("step", "best_accuracy", "accelerator_step", "num_processes", "files")
 STATE_FORMAT = "i2imetric-training-state"
 STATE_VERSION = 1
 MODEL_FILE = "model.safetensors"
@@ -167,6 +168,12 @@ class TrainingState:
         """
         state_dir = Path(state_dir)
         manifest = read_manifest(state_dir, self._expected_files())
+        if manifest["num_processes"] != self.accelerator.num_processes:
+            # Each process draws its groups by (step, rank): another count would not continue the same run.
+            raise CheckpointError(
+                f"{state_dir / MANIFEST}: saved by {manifest['num_processes']} process(es), resumed with "
+                f"{self.accelerator.num_processes}; launch with as many processes, or {FRESH_HINT}"
+            )
         self._load_model(state_dir / MODEL_FILE)
         self._load_optimizer(state_dir / OPTIMIZER_TENSORS, state_dir / OPTIMIZER_JSON)
         with _reading(state_dir / SCHEDULER_FILE):
@@ -276,17 +283,19 @@ def read_manifest(state_dir: Path, expected: list[str]) -> dict:
                 f"{path}: not an i2imetric training state of version {STATE_VERSION} "
                 f"(format {manifest.get('format')!r}, version {manifest.get('version')!r}); {FRESH_HINT}"
             )
-        files = manifest["files"]
+        missing = [key for key in MANIFEST_KEYS if key not in manifest]
+        if missing:
+            raise CheckpointError(f"{path}: lacks {', '.join(missing)}; {FRESH_HINT}")
         for name in expected:
-            _check_file(state_dir / name, files.get(name), manifest["num_processes"])
+            _check_file(state_dir / name, manifest["files"].get(name))
     return manifest
 
 
-def _check_file(path: Path, record, num_processes: int) -> None:
+def _check_file(path: Path, record) -> None:
     if record is None:
         raise CheckpointError(
-            f"{path}: not part of the saved state (it was saved by {num_processes} process(es) with other "
-            f"settings?); {FRESH_HINT}"
+            f"{path}: not part of the saved state (saved with other settings, e.g. without mixed_precision=fp16, "
+            f"or by other processes?); {FRESH_HINT}"
         )
     if not path.is_file():
         raise CheckpointError(f"{path}: missing from the saved state; {FRESH_HINT}")
