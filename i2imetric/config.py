@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,19 +92,46 @@ class LoraConfig:
     r: int = 8
     alpha: float = 16.0
     dropout: float = 0.0
-    # Regexes over module names, matched in full by peft. The defaults are the attention
-    # output projection and the MLP projections of every resblock. The fused q/k/v
-    # projection lives inside nn.MultiheadAttention, and peft adapts that by merging the
-    # delta into the frozen weight and subtracting it again on every forward, which drifts
-    # the "frozen" base by rounding; add "attn" to a regex only if that is acceptable.
-    image_targets: str = r"visual\.transformer\.resblocks\.\d+\.(attn\.out_proj|mlp\.c_fc|mlp\.c_proj)"
-    text_targets: str = r"transformer\.resblocks\.\d+\.(attn\.out_proj|mlp\.c_fc|mlp\.c_proj)"
+    # Regexes over module names, matched in full by peft. The defaults are the MLP
+    # projections of every resblock. The attention output projection is left out on
+    # purpose: nn.MultiheadAttention reads ``out_proj.weight`` directly inside
+    # F.multi_head_attention_forward and never calls the module, so an adapter there would
+    # train nothing (inject_lora refuses one). The fused q/k/v projection lives inside
+    # nn.MultiheadAttention too, and peft adapts it (target "attn") by merging the delta into
+    # the frozen weight and subtracting it again on every forward, which drifts the
+    # "frozen" base by rounding; add "attn" to a regex only if that is acceptable.
+    image_targets: str = r"visual\.transformer\.resblocks\.\d+\.(mlp\.c_fc|mlp\.c_proj)"
+    text_targets: str = r"transformer\.resblocks\.\d+\.(mlp\.c_fc|mlp\.c_proj)"
     timm_targets: str = r"blocks\.\d+\.(attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)"
 
     def __post_init__(self):
+        if not isinstance(self.towers, list) or not all(isinstance(t, str) for t in self.towers):
+            raise ConfigError(f"lora.towers: expected a list of tower names, got {self.towers!r}")
         unknown = set(self.towers) - {"image", "text", "timm"}
         if unknown:
             raise ConfigError(f"lora.towers: unknown tower(s) {sorted(unknown)}; valid: image, text, timm")
+        # peft checks some of these only when it injects, with messages that name no key.
+        if not isinstance(self.r, int) or isinstance(self.r, bool) or self.r < 1:
+            raise ConfigError(f"lora.r: the rank must be a positive integer, got {self.r!r}")
+        if not _is_number(self.alpha) or self.alpha <= 0:
+            raise ConfigError(f"lora.alpha: expected a positive number, got {self.alpha!r}")
+        if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"lora.dropout: expected a probability in [0, 1), got {self.dropout!r}")
+        for key in ("image_targets", "text_targets", "timm_targets"):
+            _check_regex(getattr(self, key), f"lora.{key}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_regex(pattern, where: str) -> None:
+    if not isinstance(pattern, str) or not pattern:
+        raise ConfigError(f"{where}: expected a regular expression over module names, got {pattern!r}")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"{where}: {pattern!r} is not a valid regular expression ({exc})") from exc
 
 
 @dataclass
