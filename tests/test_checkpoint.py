@@ -188,3 +188,210 @@ def test_load_from_hf_hub_uses_the_hub_cache(saved, monkeypatch):
     assert all(repo == "someone/tiny-scorer" for repo, _, _ in requested)
     source, output = _images(1)[0], _images(1, seed=1)[0]
     assert loaded.score(source, "x", output) == saved[0].score(source, "x", output)
+
+
+# ------------------------------------------------------------ dtypes and values
+
+
+def _rewrite_tensor(folder, name, change):
+    tensors = load_file(str(folder / WEIGHTS_NAME))
+    tensors[name] = change(tensors[name])
+    save_file(tensors, str(folder / WEIGHTS_NAME))
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int8, torch.bool])
+def test_non_float_weights_refused_not_cast(saved, tmp_path, dtype):
+    folder = _copy(saved[1], tmp_path)
+    _rewrite_tensor(folder, "head.score_out.weight", lambda t: (t * 1000).to(dtype))
+    with pytest.raises(CheckpointError, match=rf"model\.safetensors.*'head\.score_out\.weight'.*{str(dtype)[6:]}"):
+        i2imetric.load_metric(folder)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_weights_refused(saved, tmp_path, value):
+    folder = _copy(saved[1], tmp_path)
+    _rewrite_tensor(folder, "head.score_out.bias", lambda t: torch.full_like(t, value))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors.*'head\.score_out\.bias'.*NaN or infinite"):
+        i2imetric.load_metric(folder)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_other_float_dtypes_load(saved, tmp_path, dtype):
+    folder = _copy(saved[1], tmp_path)
+    save_file({k: v.to(dtype) for k, v in load_file(str(folder / WEIGHTS_NAME)).items()}, str(folder / WEIGHTS_NAME))
+    loaded = i2imetric.load_metric(folder)
+    source, output = _images(1)[0], _images(1, seed=1)[0]
+    # float16/bfloat16 round the weights; the score moves a little, no more.
+    assert loaded.score(source, "x", output) == pytest.approx(saved[0].score(source, "x", output), abs=0.05)
+
+
+def test_corrupt_weights_file_named(saved, tmp_path):
+    folder = _copy(saved[1], tmp_path)
+    (folder / WEIGHTS_NAME).write_bytes((folder / WEIGHTS_NAME).read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=rf"{WEIGHTS_NAME}: not a readable safetensors file"):
+        i2imetric.load_metric(folder)
+
+
+def test_bundled_base_with_nan_refused(saved, tmp_path):
+    """A base file whose sha256 was updated to match is still checked tensor by tensor."""
+    from i2imetric.weights import sha256_file
+
+    folder = _copy(saved[1], tmp_path)
+    tensors = load_file(str(folder / "base.safetensors"))
+    tensors["visual.conv1.weight"][0, 0, 0, 0] = float("nan")
+    save_file(tensors, str(folder / "base.safetensors"))
+    config = json.loads((folder / CONFIG_NAME).read_text())
+    config["base_weights"]["sha256"] = sha256_file(folder / "base.safetensors")
+    (folder / CONFIG_NAME).write_text(json.dumps(config))
+    with pytest.raises(BaseWeightsError, match=r"base\.safetensors.*'visual\.conv1\.weight'.*NaN"):
+        i2imetric.load_metric(folder)
+
+
+# ----------------------------------------------------------- malformed configs
+
+
+def _tamper(folder, change):
+    config = json.loads((folder / CONFIG_NAME).read_text())
+    change(config)
+    (folder / CONFIG_NAME).write_text(json.dumps(config))
+
+
+def _set(path, value):
+    """A change that sets config[path[0]][path[1]]... to value (or deletes it for _DELETE)."""
+
+    def change(config):
+        for key in path[:-1]:
+            config = config[key]
+        if value is _DELETE:
+            del config[path[-1]]
+        else:
+            config[path[-1]] = value
+
+    return change
+
+
+_DELETE = object()
+MALFORMED = [
+    (("base_weights", "sha256"), _DELETE, r"base_weights\.sha256"),
+    (("base_weights", "sha256"), 12345, r"base_weights\.sha256"),
+    (("base_weights", "sha256"), "abc", r"base_weights\.sha256"),
+    (("base_weights", "ref"), None, r"base_weights\.ref"),
+    (("base_weights", "kind"), "ftp", r"base_weights\.kind"),
+    (("base_weights",), "base.safetensors", r"base_weights"),
+    (("preprocess", "open_clip", "crop"), True, r"preprocess\.open_clip.*crop"),
+    (("preprocess", "open_clip", "std"), [0.0, 0.26, 0.27], r"preprocess\.open_clip\.std"),
+    (("preprocess", "open_clip", "mean"), [0.5, 0.5], r"preprocess\.open_clip\.mean"),
+    (("preprocess", "open_clip", "size"), [32, -1], r"preprocess\.open_clip\.size"),
+    (("preprocess", "open_clip", "size"), [64, 64], r"preprocess\.open_clip\.size.*image_size"),
+    (("preprocess", "open_clip", "interpolation"), "nearest", r"preprocess\.open_clip\.interpolation"),
+    (("preprocess", "open_clip", "resize"), "crop", r"preprocess\.open_clip\.resize"),
+    (("preprocess", "open_clip"), None, r"preprocess"),
+    (("calibration", "temperature"), 2.0, r"calibration.*temperature"),
+    (("calibration", "slope"), "steep", r"calibration\.slope"),
+    (("open_clip_config", "vision_cfg", "width"), "wide", r"open_clip_config\.vision_cfg\.width"),
+    (("open_clip_config", "text_cfg", "layers"), -2, r"open_clip_config\.text_cfg\.layers"),
+]
+
+
+@pytest.mark.parametrize(("path", "value", "field"), MALFORMED, ids=[f"{'.'.join(p)}={v!r}"[:40] for p, v, _ in MALFORMED])
+def test_malformed_config_field_is_a_checkpoint_error_naming_file_and_field(saved, tmp_path, path, value, field):
+    folder = _copy(saved[1], tmp_path)
+    _tamper(folder, _set(path, value))
+    with pytest.raises(CheckpointError, match=field) as error:
+        i2imetric.load_metric(folder)
+    assert str(folder / CONFIG_NAME) in str(error.value)
+
+
+def test_config_that_is_not_an_object_refused(saved, tmp_path):
+    folder = _copy(saved[1], tmp_path)
+    (folder / CONFIG_NAME).write_text("[1, 2]")
+    with pytest.raises(CheckpointError, match="expected a JSON object"):
+        i2imetric.load_metric(folder)
+
+
+# ------------------------------------------------------------ architecture size
+
+
+def test_estimated_size_matches_the_built_model():
+    import open_clip
+
+    from i2imetric.encoders import estimate_parameters, resolve_open_clip_config
+
+    for name in ("test-tiny", "test-tiny-timm", "shapesclip", "clip-vit-b-32"):
+        config = i2imetric.get_model_config(name)
+        open_clip_config = resolve_open_clip_config(config.base)
+        with torch.device("meta"):  # counts shapes; allocates nothing
+            actual = sum(p.numel() for p in open_clip.CLIP(**open_clip_config).parameters())
+        if config.timm is not None:
+            timm = i2imetric.create_metric(name).timm.model
+            actual += sum(p.numel() for n, p in timm.named_parameters() if "lora_" not in n)
+        assert estimate_parameters(open_clip_config, config.timm) == actual, name
+
+
+class _Built(Exception):
+    """Raised instead of building: proves a check passed without allocating anything."""
+
+
+@pytest.fixture
+def giant(saved, tmp_path, monkeypatch):
+    """test-tiny's checkpoint tampered to declare a 64-layer, width-8192 image tower (~51B parameters)."""
+    import i2imetric.factory
+
+    def refuse_to_build(*args, **kwargs):
+        raise _Built
+
+    monkeypatch.setattr(i2imetric.factory, "build_metric", refuse_to_build)
+    folder = _copy(saved[1], tmp_path)
+    _tamper(folder, lambda config: config["open_clip_config"]["vision_cfg"].update(width=8192, layers=64))
+    return folder
+
+
+def test_giant_architecture_refused_before_construction(giant):
+    with pytest.raises(CheckpointError) as error:
+        i2imetric.load_metric(giant)
+    message = str(error.value)
+    assert str(giant / CONFIG_NAME) in message
+    assert "51.6 billion" in message and "allow_large=True" in message and "max_parameters=None" in message
+
+
+def test_giant_architecture_builds_only_when_asked(giant):
+    from i2imetric.checkpoint import load_checkpoint
+
+    with pytest.raises(_Built):
+        i2imetric.load_metric(giant, allow_large=True)
+    with pytest.raises(_Built):
+        load_checkpoint(giant, max_parameters=None)
+
+
+# --------------------------------------------------------------------- the demo
+
+
+def test_demo_has_no_dead_adapters_and_every_one_acts():
+    from i2imetric.demo import build_cases
+    from test_metric import assert_every_adapter_acts
+
+    metric = i2imetric.load_metric("demo")
+    names = [n for n, _ in metric.named_parameters() if "lora_B" in n]
+    assert len(names) == 14 and not any("out_proj" in n for n in names)  # 7 resblocks x (c_fc, c_proj)
+    case = build_cases(shapes=1, photo_edits=0)[0]
+    candidates = list(case.candidates.values())[:2]
+    assert_every_adapter_acts(metric, [case.source] * 2, [case.instruction] * 2, candidates)
+
+
+def test_checkpoint_with_dead_out_proj_adapters_says_how_to_repair_it(tmp_path):
+    """Checkpoints trained with the old default targets are refused with the fix, not loaded half-working."""
+    import shutil
+
+    from i2imetric.pretrained import registered_checkpoints
+
+    folder = tmp_path / "old-demo"
+    shutil.copytree(registered_checkpoints()["demo"], folder)
+
+    def old_targets(config):
+        for key in ("image_targets", "text_targets"):
+            config["model"]["lora"][key] = config["model"]["lora"][key].replace(r"\.(mlp", r"\.(attn\.out_proj|mlp")
+
+    _tamper(folder, old_targets)
+    with pytest.raises(i2imetric.ConfigError, match=r"attn\.out_proj.*MultiheadAttention.*remove") as error:
+        i2imetric.load_metric(folder)
+    assert str(folder / CONFIG_NAME) in str(error.value)

@@ -164,3 +164,96 @@ def test_preprocess_comes_from_the_tag(tiny_base_file, monkeypatch):
     assert preprocess.size == (224, 224)
     assert preprocess.mean == pytest.approx(tag["mean"]) and preprocess.std == pytest.approx(tag["std"])
     assert preprocess.interpolation == "bicubic" and preprocess.resize == "letterbox"
+
+
+# ------------------------------------------------------------ dtypes and values
+
+
+def _tampered_copy(tiny_base_file, tmp_path, name, change, filename="base.safetensors"):
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(tiny_base_file[0]))
+    tensors[name] = change(tensors[name])
+    path = tmp_path / filename
+    save_file(tensors, str(path))
+    return path
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int8, torch.bool])
+def test_integer_or_bool_base_weights_refused_not_cast(tiny_base_file, tmp_path, dtype):
+    path = _tampered_copy(tiny_base_file, tmp_path, "visual.proj", lambda t: (t * 100).to(dtype))
+    with pytest.raises(BaseWeightsError, match=r"base\.safetensors: tensor 'visual\.proj' is stored as"):
+        i2imetric.create_metric("test-tiny", pretrained=str(path))
+
+
+def test_nan_base_weights_refused(tiny_base_file, tmp_path):
+    def poison(tensor):
+        tensor = tensor.clone()
+        tensor.view(-1)[3] = float("nan")
+        return tensor
+
+    path = _tampered_copy(tiny_base_file, tmp_path, "text_projection", poison)
+    with pytest.raises(BaseWeightsError, match=r"base\.safetensors: tensor 'text_projection' holds 1 NaN"):
+        i2imetric.create_metric("test-tiny", pretrained=str(path))
+
+
+def test_nan_in_a_torch_base_file_refused(tiny_base_file, tmp_path):
+    state = {k: v.clone() for k, v in tiny_base_file[1].state_dict().items()}
+    state["ln_final.weight"][0] = float("inf")
+    path = tmp_path / "tiny_clip.pt"
+    torch.save(state, path)
+    with pytest.raises(BaseWeightsError, match=r"tiny_clip\.pt: tensor 'ln_final\.weight'.*infinite"):
+        i2imetric.create_metric("test-tiny", pretrained=str(path))
+
+
+def test_float16_base_weights_are_cast(tiny_base_file, tmp_path):
+    path = _tampered_copy(tiny_base_file, tmp_path, "visual.proj", lambda t: t.half())
+    metric = i2imetric.create_metric("test-tiny", pretrained=str(path))
+    expected = tiny_base_file[1].visual.proj.half().float()
+    assert torch.equal(metric.clip.model.visual.proj, expected)  # loaded vs saved: exact
+
+
+def test_corrupt_base_file_named(tiny_base_file, tmp_path):
+    path = tmp_path / "base.safetensors"
+    path.write_bytes(tiny_base_file[0].read_bytes()[:64])
+    with pytest.raises(BaseWeightsError, match=r"base\.safetensors: not a readable safetensors file"):
+        i2imetric.create_metric("test-tiny", pretrained=str(path))
+
+
+def test_integer_counters_may_stay_integers(tmp_path):
+    from i2imetric.weights import check_weights_file
+
+    path = tmp_path / "bn.safetensors"
+    save_file({"bn.weight": torch.ones(3), "bn.num_batches_tracked": torch.tensor(7)}, str(path))
+    check_weights_file(path)  # no error
+    save_file({"bn.weight": torch.ones(3, dtype=torch.int64)}, str(path))
+    with pytest.raises(BaseWeightsError, match="'bn.weight' is stored as int64"):
+        check_weights_file(path)
+
+
+@pytest.fixture(scope="module")
+def tiny_timm_file(tmp_path_factory):
+    """test-tiny-timm's timm encoder weights, as a user would pass them."""
+    metric = i2imetric.create_metric("test-tiny-timm", trainable="head")
+    path = tmp_path_factory.mktemp("timm") / "tiny_timm.safetensors"
+    save_file({k: v.contiguous() for k, v in metric.timm.model.state_dict().items()}, str(path))
+    return path, metric.timm.model
+
+
+def test_timm_weights_file_is_loaded(tiny_timm_file):
+    path, reference = tiny_timm_file
+    metric = i2imetric.create_metric("test-tiny-timm", timm_pretrained=str(path), seed=5)
+    assert torch.equal(metric.timm.model.patch_embed.proj.weight, reference.patch_embed.proj.weight)
+
+
+@pytest.mark.parametrize("bad", ["int8", "nan"])
+def test_bad_timm_weights_refused(tiny_timm_file, tmp_path, bad):
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(tiny_timm_file[0]))
+    name = "blocks.0.mlp.fc1.weight"
+    tensors[name] = tensors[name].to(torch.int8) if bad == "int8" else torch.full_like(tensors[name], float("nan"))
+    path = tmp_path / "timm.safetensors"
+    save_file(tensors, str(path))
+    with pytest.raises(BaseWeightsError, match=rf"timm\.safetensors: tensor '{name}'"):
+        i2imetric.create_metric("test-tiny-timm", timm_pretrained=str(path))
