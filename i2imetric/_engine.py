@@ -7,12 +7,17 @@ the cache. Outputs are never cached: each is scored once.
 
 On CUDA the forward passes run under bf16 autocast; features are turned back to float32
 before they are cached or compared, so scores and baselines are computed in float32.
+
+Every row, ok or error, names its inputs: ``source``, ``instruction`` and ``output``, the
+image paths absolute with links resolved (:func:`item_inputs`), so any reader finds the
+images from any folder, and labels can be joined to rows by content.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections import OrderedDict
 from typing import Any, Hashable, Optional, Sequence
 
@@ -22,7 +27,7 @@ from ._eval_items import DecodedBatch, WorkItem
 from .baselines import Baseline, EncodedTriplets
 from .metric import SUBSCORE_NAMES, I2IMetric, ImageFeatures
 
-__all__ = ["FeatureCache", "ScoringEngine", "error_row"]
+__all__ = ["FeatureCache", "ScoringEngine", "error_row", "item_inputs"]
 
 
 class FeatureCache:
@@ -194,10 +199,20 @@ def error_row(item: WorkItem, reason: str, baseline_names: Sequence[str]) -> dic
     return _row(item, "error", reason, None, dict.fromkeys(SUBSCORE_NAMES), dict.fromkeys(baseline_names))
 
 
+def item_inputs(item: WorkItem) -> dict:
+    """What a row records of its item: ``source``, ``instruction``, ``output`` (paths absolute, links resolved)."""
+    return {
+        "source": os.path.realpath(item.source) if item.source is not None else None,
+        "instruction": item.instruction,
+        "output": os.path.realpath(item.output),
+    }
+
+
 def _row(item: WorkItem, status: str, error: Optional[str], score, subscores: dict, baselines: dict) -> dict:
     row = {"id": item.id}
     if item.system is not None:
         row["system"] = item.system
+    row.update(item_inputs(item))
     row.update(status=status, error=error, score=score, subscores=subscores, baselines=_finite(baselines))
     return row
 

@@ -3,9 +3,11 @@
 Records become :class:`WorkItem` s, one per output image to score: a Triplet or a Rating
 gives one item, a Pairwise gives two, ``<id>/a`` and ``<id>/b`` (each row of the result
 file is one scored output, so systems can be compared row by row). A record without an id
-is named ``#<position>`` by its 0-based position in the input; an id seen before gets
-``#<position>`` appended, so every item id is unique and the same on every run, which
-is what resuming relies on.
+is named by its content (:func:`i2imetric._records.record_id`), never by its position: a
+position shifts when a malformed manifest line is fixed, and a resumed run would then give
+later records the scores of others. An item id seen before gets ``#<k>`` appended (``k``
+counts its occurrences, from 2), with one warning saying how many were renamed, so every
+item id is unique and the same on every run, which is what resuming relies on.
 
 Decoding runs in torch DataLoader workers: :class:`DecodingDataset` is a map-style
 dataset whose keys are the items themselves, so the main process streams the items
@@ -17,18 +19,21 @@ it beside the good ones.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Optional
 
 import torch
 
-from ._records import Pairwise, Rating, Record, Triplet
+from ._records import Pairwise, Rating, Record, Triplet, record_id
 from .baselines import at_source_size
 from .errors import I2IInputError
 from .inputs import check_instruction, image_to_tensor
 from .preprocess import Preprocess
 
 __all__ = ["WorkItem", "FailedItem", "DecodedItem", "DecodedBatch", "DecodingDataset", "items_from_records", "collate"]
+
+log = logging.getLogger("i2imetric.evaluation")
 
 
 @dataclass(frozen=True)
@@ -54,34 +59,69 @@ class WorkItem:
     target_caption: Optional[str] = None
 
 
-def items_from_records(records: Iterable[Record]) -> Iterator[WorkItem]:
-    """The items of ``records`` in order, with unique, run-stable ids."""
-    seen: set[str] = set()
+def items_from_records(records: Iterable[Record], warn_duplicates: bool = True) -> Iterator[WorkItem]:
+    """The items of ``records`` in order, with unique, run-stable ids.
+
+    Args:
+        records: Triplet, Pairwise and Rating records.
+        warn_duplicates: once the records are exhausted, log one warning saying how many
+            item ids were repeated (and so renamed ``<id>#<k>``); a caller that reads the
+            same input several times passes False on all passes but one.
+
+    Returns:
+        A generator of :class:`WorkItem`.
+    """
+    occurrences: dict[str, int] = {}
+    renamed: list[tuple[str, str]] = []
     for index, record in enumerate(records):
         for item in _record_items(record, index):
-            if item.id in seen:
-                item = replace(item, id=f"{item.id}#{index}")
-            seen.add(item.id)
+            unique = _unique_id(item.id, occurrences)
+            if unique != item.id:
+                renamed.append((item.id, unique))
+                item = replace(item, id=unique)
             yield item
+    if renamed and warn_duplicates:
+        first, new = renamed[0]
+        log.warning(
+            "%d item id(s) repeat an earlier one and were renamed <id>#<k> (e.g. %r -> %r); give each record "
+            "its own id to keep the names you chose",
+            len(renamed),
+            first,
+            new,
+        )
+
+
+def _unique_id(item_id: str, occurrences: dict[str, int]) -> str:
+    """``item_id``, or ``item_id#<k>`` for its k-th occurrence (skipping names already taken)."""
+    count = occurrences.get(item_id, 0)
+    occurrences[item_id] = count + 1
+    if count == 0:
+        return item_id
+    k = count + 1
+    while f"{item_id}#{k}" in occurrences:  # an explicit id may already be "r#2"
+        k += 1
+    unique = f"{item_id}#{k}"
+    occurrences[unique] = 1
+    return unique
 
 
 def _record_items(record: Record, index: int) -> list[WorkItem]:
-    record_id = record.id if record.id is not None else f"#{index}"
+    if not isinstance(record, (Triplet, Rating, Pairwise)):
+        raise I2IInputError(f"record {index}: expected a Triplet, Pairwise or Rating, got {type(record).__name__}")
+    item_id = record_id(record)
     captions = {name: _text_or_none(record.extra.get(name)) for name in ("source_caption", "target_caption")}
     shared = dict(record_index=index, source=record.source, instruction=record.instruction, **captions)
-    if isinstance(record, (Triplet, Rating)):
-        return [WorkItem(id=record_id, output=record.output, system=record.system, **shared)]
     if isinstance(record, Pairwise):
         return [
             WorkItem(
-                id=f"{record_id}/{side}",
+                id=f"{item_id}/{side}",
                 output=output,
                 system=_text_or_none(record.extra.get(f"system_{side}")),
                 **shared,
             )
             for side, output in (("a", record.output_a), ("b", record.output_b))
         ]
-    raise I2IInputError(f"record {index}: expected a Triplet, Pairwise or Rating, got {type(record).__name__}")
+    return [WorkItem(id=item_id, output=record.output, system=record.system, **shared)]
 
 
 def _text_or_none(value) -> Optional[str]:

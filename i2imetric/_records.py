@@ -3,12 +3,17 @@
 A record checks its fields when it is made, so a record that exists is usable:
 its images are paths, its label or value is a finite number in range, and its
 ``extra`` is a dict. Readers turn a failed check into an error naming the row.
+
+:func:`record_id` is the one rule for naming a record that has no id: every module
+that joins results to records (evaluation, meta-evaluation, reports) calls it.
 """
 
+import hashlib
+import json
 import math
 import numbers
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 from .errors import I2IInputError
@@ -136,6 +141,39 @@ class Rating:
 
 Record = Triplet | Pairwise | Rating
 RECORD_TYPES = {cls.manifest_type: cls for cls in (Triplet, Pairwise, Rating)}
+
+
+def record_id(record: Record) -> str:
+    """The record's id, or for a record without one an id made from its content.
+
+    The content id is ``#`` and 16 hex digits of the sha256 of the record's fields (image
+    paths made absolute): it names the same record the same way on every run, whatever
+    other lines of its manifest parsed, were fixed, added or removed, which is what
+    resuming a result file and joining labels to results rely on. Two records with equal
+    content get equal ids; the evaluation engine tells them apart (``#...#2``).
+
+    Args:
+        record: a Triplet, Pairwise or Rating.
+
+    Returns:
+        ``record.id`` when it has one, else ``"#<16 hex digits>"``.
+
+    Example:
+        >>> record_id(Triplet("a.png", "make it red", "b.png", id="7"))
+        '7'
+        >>> record_id(Triplet("a.png", "make it red", "b.png")).startswith("#")
+        True
+    """
+    if record.id is not None:
+        return record.id
+    content = {"type": record.manifest_type}
+    for f in fields(record):
+        if f.name != "id":
+            value = getattr(record, f.name)
+            # Absolute, so a relative in-memory path and a manifest's resolved one agree.
+            content[f.name] = os.path.abspath(value) if f.name in record.image_fields and value else value
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+    return "#" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _check_shared_fields(record: Record) -> None:

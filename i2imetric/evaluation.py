@@ -16,6 +16,12 @@ What happens to the records:
    item (missing or corrupt file, empty instruction, no source) gives a row with
    ``status: "error"`` and the reason; the run goes on, unless ``fail_fast``.
 
+A result file is never silently wrong: a run holds a lock on it (a second run on the same
+``out`` fails at once), its header records the metric (config, weights and i2imetric
+version), the baselines and the manifest, and a resume under another of them is refused
+with :class:`~i2imetric.errors.ResultsError`, as is a resume whose manifest now gives an
+already scored id other inputs (each row names its ``source``, ``instruction``, ``output``).
+
 Under ``accelerate launch``, process ``i`` of ``n`` takes the records ``i::n``, streams
 its rows to ``<out>.rank<i>.jsonl``, and once all are done process 0 merges them into
 ``out`` in input order. CSV and Parquet outputs are written that way too (as if by one
@@ -24,6 +30,8 @@ process), because only JSON Lines can be appended to safely.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -34,13 +42,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ._engine import FeatureCache, ScoringEngine
+from ._engine import FeatureCache, ScoringEngine, item_inputs
 from ._eval_items import DecodingDataset, WorkItem, collate, items_from_records
 from ._manifest import iter_manifest
 from ._results import (
+    INPUT_FIELDS,
+    ResultsLock,
     RowAppender,
     check_output_format,
-    completed_ids,
+    check_resumable,
+    completed_inputs,
+    make_header,
     merge_results,
     output_format,
     read_rows,
@@ -49,11 +61,12 @@ from ._results import (
 )
 from ._rows import LoadReport
 from .baselines import Baseline, resolve_baselines
-from .errors import I2IInputError
+from .errors import I2IInputError, ResultsError
 from .metric import I2IMetric
 from .stats import bootstrap_ci
+from .version import __version__
 
-__all__ = ["evaluate", "EvalSummary", "SystemSummary", "default_num_workers", "process_state"]
+__all__ = ["evaluate", "EvalSummary", "SystemSummary", "default_num_workers", "metric_identity", "process_state"]
 
 # Per source a ViT-B/32 keeps ~100 KB (pooled + 49 patch tokens), a ViT-B/16 ~400 KB.
 DEFAULT_CACHE_BYTES = 512 * 2**20
@@ -89,6 +102,7 @@ def evaluate(
     cache_bytes: int = DEFAULT_CACHE_BYTES,
     cache_entries: int = DEFAULT_CACHE_ENTRIES,
     progress: bool = True,
+    metric_name: Optional[str] = None,
 ) -> "EvalSummary":
     """Score every record and stream one result row per scored output to ``out``.
 
@@ -107,6 +121,9 @@ def evaluate(
         cache_bytes, cache_entries: bounds of the source/instruction embedding cache;
             ``cache_bytes=0`` turns caching off.
         progress: show a progress bar (on the main process, when stderr is a terminal).
+        metric_name: how the result header names the metric (e.g. the ``--metric`` given);
+            default its config's name. Only the metric's config and weights decide
+            whether a file may be resumed.
 
     Returns:
         An :class:`EvalSummary` of everything in ``out`` (earlier rows included).
@@ -114,6 +131,9 @@ def evaluate(
     Raises:
         I2IInputError: bad options, an unreadable manifest line with ``fail_fast``, or
             with ``fail_fast`` the first bad record (naming its id and the reason).
+        ResultsError: another run is writing ``out``; or ``out`` (or a shard of it) was
+            made by another metric, other baselines or another manifest, or has rows
+            whose id now names other inputs.
     """
     _check_int(batch_size, "batch_size", minimum=1)
     num_workers = default_num_workers() if num_workers is None else num_workers
@@ -126,32 +146,114 @@ def evaluate(
         raise I2IInputError(f"{out}: the result file would overwrite the manifest; choose another out")
 
     state = process_state()
-    # Only JSON Lines can be appended to safely; CSV and Parquet are merged from a shard at the end.
-    streams_to_out = state.num_processes == 1 and output_format(out) == "jsonl"
-    completed = completed_ids([out, *shard_files(out)])
-    state.wait_for_everyone()  # everyone has read the old rows before anyone appends
-    own = _OwnPending(inputs, completed, state.process_index, state.num_processes)
-    counts = own.count()
+    lock = _take_run_lock(out, state)
+    try:
+        header = make_header(metric_identity(metric, metric_name), [b.name for b in chosen], inputs.identity())
+        # Only JSON Lines can be appended to safely; CSV and Parquet are merged from a shard at the end.
+        streams_to_out = state.num_processes == 1 and output_format(out) == "jsonl"
+        previous = [out, *shard_files(out)]
+        check_resumable(previous, header)
+        completed = completed_inputs(previous)
+        state.wait_for_everyone()  # everyone has read the old rows before anyone appends
+        own = _OwnPending(inputs, completed, state.process_index, state.num_processes)
+        counts = own.count()
 
-    sink_path = out if streams_to_out else shard_path(out, state.process_index)
-    with RowAppender(sink_path) as sink:
-        _score_items(
-            metric,
-            own,
-            sink,
-            total=counts.pending,
-            baselines=chosen,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            fail_fast=fail_fast,
-            cache=_make_cache(cache_bytes, cache_entries),
-            progress=progress and state.is_main_process,
-        )
-    state.wait_for_everyone()
-    if state.is_main_process and shard_files(out):
-        merge_results(out, (item.id for item in inputs.items()), [b.name for b in chosen])
-    state.wait_for_everyone()
-    return _summarize(out, counts.resumed, inputs.skipped_lines())
+        sink_path = out if streams_to_out else shard_path(out, state.process_index)
+        with RowAppender(sink_path, header) as sink:
+            _score_items(
+                metric,
+                own,
+                sink,
+                total=counts.pending,
+                baselines=chosen,
+                batch_size=batch_size,
+                num_workers=num_workers,
+                fail_fast=fail_fast,
+                cache=_make_cache(cache_bytes, cache_entries),
+                progress=progress and state.is_main_process,
+            )
+        state.wait_for_everyone()
+        if state.is_main_process and shard_files(out):
+            ordered_ids = (item.id for item in inputs.items(warn_duplicates=False))
+            merge_results(out, ordered_ids, [b.name for b in chosen], header)
+        state.wait_for_everyone()
+        return _summarize(out, counts.resumed, inputs.skipped_lines())
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _take_run_lock(out: Path, state) -> Optional[ResultsLock]:
+    """The main process locks ``out`` for the whole run; if it cannot, every process stops here.
+
+    One lock per run, not per shard: a run with another process count, or a single-process
+    run streaming to ``out`` itself, must be kept out as well. The other processes learn the
+    outcome from the main one, so none of them writes a row when the lock is taken.
+    """
+    lock, problem = None, None
+    if state.is_main_process:
+        try:
+            lock = ResultsLock(out)
+        except ResultsError as refused:
+            problem = str(refused)
+    problem = _broadcast(problem, state)
+    if problem is not None:
+        raise ResultsError(problem)
+    return lock
+
+
+def _broadcast(value, state):
+    """The main process's ``value``, on every process (picklable values only)."""
+    if state.num_processes == 1:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value], from_process=0)[0]
+
+
+# ----------------------------------------------------------------------- identities
+
+
+def metric_identity(metric: I2IMetric, name: Optional[str] = None) -> dict:
+    """What a result header records of the metric that made its rows.
+
+    Args:
+        metric: the metric.
+        name: how to name it (a checkpoint folder is recorded as its resolved path);
+            default its config's name.
+
+    Returns:
+        ``name``; ``config_sha256`` of the architecture; ``weights_sha256`` of every
+        parameter and buffer (name, dtype, shape and bytes; so any change of weights,
+        LoRA, head or base, changes it, and loading the same checkpoint again does not)
+        and of where the base weights came from; ``version`` of i2imetric.
+    """
+    name = name or metric.config.name
+    if os.path.isdir(name):
+        name = os.path.realpath(name)
+    config = json.dumps(metric.config.to_dict(), sort_keys=True, default=str)
+    weights = hashlib.sha256()
+    sources = [s.to_dict() if s is not None else None for s in (metric.base_source, metric.timm_source)]
+    weights.update(json.dumps(sources, sort_keys=True).encode())
+    for tensor_name, tensor in sorted(metric.state_dict().items()):
+        # One tensor at a time on the CPU: a whole state dict would double the memory in use.
+        data = tensor.detach().cpu().contiguous().reshape(-1)
+        weights.update(f"{tensor_name}:{data.dtype}:{tuple(tensor.shape)}".encode())
+        weights.update(data.view(torch.uint8).numpy().tobytes())
+    return {
+        "name": name,
+        "config_sha256": hashlib.sha256(config.encode()).hexdigest(),
+        "weights_sha256": weights.hexdigest(),
+        "version": __version__,
+    }
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------ the inputs
@@ -166,13 +268,25 @@ class _Inputs:
         self.records = None if self.manifest is not None else list(records)
         self.report: Optional[LoadReport] = None
 
-    def items(self) -> Iterator[WorkItem]:
+    def items(self, warn_duplicates: bool) -> Iterator[WorkItem]:
+        """The items, one pass; ``warn_duplicates`` on one pass only, so the warning comes once."""
         if self.manifest is None:
-            return items_from_records(self.records)
+            return items_from_records(self.records, warn_duplicates)
+        self._check_manifest()
+        self.report = LoadReport(str(self.manifest))
+        records = iter_manifest(self.manifest, on_error=self.on_error, report=self.report)
+        return items_from_records(records, warn_duplicates)
+
+    def identity(self) -> Optional[dict]:
+        """What a result header records of the manifest: its resolved path and sha256 (None for in-memory records)."""
+        if self.manifest is None:
+            return None
+        self._check_manifest()
+        return {"path": str(self.manifest.resolve()), "sha256": _file_sha256(self.manifest)}
+
+    def _check_manifest(self) -> None:
         if not self.manifest.is_file():
             raise I2IInputError(f"{self.manifest}: no such manifest file")
-        self.report = LoadReport(str(self.manifest))
-        return items_from_records(iter_manifest(self.manifest, on_error=self.on_error, report=self.report))
 
     def skipped_lines(self) -> list[tuple[str, str]]:
         """Manifest lines that were not valid records, as ``(file:line, reason)``."""
@@ -186,25 +300,44 @@ class _Counts:
 
 
 class _OwnPending:
-    """This process's share of the items (records ``rank::world``), less those already done."""
+    """This process's share of the items (records ``rank::world``), less those already done.
 
-    def __init__(self, inputs: _Inputs, completed: set[str], rank: int, world: int):
+    Args:
+        completed: id -> (file, recorded inputs) of the rows already written.
+    """
+
+    def __init__(self, inputs: _Inputs, completed: dict[str, tuple[Path, tuple]], rank: int, world: int):
         self.inputs, self.completed, self.rank, self.world = inputs, completed, rank, world
 
     def __iter__(self) -> Iterator[WorkItem]:
-        return (item for item in self.inputs.items() if self._is_own(item) and item.id not in self.completed)
+        items = self.inputs.items(warn_duplicates=False)
+        return (item for item in items if self._is_own(item) and item.id not in self.completed)
 
     def count(self) -> _Counts:
-        """One pass over the input: the progress bar's total, and how much was done before."""
+        """One pass over the input: the progress bar's total, how much was done before, and a check of it."""
         pending = resumed = 0
-        for item in self.inputs.items():
+        for item in self.inputs.items(warn_duplicates=True):
             done = item.id in self.completed
+            if done:
+                _check_same_inputs(item, *self.completed[item.id])
             resumed += done
             pending += self._is_own(item) and not done
         return _Counts(pending, resumed)
 
     def _is_own(self, item: WorkItem) -> bool:
         return item.record_index % self.world == self.rank
+
+
+def _check_same_inputs(item: WorkItem, path: Path, recorded: tuple) -> None:
+    """Refuse to skip an item whose id was scored for other inputs: its old row is not its score."""
+    current = item_inputs(item)
+    for name, old in zip(INPUT_FIELDS, recorded):
+        if old != current[name]:
+            raise ResultsError(
+                f"{path}: row {item.id!r} was scored for {name} {old!r}, but the input's {item.id!r} now has "
+                f"{current[name]!r}; the records changed under the same ids: use another --out, or delete {path} "
+                "to start over"
+            )
 
 
 # ---------------------------------------------------------------------- the scoring

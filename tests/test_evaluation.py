@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 import i2imetric
+from i2imetric._records import record_id
 from i2imetric.cli import main as cli_main
 from i2imetric.datasets import Pairwise, Rating, Triplet, write_manifest
 from i2imetric.errors import I2IInputError
@@ -66,8 +67,11 @@ def manifest(tmp_path):
 
 
 def _rows(path):
+    """The result rows, without the header line."""
     with open(path, encoding="utf-8") as file:
-        return [json.loads(line) for line in file]
+        lines = [json.loads(line) for line in file]
+    assert lines[0]["i2imetric_results"] == 1
+    return lines[1:]
 
 
 def _scores(rows):
@@ -97,7 +101,9 @@ def test_rows_match_metric_score_and_stream_in_input_order(metric, manifest, tmp
     records = _benchmark_records(tmp_path)
     assert [r["id"] for r in rows] == [r.id for r in records]
     assert all(r["status"] == "ok" and r["error"] is None for r in rows)
-    assert set(rows[0]) == {"id", "system", "status", "error", "score", "subscores", "baselines"}
+    assert set(rows[0]) == {
+        "id", "system", "source", "instruction", "output", "status", "error", "score", "subscores", "baselines"
+    }  # fmt: skip
     assert set(rows[0]["subscores"]) == {"instruction", "preservation", "quality"}
     assert rows[0]["baselines"] == {}
     expected = metric.score([r.source for r in records], [r.instruction for r in records], [r.output for r in records])
@@ -158,23 +164,25 @@ def test_pairwise_gives_two_rows_and_rating_one(metric, tmp_path):
     records = [
         Pairwise(source, "make it red", out_a, out_b, label="a", id="p", extra={"system_a": "x", "system_b": "y"}),
         Rating(source, "make it red", out_b, value=3.0, system="y", id="r"),
-        Triplet(source, "make it red", out_a),  # no id: named by its position
+        Triplet(source, "make it red", out_a),  # no id: named by its content
         Triplet(source, "make it red", out_b, id="r"),  # a repeated id: made unique
     ]
     out = tmp_path / "r.jsonl"
     evaluate(metric, records, out=out, num_workers=0, baselines="none")
 
     rows = _rows(out)
+    unnamed = record_id(records[2])
+    assert unnamed.startswith("#") and len(unnamed) == 17
     assert [(r["id"], r.get("system")) for r in rows] == [
         ("p/a", "x"),
         ("p/b", "y"),
         ("r", "y"),
-        ("#2", None),
-        ("r#3", None),
+        (unnamed, None),
+        ("r#2", None),
     ]
     scores = _scores(rows)
-    assert scores["p/a"] == pytest.approx(scores["#2"], abs=1e-6)
-    assert scores["p/b"] == pytest.approx(scores["r"], abs=1e-6) == pytest.approx(scores["r#3"], abs=1e-6)
+    assert scores["p/a"] == pytest.approx(scores[unnamed], abs=1e-6)
+    assert scores["p/b"] == pytest.approx(scores["r"], abs=1e-6) == pytest.approx(scores["r#2"], abs=1e-6)
 
 
 def test_summary_gives_mean_and_bootstrap_ci_per_system(metric, manifest, tmp_path):
@@ -293,7 +301,7 @@ def test_rerun_after_sigkill_equals_an_uninterrupted_run(metric, tmp_path):
         command, cwd=REPO_ROOT, env=_subprocess_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        _wait_for_rows(out, minimum=5, process=process)
+        _wait_for_rows(out, minimum=1 + 5, process=process)  # the header, then 5 rows
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -314,8 +322,10 @@ def test_resume_merges_rows_left_in_shard_files_by_an_interrupted_sharded_run(me
     expected_out = tmp_path / "expected.jsonl"
     evaluate(metric, manifest, out=expected_out, num_workers=0, baselines="none")
     expected = _rows(expected_out)
+    header = expected_out.read_text().splitlines(keepends=True)[0]  # the same metric, baselines and manifest
     out = tmp_path / "results.jsonl"
     with open(tmp_path / "results.jsonl.rank1.jsonl", "w", encoding="utf-8") as shard:
+        shard.write(header)
         shard.writelines(json.dumps(row) + "\n" for row in expected[1::2])
 
     summary = evaluate(metric, manifest, out=out, num_workers=0, baselines="none")

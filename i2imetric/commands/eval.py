@@ -24,7 +24,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--out",
         required=True,
         help="result file, one row per scored output: .jsonl (streamed), .csv or .parquet (written at the end); "
-        "rerunning the same command resumes it",
+        "rerunning the same command resumes it (with another metric, baselines or manifest it is refused)",
     )
     parser.add_argument("--batch-size", type=int, default=32, help="outputs per forward pass (default: 32)")
     parser.add_argument(
@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.num_workers,
         baselines=args.baselines,
         fail_fast=args.fail_fast,
+        metric_name=args.metric,
     )
     if not state.is_main_process:
         return 0  # the summary, and the exit status it implies, are the main process's to give
