@@ -15,10 +15,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import yaml
 
@@ -140,7 +141,7 @@ class ValidationConfig:
 class TrainConfig:
     model: str = "test-tiny"  # a model config name, see i2imetric.list_models()
     model_overrides: dict = field(default_factory=dict)
-    pretrained: Optional[str] = None  # base weights: tag, hf-hub id, or local file
+    pretrained: Union[str, bool, None] = None  # base weights: tag, hf-hub id, local file, or true for the default tag
     output_dir: str = "runs/metric"
     seed: int = 0
     steps: int = 1000
@@ -265,7 +266,7 @@ def check_field_types(obj, where: str, only: Optional[dict] = None) -> None:
 
 def _has_type(value, hint) -> bool:
     origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is typing.Union:
+    if origin in (typing.Union, types.UnionType):
         return any(_has_type(value, arg) for arg in args)
     if origin is list:
         return isinstance(value, list) and all(_has_type(v, args[0]) for v in value) if args else isinstance(value, list)
@@ -284,7 +285,7 @@ def _has_type(value, hint) -> bool:
 
 def _type_name(hint) -> str:
     args = typing.get_args(hint)
-    if typing.get_origin(hint) is typing.Union:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " or ".join(_type_name(arg) for arg in args)
     if typing.get_origin(hint) is list:
         return f"a list of {_type_name(args[0])}" if args else "a list"
