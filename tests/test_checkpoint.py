@@ -367,8 +367,9 @@ def test_giant_architecture_builds_only_when_asked(giant):
 
 
 def test_demo_has_no_dead_adapters_and_every_one_acts():
-    from i2imetric.demo import build_cases
     from test_metric import assert_every_adapter_acts
+
+    from i2imetric.demo import build_cases
 
     metric = i2imetric.load_metric("demo")
     names = [n for n, _ in metric.named_parameters() if "lora_B" in n]
