@@ -60,7 +60,7 @@ def run_demo(metric_name: str = "demo", out: str | Path = DEFAULT_OUT, shapes: i
     """Score every case, print ranked tables, write images, heatmaps, results and a report to ``out``.
 
     ``results.jsonl`` holds a row per candidate as ``i2imetric eval`` writes them (image
-    paths absolute and resolved), plus the row's ``case``; ``report.html`` ranks the
+    paths absolute and resolved), plus its ``case`` and ``heatmap``; ``report.html`` ranks the
     candidates of each case, as the tables printed here do (see :func:`i2imetric.report.rank_cases`).
 
     Returns:
@@ -80,7 +80,7 @@ def run_demo(metric_name: str = "demo", out: str | Path = DEFAULT_OUT, shapes: i
         rows += case_rows
     results = _write_results(out / "results.jsonl", rows)
     rankings, _ = rank_cases(rows, RIGHT)
-    report = build_report(results, out / "report.html", metric=metric, right_answer=RIGHT)
+    report = build_report(results, out / "report.html", right_answer=RIGHT)
     wins = sum(ranking.beaten for ranking in rankings)
     pairs = sum(ranking.wrong for ranking in rankings)
     firsts = sum(ranking.right_rank == 1 for ranking in rankings)
@@ -116,7 +116,7 @@ def _score_case(metric, case: DemoCase, case_dir: Path) -> list[dict]:
         # One forward pass gives the score, the sub-scores and the map, so the tables,
         # results.jsonl and the report all show the same numbers.
         explanation = metric.explain(case.source, case.instruction, image)
-        save_heatmap(explanation.patch_map, image, case_dir / f"{slug}_heatmap.png")
+        heatmap = save_heatmap(explanation.patch_map, image, case_dir / f"{slug}_heatmap.png")
         rows.append(
             {
                 "id": f"{case.name}/{slug}",
@@ -132,6 +132,7 @@ def _score_case(metric, case: DemoCase, case_dir: Path) -> list[dict]:
                 "subscores": explanation.subscores,
                 "baselines": {},
                 "case": case.name,
+                "heatmap": os.path.realpath(heatmap),  # drawn once: the report embeds it
             }
         )
     return rows

@@ -117,7 +117,7 @@ __all__ = [
 
 METRIC = "metric"
 LABEL_FORMATS = ("manifest", "imagenhub")
-_IMAGE_KEYS = ("source", "output")
+_IMAGE_KEYS = ("source", "output", "heatmap")  # "heatmap": see i2imetric.report
 _PARAM_SYMBOLS = {"epsilon": "eps", "tau": "tau"}
 _MIN_CLUSTERS = 10  # see _clusters
 

@@ -20,7 +20,8 @@ the ``system`` named ``right_answer`` is the correct one. Scores of different ca
 cannot be compared, so sections 2 and 4 give way to what can: the right answer's rank
 in each case and the share of the case's wrong answers it beats (per case and overall,
 as the demo prints them), then each case's candidates best first. A wrong answer that
-ties the right one ranks above it and is not beaten.
+ties the right one ranks above it and is not beaten. A candidate's heatmap is the PNG its
+row names in ``heatmap`` (the demo draws them as it scores), else drawn with ``metric``.
 
 Image paths: a result row names its images by absolute path, as ``i2imetric eval`` and
 ``i2imetric demo`` write them. A relative path (a hand-written file) is read from the
@@ -493,7 +494,8 @@ def _rankings_figure(rankings: list[CaseRanking]) -> Figure:
 
 def _cases_section(rankings: list[CaseRanking], triplets: dict[str, tuple], metric) -> str:
     parts = ['<section id="cases"><h2>Every case, best candidate first</h2>']
-    if metric is None:
+    drawn = all(isinstance(row.get("heatmap"), str) for ranking in rankings for row in ranking.ranked)
+    if metric is None and not drawn:
         parts.append('<p class="note">No heatmaps: pass a metric (--metric) to draw where each edit helped or hurt.</p>')
     for ranking in rankings:
         parts.append(_case(ranking, triplets, metric))
@@ -519,7 +521,9 @@ def _candidate(place: int, row: dict, right_answer: str, triplets: dict[str, tup
         images = "<div class='missing'>no image path in this row; pass the scored manifest (--data)</div>"
     else:
         images = _thumbnail_img(output, "output", CANDIDATE_PX)
-        if metric is not None and source is not None and instruction is not None:
+        if isinstance(row.get("heatmap"), str):
+            images += _thumbnail_img(row["heatmap"], "heatmap", CANDIDATE_PX)
+        elif metric is not None and source is not None and instruction is not None:
             images += _heatmap(metric, source, instruction, output, CANDIDATE_PX)[0]
     css = " class='right'" if is_right else ""
     return f"<figure{css}><div class='pair'>{images}</div><figcaption>{html.escape(caption)}</figcaption></figure>"

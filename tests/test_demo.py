@@ -59,6 +59,7 @@ def test_demo_command_end_to_end(demo):
     assert {row["system"] for row in rows} >= {RIGHT, "no_edit", "unchanged"}
     for row in rows:
         heatmap = out / row["case"] / f"{row['system'].replace(' ', '_')}_heatmap.png"
+        assert row["heatmap"] == os.path.realpath(heatmap)
         with Image.open(heatmap) as image:
             image.verify()
     assert "<html" in (out / "report.html").read_text()[:500].lower()
@@ -67,7 +68,7 @@ def test_demo_command_end_to_end(demo):
 def test_demo_rows_name_their_images_as_eval_does(demo):
     out, rows, _ = demo
     for row in rows:
-        for key in ("source", "output"):
+        for key in ("source", "output", "heatmap"):
             assert os.path.isabs(row[key]) and row[key] == os.path.realpath(row[key]) and os.path.isfile(row[key])
         assert row["status"] == "ok" and set(row) >= {"id", "system", "instruction", "score", "subscores", "baselines"}
 
@@ -87,7 +88,8 @@ def test_report_reads_the_demo_results_from_any_working_folder(demo, tmp_path, m
     assert main(argv) == 0
     page = (tmp_path / "again.html").read_text(encoding="utf-8")
     assert "unreadable" not in page
-    assert len(embedded_images(page)) == 1 + sum(1 + len(case) for case in by_case(rows).values())  # no --metric
+    # Without --metric too: the rows name the heatmaps the demo drew.
+    assert len(embedded_images(page)) == 1 + sum(1 + 2 * len(case) for case in by_case(rows).values())
 
 
 def test_the_demo_report_shows_each_cases_rank_of_the_right_edit_not_pooled_lists(demo):
