@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
 from .errors import I2IInputError, ResultsError
-from .metric import SUBSCORE_NAMES
 
 try:
     import fcntl
@@ -72,6 +71,8 @@ log = logging.getLogger("i2imetric.evaluation")
 
 RESULTS_FORMAT = 1
 HEADER_KEY = "i2imetric_results"
+# This module stays torch-free (readers such as meta-evaluation use read_rows and
+# is_header); only the flat formats need the subscore names, from the torch-side metric.
 # What each row records of its input, so any reader finds the images and a resume can
 # tell that a row still belongs to the record of its id.
 INPUT_FIELDS = ("source", "instruction", "output")
@@ -327,13 +328,19 @@ class ResultsLock:
             return
         try:
             fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             self._file.seek(0)
             holder = self._file.read().strip() or "another process"
             self._file.close()
             raise ResultsError(
                 f"{out}: another i2imetric eval ({holder}) is writing to it; wait for it to end, "
                 "or choose another --out"
+            ) from None
+        except OSError as problem:  # e.g. a network file system without locks
+            self._file.close()
+            raise ResultsError(
+                f"{self.path}: cannot lock it ({problem}), so a second run could write every row twice; "
+                "write --out to a local disk"
             ) from None
         # Who holds it, for the message a second run prints.
         self._file.truncate(0)
@@ -467,13 +474,20 @@ _WRITERS = {"jsonl": _write_jsonl, "csv": _write_csv, "parquet": _write_parquet}
 # ---------------------------------------------------------------- flat (CSV, Parquet)
 
 
+def _subscore_names() -> tuple:
+    from .metric import SUBSCORE_NAMES
+
+    return tuple(SUBSCORE_NAMES)
+
+
 def _flat_columns(baseline_names: Sequence[str]) -> list[str]:
-    return [*_FLAT_HEAD, *(f"subscores.{n}" for n in SUBSCORE_NAMES), *(f"baselines.{n}" for n in baseline_names)]
+    subscores = (f"subscores.{n}" for n in _subscore_names())
+    return [*_FLAT_HEAD, *subscores, *(f"baselines.{n}" for n in baseline_names)]
 
 
 def _flatten(row: dict, baseline_names: Sequence[str]) -> dict:
     flat = {name: row.get(name) for name in _FLAT_HEAD}
-    flat.update({f"subscores.{n}": row["subscores"].get(n) for n in SUBSCORE_NAMES})
+    flat.update({f"subscores.{n}": row["subscores"].get(n) for n in _subscore_names()})
     flat.update({f"baselines.{n}": row["baselines"].get(n) for n in baseline_names})
     return flat
 
@@ -486,7 +500,7 @@ def _unflatten(flat: dict) -> dict:
     row["status"] = flat["status"]
     row["error"] = flat.get("error") or None
     row["score"] = _number(flat.get("score"))
-    row["subscores"] = {n: _number(flat.get(f"subscores.{n}")) for n in SUBSCORE_NAMES}
+    row["subscores"] = {n: _number(flat.get(f"subscores.{n}")) for n in _subscore_names()}
     row["baselines"] = {k[len("baselines.") :]: _number(v) for k, v in flat.items() if k.startswith("baselines.")}
     return row
 

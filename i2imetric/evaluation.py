@@ -332,7 +332,7 @@ def _check_same_inputs(item: WorkItem, path: Path, recorded: tuple) -> None:
     """Refuse to skip an item whose id was scored for other inputs: its old row is not its score."""
     current = item_inputs(item)
     for name, old in zip(INPUT_FIELDS, recorded):
-        if old != current[name]:
+        if (old or None) != (current[name] or None):  # CSV cannot tell "" from null
             raise ResultsError(
                 f"{path}: row {item.id!r} was scored for {name} {old!r}, but the input's {item.id!r} now has "
                 f"{current[name]!r}; the records changed under the same ids: use another --out, or delete {path} "

@@ -151,6 +151,21 @@ def test_csv_results_keep_the_header_in_a_sidecar_and_refuse_another_metric(metr
     assert not list(tmp_path.glob("r.csv.rank*"))
 
 
+def test_csv_resume_accepts_inputs_that_csv_writes_alike(metric, tmp_path):
+    (good,) = _triplets(tmp_path, 1)
+    records = [good, Triplet(None, "", good.output, id="no-source"), Triplet(good.source, None, good.output, id="none")]
+    out = tmp_path / "r.csv"
+    _run(metric, records, out)
+    again = _run(metric, records, out)
+    assert again.resumed == 3 and (again.ok, again.error_rows) == (1, 2)
+
+
+def test_result_readers_import_without_torch():
+    code = "import sys, i2imetric._results, i2imetric._records; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
 def test_rows_without_a_header_are_refused(metric, manifest, tmp_path):
     out = tmp_path / "old.jsonl"
     out.write_text(json.dumps({"id": "t0", "status": "ok", "score": 1.0, "subscores": {}, "baselines": {}}) + "\n")
