@@ -226,10 +226,11 @@ def build_metric(config: TrainConfig) -> I2IMetric:
 
     Raises:
         ConfigError: a ``model_overrides`` value of the wrong type, or settings the model
-            builder rejects (peft refuses e.g. ``lora.r: 0`` with a plain ValueError).
+            builder rejects with a plain ValueError (torch's ``nn.Dropout`` refuses ``head.dropout: 2``,
+            peft a LoRA setting the library does not check itself).
     """
     overrides = config.model_overrides
-    # Types first: peft and torch meet a string rank or dropout with a TypeError deep inside.
+    # Types first: torch and peft meet e.g. a string head width with a TypeError deep inside.
     check_field_types(get_model_config(config.model, **overrides), "model_overrides", only=overrides)
     try:
         return i2imetric.create_metric(config.model, pretrained=config.pretrained, seed=config.seed, **overrides)
