@@ -193,10 +193,14 @@ def _fetch_hub_checkpoint(repo_id: str, cache_dir: Optional[str]) -> Path:
     config_path = Path(fetch_hub_file(repo_id, [CONFIG_NAME], cache_dir))
     fetch_hub_file(repo_id, [WEIGHTS_NAME], cache_dir)
     # A bundled base file (tiny bases travel with the checkpoint) sits next to the config.
-    with open(config_path, encoding="utf-8") as handle:
-        base = json.load(handle).get("base_weights", {})
-    if base.get("kind") == "file" and not Path(base["ref"]).is_absolute():
-        fetch_hub_file(repo_id, [base["ref"]], cache_dir)
+    # Only what is needed to find a bundled base is read here; load_checkpoint checks the rest.
+    try:
+        base = json.loads(config_path.read_text(encoding="utf-8")).get("base_weights") or {}
+        bundled = base.get("ref") if base.get("kind") == "file" else None
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+        raise CheckpointError(f"hf-hub:{repo_id}: {config_path} is not an i2imetric checkpoint config ({exc})") from exc
+    if isinstance(bundled, str) and not Path(bundled).is_absolute():
+        fetch_hub_file(repo_id, [bundled], cache_dir)
     with contextlib.suppress(BaseWeightsError):
         fetch_hub_file(repo_id, [CARD_NAME], cache_dir)  # the model card is optional
     return config_path.parent

@@ -380,11 +380,22 @@ class I2IMetric(nn.Module):
         return save_checkpoint(self, folder, card=card, bundle_base=bundle_base)
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path, device: Optional[str] = None, base_weights: Optional[str] = None):
-        """Load a checkpoint folder safely (safetensors only, strict keys), in eval mode."""
-        from .checkpoint import load_checkpoint
+    def from_pretrained(
+        cls,
+        folder: str | Path,
+        device: Optional[str] = None,
+        base_weights: Optional[str] = None,
+        allow_large: bool = False,
+    ):
+        """Load a checkpoint folder safely (safetensors only, strict keys), in eval mode.
 
-        return load_checkpoint(folder, device=device, base_weights=base_weights)
+        ``allow_large`` lifts the size limit on the config's declared architecture
+        (see :data:`i2imetric.checkpoint.MAX_PARAMETERS`).
+        """
+        from .checkpoint import MAX_PARAMETERS, load_checkpoint
+
+        limit = None if allow_large else MAX_PARAMETERS
+        return load_checkpoint(folder, device=device, base_weights=base_weights, max_parameters=limit)
 
 
 def _image_key(image: Any, name: str) -> str:

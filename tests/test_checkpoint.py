@@ -190,6 +190,17 @@ def test_load_from_hf_hub_uses_the_hub_cache(saved, monkeypatch):
     assert loaded.score(source, "x", output) == saved[0].score(source, "x", output)
 
 
+@pytest.mark.parametrize("config_text", ["not json", '["a list"]', '{"base_weights": "a string"}'])
+def test_malformed_hub_config_is_a_checkpoint_error(config_text, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    (tmp_path / CONFIG_NAME).write_text(config_text)
+    (tmp_path / WEIGHTS_NAME).write_bytes(b"")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda repo_id, filename, **kw: str(tmp_path / filename))
+    with pytest.raises(CheckpointError, match="hf-hub:someone/broken"):
+        i2imetric.load_metric("hf-hub:someone/broken")
+
+
 # ------------------------------------------------------------ dtypes and values
 
 
@@ -361,6 +372,10 @@ def test_giant_architecture_builds_only_when_asked(giant):
         i2imetric.load_metric(giant, allow_large=True)
     with pytest.raises(_Built):
         load_checkpoint(giant, max_parameters=None)
+    with pytest.raises(CheckpointError, match="allow_large"):
+        i2imetric.I2IMetric.from_pretrained(giant)
+    with pytest.raises(_Built):
+        i2imetric.I2IMetric.from_pretrained(giant, allow_large=True)
 
 
 # --------------------------------------------------------------------- the demo
