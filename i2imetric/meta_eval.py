@@ -81,6 +81,7 @@ from statistics import fmean
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._results import read_rows
 from .datasets import Pairwise, Rating, Record, load_imagenhub_ratings, read_manifest
 from .errors import I2IInputError, ResultsError
 
@@ -145,10 +146,6 @@ def read_results(path) -> list[dict]:
     Raises:
         ResultsError: the file is missing, or damaged (a line that is not a result row).
     """
-    # Imported here: _results imports the metric module (torch), and importing this
-    # module must stay light.
-    from ._results import read_rows
-
     path = Path(path)
     if not path.is_file():
         raise ResultsError(f"{path}: no such result file; pass the file that `i2imetric eval --out` wrote")
