@@ -83,6 +83,22 @@ class HeadConfig:
     latent_dim: int = 256
     dropout: float = 0.0
 
+    def __post_init__(self):
+        # torch checks these only when it builds the layers, with messages that name no key
+        # (depth -1 even ended in an IndexError).
+        for key in ("fusion_dim", "depth", "num_heads", "latent_dim"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"head.{key}: expected a positive integer, got {value!r}")
+        if self.fusion_dim % self.num_heads:
+            raise ConfigError(
+                f"head.fusion_dim {self.fusion_dim} must be divisible by head.num_heads {self.num_heads}"
+            )
+        if not _is_number(self.mlp_ratio) or self.mlp_ratio <= 0:
+            raise ConfigError(f"head.mlp_ratio: expected a positive number, got {self.mlp_ratio!r}")
+        if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"head.dropout: expected a probability in [0, 1), got {self.dropout!r}")
+
 
 @dataclass
 class LoraConfig:

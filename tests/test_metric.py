@@ -363,3 +363,21 @@ def test_seeded_regression_scores():
     with open(REGRESSION_FILE) as handle:
         expected = torch.tensor(json.load(handle)["test-tiny"])
     torch.testing.assert_close(scores, expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("head", "key"),
+    [
+        ({"depth": -1}, "head.depth"),  # it used to end in an IndexError inside torch
+        ({"depth": 0}, "head.depth"),
+        ({"fusion_dim": "32"}, "head.fusion_dim"),
+        ({"num_heads": 0}, "head.num_heads"),
+        ({"fusion_dim": 30, "num_heads": 4}, "head.num_heads"),
+        ({"dropout": 2}, "head.dropout"),
+        ({"mlp_ratio": -1}, "head.mlp_ratio"),
+    ],
+)
+def test_bad_head_settings_name_the_key(head, key):
+    with pytest.raises(i2imetric.ConfigError, match=key.replace(".", r"\.")):
+        i2imetric.create_metric("test-tiny", head=head)
+

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .common import add_metric_argument, metric_from_argument
+from .common import add_metric_argument, metric_from_argument, require_files
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +41,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_files(data=args.data)  # before the seconds of importing torch and loading the metric
     from ..evaluation import evaluate, process_state
 
     state = process_state()
