@@ -25,9 +25,9 @@ is found, for each judged output, by its content first: the row whose resolved
 used, e.g. pairwise labels to the results of a manifest of triplets. Else the id
 conventions below apply, else the ``output`` path alone. A content key or path that
 several rows share is never used (it cannot tell them apart). Relative paths in a
-result file start at its folder. A record without an id is ``#<position>``, its 0-based
-position among the labels, as the evaluation engine names it when the labels are the
-manifest it scored.
+result file start at its folder. A record without an id is named by its content
+(:func:`i2imetric._records.record_id`), as the evaluation engine names it when the labels
+are the manifest it scored.
 
 * Pairwise record with id ``X``: both outputs by content, else one row ``X`` carrying
   ``score_a``/``score_b`` (and ``baselines_a``/``baselines_b``), else rows ``X/a`` and
@@ -81,6 +81,7 @@ from statistics import fmean
 import numpy as np
 from tqdm.auto import tqdm
 
+from ._records import record_id
 from ._results import read_rows
 from .datasets import Pairwise, Rating, Record, load_imagenhub_ratings, read_manifest
 from .errors import I2IInputError, ResultsError
@@ -551,13 +552,13 @@ def _label_units(records: Sequence[Record], aspect: str | None, notes: list[str]
     units = []
     ratings_by_output: dict[str, list[tuple[str, Rating, float]]] = defaultdict(list)
     unlabelled = 0
-    for position, record in enumerate(records):
+    for record in records:
         if isinstance(record, Pairwise):
-            units.append(_pair_unit(record, _record_id(record, position)))
+            units.append(_pair_unit(record, record_id(record)))
         elif isinstance(record, Rating):
             value = _rating_value(record, aspect)
             if value is not None:
-                ratings_by_output[os.path.abspath(record.output)].append((_record_id(record, position), record, value))
+                ratings_by_output[os.path.abspath(record.output)].append((record_id(record), record, value))
         else:
             unlabelled += 1
     units.extend(_rated_output_unit(output, rated) for output, rated in ratings_by_output.items())
@@ -567,11 +568,6 @@ def _label_units(records: Sequence[Record], aspect: str | None, notes: list[str]
         wanted = f" with aspect {aspect!r}" if aspect else ""
         raise I2IInputError(f"the labels hold no pairwise or rating records{wanted}")
     return units
-
-
-def _record_id(record: Record, position: int) -> str:
-    # The evaluation engine names a record without an id by its position in the input.
-    return record.id if record.id is not None else f"#{position}"
 
 
 def _pair_unit(record: Pairwise, record_id: str) -> _LabelUnit:

@@ -232,9 +232,16 @@ def test_content_wins_over_ids_and_an_ambiguous_content_falls_back_to_them(tmp_p
     assert row_of(result, "pairwise/accuracy_without_ties").values["metric"].value == pytest.approx(1.0)
 
 
-def test_records_without_ids_join_by_position_like_the_engine_names_them():
-    records = [Triplet(None, "t", "x.png"), *(Pairwise(None, "e", f"{i}a.png", f"{i}b.png", "a") for i in range(3))]
-    rows = [ok_row(f"#{i}/{side}", score) for i in (1, 2, 3) for side, score in (("a", 1.0), ("b", float(i == 2)))]
+def test_records_without_ids_join_by_content_id_like_the_engine_names_them():
+    from i2imetric._records import record_id
+
+    pairs = [Pairwise(None, "e", f"{i}a.png", f"{i}b.png", "a") for i in range(3)]
+    records = [Triplet(None, "t", "x.png"), *pairs]
+    rows = [
+        ok_row(f"{record_id(pair)}/{side}", score)
+        for i, pair in enumerate(pairs)
+        for side, score in (("a", 1.0), ("b", float(i == 1)))
+    ]
     result = meta_evaluate(rows, records, n_resamples=RESAMPLES)
     assert result.coverage.used == 3
     assert row_of(result, "pairwise/accuracy_without_ties").values["metric"].value == pytest.approx(2 / 3)
