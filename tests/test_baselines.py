@@ -1,6 +1,5 @@
 """Baselines against hand computations, alone and as the evaluation engine writes them."""
 
-import json
 import math
 
 import numpy as np
@@ -10,6 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import i2imetric
+from i2imetric._results import read_rows
 from i2imetric.baselines import BASELINES, PSNR_CAP_DB, at_source_size, l2, psnr, resolve_baselines
 from i2imetric.datasets import Triplet
 from i2imetric.errors import I2IInputError
@@ -34,8 +34,7 @@ def _png(path, seed, size=(16, 20)):
 def _evaluated_rows(metric, records, tmp_path, baselines):
     out = tmp_path / "rows.jsonl"
     evaluate(metric, records, out=out, batch_size=2, num_workers=0, baselines=baselines)
-    with open(out, encoding="utf-8") as file:
-        return [json.loads(line) for line in file]
+    return list(read_rows(out))  # the rows, without the file's header line
 
 
 # ------------------------------------------------------------------------ pixels

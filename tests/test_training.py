@@ -492,8 +492,8 @@ def _bad_inputs(tmp_path):
     manifest = "data.sources=[{{kind: {kind}, path: {path}}}]"
     return [
         ("model_overrides={lora: {r: 0}}", "lora.r"),
-        ("model_overrides={head: {fusion_dim: wide}}", "model_overrides.head.fusion_dim: expected int"),
-        ("model_overrides={head: {dropout: 2.0}}", "model_overrides"),  # torch's ValueError, wrapped
+        ("model_overrides={head: {fusion_dim: wide}}", "head.fusion_dim: expected a positive integer"),
+        ("model_overrides={head: {dropout: 2.0}}", "head.dropout"),  # was torch's ValueError
         ("data.sources=[{kind: shapesworld, weight: heavy}]", "data.sources[0].weight: expected float"),
         ("data.sources=[{kind: shapesworld, weight: 0}]", "data.sources[0].weight"),
         ("checkpoint_every=0", "checkpoint_every"),
