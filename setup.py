@@ -23,7 +23,7 @@ setup(
         "i2imetric_training.configs": "configs",
     },
     package_data={
-        "i2imetric": ["model_configs/*.json"],
+        "i2imetric.models": ["model_configs/*.json"],
         "i2imetric.checkpoints": ["*/*"],
         "i2imetric_training.configs": ["*.yaml"],
     },

@@ -43,9 +43,9 @@ import torch
 from PIL import Image
 
 import i2imetric
-from i2imetric.datasets import Triplet, read_manifest, write_manifest
-from i2imetric.evaluation import default_num_workers, evaluate
-from i2imetric.inputs import image_to_tensor
+from i2imetric.data import Triplet, read_manifest, write_manifest
+from i2imetric.evaluation.runner import default_num_workers, evaluate
+from i2imetric.io.images import image_to_tensor
 
 MODEL = "clip-vit-b-32"
 PEER_ARCHITECTURE = "ViT-B-32"  # open_clip's name for the same image and text towers

@@ -14,23 +14,30 @@ Names are imported lazily, so ``import i2imetric`` (and the light modules such a
 
 from importlib import import_module
 
-from .errors import BaseWeightsError, CheckpointError, ConfigError, I2IError, I2IInputError, ResultsError  # noqa: F401
-from .version import __version__  # noqa: F401
+from .errors import BaseWeightsError, CheckpointError, ConfigError, I2IError, I2IInputError, ResultsError
+from .version import __version__
 
+# name -> the module (relative to this package) that defines it; imported on first use.
 _LAZY = {
-    "list_models": "config",
-    "get_model_config": "config",
-    "MetricConfig": "config",
-    "create_metric": "factory",
-    "load_metric": "factory",
-    "list_pretrained": "pretrained",
-    "I2IMetric": "metric",
-    "Explanation": "metric",
-    "MetricOutput": "metric",
-    "SUBSCORE_NAMES": "config",
-    "count_parameters": "lora",
-    "save_heatmap": "heatmap",
-    "evaluate": "evaluation",
+    "list_models": "models.config",
+    "get_model_config": "models.config",
+    "MetricConfig": "models.config",
+    "SUBSCORE_NAMES": "models.config",
+    "create_metric": "models.factory",
+    "load_metric": "models.factory",
+    "I2IMetric": "models.metric",
+    "Explanation": "models.outputs",
+    "MetricOutput": "models.outputs",
+    "count_parameters": "models.lora",
+    "list_pretrained": "hub.pretrained",
+    "read_manifest": "data.manifest",
+    "perturb_folder": "data.synthetic.perturb",
+    "evaluate": "evaluation.runner",
+    "set_distance": "evaluation.setlevel",
+    "meta_evaluate": "meta_eval",
+    "save_heatmap": "viz.heatmap",
+    "build_report": "viz.report",
+    "I2IMetricScore": "integrations.torchmetrics",
 }
 
 __all__ = [

@@ -9,12 +9,12 @@ import torch.nn.functional as F
 from PIL import Image
 
 import i2imetric
-from i2imetric._results import read_rows
-from i2imetric.baselines import BASELINES, PSNR_CAP_DB, at_source_size, l2, psnr, resolve_baselines
-from i2imetric.datasets import Triplet
+from i2imetric.data import Triplet
 from i2imetric.errors import I2IInputError
-from i2imetric.evaluation import evaluate
-from i2imetric.inputs import image_to_tensor
+from i2imetric.evaluation.baselines import BASELINES, PSNR_CAP_DB, at_source_size, l2, psnr, resolve_baselines
+from i2imetric.evaluation.results import read_rows
+from i2imetric.evaluation.runner import evaluate
+from i2imetric.io.images import image_to_tensor
 
 
 @pytest.fixture(autouse=True, scope="module")

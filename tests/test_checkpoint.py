@@ -7,9 +7,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import i2imetric
-from i2imetric.checkpoint import CONFIG_NAME, WEIGHTS_NAME
 from i2imetric.errors import BaseWeightsError, CheckpointError
-from i2imetric.metric import Calibration
+from i2imetric.models.checkpoint import CONFIG_NAME, WEIGHTS_NAME
+from i2imetric.models.metric import Calibration
 
 
 def _images(n, seed=0):
@@ -245,7 +245,7 @@ def test_corrupt_weights_file_named(saved, tmp_path):
 
 def test_bundled_base_with_nan_refused(saved, tmp_path):
     """A base file whose sha256 was updated to match is still checked tensor by tensor."""
-    from i2imetric.weights import sha256_file
+    from i2imetric.hub.weights import sha256_file
 
     folder = _copy(saved[1], tmp_path)
     tensors = load_file(str(folder / "base.safetensors"))
@@ -326,7 +326,7 @@ def test_config_that_is_not_an_object_refused(saved, tmp_path):
 def test_estimated_size_matches_the_built_model():
     import open_clip
 
-    from i2imetric.encoders import estimate_parameters, resolve_open_clip_config
+    from i2imetric.models.encoders import estimate_parameters, resolve_open_clip_config
 
     for name in ("test-tiny", "test-tiny-timm", "shapesclip", "clip-vit-b-32"):
         config = i2imetric.get_model_config(name)
@@ -346,12 +346,12 @@ class _Built(Exception):
 @pytest.fixture
 def giant(saved, tmp_path, monkeypatch):
     """test-tiny's checkpoint tampered to declare a 64-layer, width-8192 image tower (~51B parameters)."""
-    import i2imetric.factory
+    import i2imetric.models.metric
 
     def refuse_to_build(*args, **kwargs):
         raise _Built
 
-    monkeypatch.setattr(i2imetric.factory, "build_metric", refuse_to_build)
+    monkeypatch.setattr(i2imetric.models.metric, "build_metric", refuse_to_build)
     folder = _copy(saved[1], tmp_path)
     _tamper(folder, lambda config: config["open_clip_config"]["vision_cfg"].update(width=8192, layers=64))
     return folder
@@ -362,16 +362,12 @@ def test_giant_architecture_refused_before_construction(giant):
         i2imetric.load_metric(giant)
     message = str(error.value)
     assert str(giant / CONFIG_NAME) in message
-    assert "51.6 billion" in message and "allow_large=True" in message and "max_parameters=None" in message
+    assert "51.6 billion" in message and "load_metric(..., allow_large=True)" in message
 
 
 def test_giant_architecture_builds_only_when_asked(giant):
-    from i2imetric.checkpoint import load_checkpoint
-
     with pytest.raises(_Built):
         i2imetric.load_metric(giant, allow_large=True)
-    with pytest.raises(_Built):
-        load_checkpoint(giant, max_parameters=None)
     with pytest.raises(CheckpointError, match="allow_large"):
         i2imetric.I2IMetric.from_pretrained(giant)
     with pytest.raises(_Built):
@@ -384,7 +380,7 @@ def test_giant_architecture_builds_only_when_asked(giant):
 def test_demo_has_no_dead_adapters_and_every_one_acts():
     from test_metric import assert_every_adapter_acts
 
-    from i2imetric.demo import build_cases
+    from i2imetric.cli.demo import build_cases
 
     metric = i2imetric.load_metric("demo")
     names = [n for n, _ in metric.named_parameters() if "lora_B" in n]
@@ -398,7 +394,7 @@ def test_checkpoint_with_dead_out_proj_adapters_says_how_to_repair_it(tmp_path):
     """Checkpoints trained with the old default targets are refused with the fix, not loaded half-working."""
     import shutil
 
-    from i2imetric.pretrained import registered_checkpoints
+    from i2imetric.hub.pretrained import registered_checkpoints
 
     folder = tmp_path / "old-demo"
     shutil.copytree(registered_checkpoints()["demo"], folder)

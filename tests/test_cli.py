@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from i2imetric.cli import main
+from i2imetric.cli.main import main
 
 
 @pytest.fixture

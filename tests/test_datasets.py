@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from i2imetric.datasets import (
+from i2imetric.data import (
     LoadReport,
     Pairwise,
     Rating,

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import i2imetric
-from i2imetric.cli import main
+from i2imetric.cli.main import main
 
 DEMO_REGRESSION = os.path.join(os.path.dirname(__file__), "data", "regression_demo.json")
 RIGHT = "right edit"
@@ -115,7 +115,7 @@ def test_the_demo_report_shows_each_cases_rank_of_the_right_edit_not_pooled_list
 
 @pytest.mark.skipif("demo" not in i2imetric.list_pretrained(), reason="the demo scorer is not shipped yet")
 def test_demo_scorer_reproduces_stored_scores():
-    from i2imetric import shapesworld
+    from i2imetric.data.synthetic import shapesworld
 
     metric = i2imetric.load_metric("demo")
     example = shapesworld.make_edit_example(shapesworld.HELDOUT_SEED_START, size=64)

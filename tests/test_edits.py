@@ -1,10 +1,10 @@
-"""Canonical edits, distractors and quality distortions (i2imetric.edits)."""
+"""Canonical edits, distractors and quality distortions (i2imetric.data.synthetic.edits)."""
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from i2imetric.edits import (
+from i2imetric.data.synthetic.edits import (
     CANONICAL_EDITS,
     DISTRACTORS,
     GLOBAL_EDITS,
@@ -16,8 +16,8 @@ from i2imetric.edits import (
     make_distractor,
     visibly_different,
 )
+from i2imetric.data.synthetic.shapesworld import Scene, ShapeObject, render
 from i2imetric.errors import I2IInputError
-from i2imetric.shapesworld import Scene, ShapeObject, render
 
 ODD_SIZES = [(1, 1), (3, 500), (17, 9)]
 

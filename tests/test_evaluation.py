@@ -13,12 +13,12 @@ import torch
 from PIL import Image
 
 import i2imetric
-from i2imetric._records import record_id
-from i2imetric.cli import main as cli_main
-from i2imetric.datasets import Pairwise, Rating, Triplet, write_manifest
+from i2imetric.cli.main import main as cli_main
+from i2imetric.data import Pairwise, Rating, Triplet, write_manifest
+from i2imetric.data.records import record_id
 from i2imetric.errors import I2IInputError
-from i2imetric.evaluation import evaluate
-from i2imetric.inputs import image_to_tensor
+from i2imetric.evaluation.runner import evaluate
+from i2imetric.io.images import image_to_tensor
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYSTEMS = ("sysA", "sysB", "sysC")
@@ -233,7 +233,7 @@ def test_cache_encodes_each_source_once_and_changes_no_score(metric, manifest, t
 
 
 def test_feature_cache_evicts_least_recently_used_by_entries_and_bytes():
-    from i2imetric._engine import FeatureCache
+    from i2imetric.evaluation.engine import FeatureCache
 
     cache = FeatureCache(max_bytes=3 * 40, max_entries=2)
     for key in "ab":
@@ -470,7 +470,7 @@ def test_eval_command_rejects_an_unknown_baseline(manifest, tmp_path, capsys):
 
 
 def test_torchmetrics_class_keeps_running_sums(metric, tmp_path):
-    from i2imetric.tm import I2IMetricScore
+    from i2imetric.integrations.torchmetrics import I2IMetricScore
 
     records = _benchmark_records(tmp_path, sources=2)
     sources = [image_to_tensor(r.source) for r in records]

@@ -1,4 +1,4 @@
-"""Bad-input contract of :mod:`i2imetric.inputs`.
+"""Bad-input contract of :mod:`i2imetric.io.images`.
 
 Every image is tiny and generated inside the test (``tmp_path``); nothing large is ever
 decoded: decompression bombs are either crafted PNG headers or tiny images checked
@@ -17,15 +17,9 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
-from i2imetric import inputs
 from i2imetric.errors import I2IInputError
-from i2imetric.inputs import (
-    as_image_list,
-    check_instruction,
-    check_instructions,
-    image_to_tensor,
-    load_image,
-)
+from i2imetric.io import images as inputs
+from i2imetric.io.images import as_image_list, check_instruction, check_instructions, image_to_tensor, load_image
 
 # ----------------------------------------------------------------------------- helpers
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from i2imetric.cli import main
-from i2imetric.datasets import Pairwise, Rating, Triplet, load_imagenhub_ratings, write_manifest
+from i2imetric.cli.main import main
+from i2imetric.data import Pairwise, Rating, Triplet, load_imagenhub_ratings, write_manifest
 from i2imetric.errors import I2IInputError, ResultsError
 from i2imetric.meta_eval import load_labels, meta_evaluate, read_results
 from i2imetric.stats import (
@@ -233,7 +233,7 @@ def test_content_wins_over_ids_and_an_ambiguous_content_falls_back_to_them(tmp_p
 
 
 def test_records_without_ids_join_by_content_id_like_the_engine_names_them():
-    from i2imetric._records import record_id
+    from i2imetric.data.records import record_id
 
     pairs = [Pairwise(None, "e", f"{i}a.png", f"{i}b.png", "a") for i in range(3)]
     records = [Triplet(None, "t", "x.png"), *pairs]

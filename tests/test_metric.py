@@ -10,7 +10,7 @@ from PIL import Image
 
 import i2imetric
 from i2imetric.errors import I2IInputError
-from i2imetric.prior import zero_shot_prior
+from i2imetric.models.prior import zero_shot_prior
 
 REGRESSION_FILE = os.path.join(os.path.dirname(__file__), "data", "regression_test_tiny.json")
 
@@ -293,7 +293,7 @@ def test_bad_lora_settings_name_the_key(lora, key):
 
 
 def test_random_base_with_real_weights_warns_once(monkeypatch):
-    import i2imetric.factory as factory
+    import i2imetric.models.factory as factory
 
     monkeypatch.setattr(factory, "_WARNED_RANDOM", set())
     # Only the warning is under test: skip building a 151M-parameter random ViT-B/32.
@@ -308,7 +308,7 @@ def test_random_base_with_real_weights_warns_once(monkeypatch):
 def test_configs_random_by_design_do_not_warn(model_name, monkeypatch):
     import warnings
 
-    import i2imetric.factory as factory
+    import i2imetric.models.factory as factory
 
     monkeypatch.setattr(factory, "_WARNED_RANDOM", set())
     monkeypatch.setattr(factory, "build_metric", lambda *args, **kwargs: None)

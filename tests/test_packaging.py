@@ -53,7 +53,7 @@ def test_wheel_ships_the_demo_scorer_and_configs_and_no_generic_top_level(wheel)
     assert top_level == {"i2imetric", "i2imetric_training"}  # no top-level `training` to clash with
     assert {Path(n).name for n in names if n.startswith("i2imetric/checkpoints/demo/")} >= DEMO_FILES
     assert "i2imetric_training/configs/finetune_domain.yaml" in names
-    assert "i2imetric/model_configs/test-tiny.json" in names
+    assert "i2imetric/models/model_configs/test-tiny.json" in names
     demo_bytes = sum(info.file_size for info in zipfile.ZipFile(wheel).infolist() if "/checkpoints/" in info.filename)
     assert demo_bytes <= 20 * 2**20  # the shipped checkpoints' budget
 

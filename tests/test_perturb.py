@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from i2imetric.cli import main
-from i2imetric.datasets import read_manifest
-from i2imetric.edits import CANONICAL_EDITS, DISTRACTORS
+from i2imetric.cli.main import main
+from i2imetric.data import read_manifest
+from i2imetric.data.synthetic.edits import CANONICAL_EDITS, DISTRACTORS
+from i2imetric.cli.perturb import configure_parser, run
+from i2imetric.data.synthetic.perturb import perturb_folder
+from i2imetric.data.synthetic.shapesworld import make_edit_example
 from i2imetric.errors import I2IInputError
-from i2imetric.perturb import configure_parser, perturb_folder, run
-from i2imetric.shapesworld import make_edit_example
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 import i2imetric
-from i2imetric.cli import main
-from i2imetric.datasets import Pairwise, Rating, Triplet, write_manifest
+from i2imetric.cli.main import main
+from i2imetric.data import Pairwise, Rating, Triplet, write_manifest
 from i2imetric.errors import I2IInputError
-from i2imetric.report import build_report, rank_cases
+from i2imetric.viz.report import build_report, rank_cases
 
 SYSTEMS = ("alpha", "beta", "gamma")
 N_SOURCES = 4

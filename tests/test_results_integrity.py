@@ -15,12 +15,12 @@ import torch
 from PIL import Image
 
 import i2imetric
-from i2imetric._records import record_id
-from i2imetric._results import ResultsLock, read_header, read_rows
-from i2imetric.cli import main as cli_main
-from i2imetric.datasets import Pairwise, Triplet, write_manifest
+from i2imetric.cli.main import main as cli_main
+from i2imetric.data import Pairwise, Triplet, write_manifest
+from i2imetric.data.records import record_id
 from i2imetric.errors import I2IInputError, ResultsError
-from i2imetric.evaluation import evaluate, metric_identity
+from i2imetric.evaluation.results import ResultsLock, read_header, read_rows
+from i2imetric.evaluation.runner import evaluate, metric_identity
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -161,7 +161,7 @@ def test_csv_resume_accepts_inputs_that_csv_writes_alike(metric, tmp_path):
 
 
 def test_result_readers_import_without_torch():
-    code = "import sys, i2imetric._results, i2imetric._records; print('torch' in sys.modules)"
+    code = "import sys, i2imetric.evaluation.results, i2imetric.data.records; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
 

@@ -9,11 +9,11 @@ import torch
 from PIL import Image
 
 import i2imetric
-import i2imetric.setlevel
-from i2imetric.cli import main
-from i2imetric.datasets import Pairwise, Triplet, write_manifest
+import i2imetric.evaluation.setlevel
+from i2imetric.cli.main import main
+from i2imetric.data import Pairwise, Triplet, write_manifest
 from i2imetric.errors import I2IInputError
-from i2imetric.setlevel import embed_folder, embed_set, embed_triplets, read_triplets, set_distance
+from i2imetric.evaluation.setlevel import embed_folder, embed_set, embed_triplets, read_triplets, set_distance
 from i2imetric.stats import frechet_distance, median_heuristic_sigma, mmd2_unbiased
 
 
@@ -50,7 +50,7 @@ def folders(tmp_path_factory):
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(i2imetric.setlevel)
+    result = doctest.testmod(i2imetric.evaluation.setlevel)
     assert result.attempted >= 2 and result.failed == 0
 
 
@@ -97,7 +97,7 @@ def test_embed_folder_gives_normalised_clip_embeddings_in_file_order(metric, fol
     assert embeddings.shape == (5, 32) and not embeddings.requires_grad
     assert torch.allclose(embeddings.norm(dim=-1), torch.ones(5), atol=1e-5)
     with torch.no_grad():
-        direct = metric.encode_images([i2imetric.inputs.image_to_tensor(str(p)) for p in red]).pooled
+        direct = metric.encode_images([i2imetric.io.images.image_to_tensor(str(p)) for p in red]).pooled
     assert torch.allclose(embeddings, direct, atol=1e-5)
 
 

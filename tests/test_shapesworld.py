@@ -6,9 +6,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from i2imetric.edits import visibly_different
-from i2imetric.errors import I2IInputError
-from i2imetric.shapesworld import (
+from i2imetric.data.synthetic.edits import visibly_different
+from i2imetric.data.synthetic.shapesworld import (
     CELLS,
     COLORS,
     EDIT_KINDS,
@@ -23,6 +22,7 @@ from i2imetric.shapesworld import (
     sample_edit,
     sample_scene,
 )
+from i2imetric.errors import I2IInputError
 
 PHRASE_TO_CELL = {
     "at the top left": "top left", "at the top": "top", "at the top right": "top right",

@@ -95,7 +95,7 @@ def test_mixture_is_a_pure_function_of_step():
 
 
 def test_training_and_validation_shapes_never_share_seeds():
-    from i2imetric.shapesworld import HELDOUT_SEED_START
+    from i2imetric.data.synthetic.shapesworld import HELDOUT_SEED_START
 
     source = ShapesWorldGroups(32)
     rng = random.Random(0)
@@ -196,7 +196,7 @@ def test_pretrain_writes_a_base_that_loads(tmp_path):
 def test_manifest_groups_labels_and_both_bad_reference(tmp_path):
     from PIL import Image
 
-    from i2imetric.datasets import Pairwise, write_manifest
+    from i2imetric.data import Pairwise, write_manifest
     from i2imetric_training.data import ManifestGroups
 
     for name, value in [("src", 10), ("a", 90), ("b", 170), ("ref", 250)]:
@@ -222,7 +222,7 @@ def test_manifest_groups_labels_and_both_bad_reference(tmp_path):
 def test_rating_groups_rank_within_prompt_and_pick_the_failing_aspect(tmp_path):
     from PIL import Image
 
-    from i2imetric.datasets import Rating, write_manifest
+    from i2imetric.data import Rating, write_manifest
     from i2imetric_training.data import RatingGroups
 
     for name, value in [("src", 10), ("good", 250), ("blurry", 120), ("wrong", 60)]:
@@ -357,7 +357,7 @@ def _damage(state_dir, how, other_state):
         (state_dir / "model.safetensors").write_bytes(data[: len(data) // 2])
         return "model.safetensors"
     if how == "corrupt_safetensors_rehashed":  # the manifest agrees, the file still cannot be parsed
-        from i2imetric.weights import sha256_file
+        from i2imetric.hub.weights import sha256_file
 
         path = state_dir / "rng-0.safetensors"
         path.write_bytes(b"\xff" * 64)
@@ -393,7 +393,7 @@ def _write_yaml(tmp_path):
 
 
 def test_cli_reports_a_torn_state_in_one_line_and_fresh_starts_over(saved_runs, tmp_path, capsys):
-    from i2imetric.cli import main
+    from i2imetric.cli.main import main
 
     run_dir = _copy_partial(saved_runs, tmp_path)
     _damage(run_dir / "state", "missing", None)
@@ -479,7 +479,7 @@ def _bad_inputs(tmp_path):
     """(override, text the one-line error must contain) for bad configs and bad training data."""
     from PIL import Image
 
-    from i2imetric.datasets import Pairwise, write_manifest
+    from i2imetric.data import Pairwise, write_manifest
 
     for name, value in [("src", 10), ("a", 90), ("b", 170)]:
         Image.new("RGB", (16, 12), (value, value, value)).save(tmp_path / f"{name}.png")
@@ -509,7 +509,7 @@ def _bad_inputs(tmp_path):
 
 
 def test_bad_configs_and_data_exit_2_with_one_line(tmp_path, capsys):
-    from i2imetric.cli import main
+    from i2imetric.cli.main import main
 
     config = _write_yaml(tmp_path)
     failures = []

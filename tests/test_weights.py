@@ -9,10 +9,11 @@ import torch
 from safetensors.torch import save_file
 
 import i2imetric
-from i2imetric.config import get_model_config
-from i2imetric.encoders import resolve_open_clip_config, resolve_open_clip_weights
 from i2imetric.errors import BaseWeightsError
-from i2imetric.weights import sha256_file
+from i2imetric.hub.weights import sha256_file
+from i2imetric.models.config import get_model_config
+from i2imetric.hub.weights import resolve_open_clip_weights
+from i2imetric.models.encoders import resolve_open_clip_config
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +157,7 @@ def test_no_pretrained_means_no_download(monkeypatch):
 
 
 def test_preprocess_comes_from_the_tag(tiny_base_file, monkeypatch):
-    from i2imetric.factory import open_clip_preprocess
+    from i2imetric.models.factory import open_clip_preprocess
 
     config = resolve_open_clip_config(get_model_config("clip-vit-b-32").base)
     tag = open_clip.get_pretrained_cfg("ViT-B-32", "openai")
@@ -221,7 +222,7 @@ def test_corrupt_base_file_named(tiny_base_file, tmp_path):
 
 
 def test_integer_counters_may_stay_integers(tmp_path):
-    from i2imetric.weights import check_weights_file
+    from i2imetric.hub.weights import check_weights_file
 
     path = tmp_path / "bn.safetensors"
     save_file({"bn.weight": torch.ones(3), "bn.num_batches_tracked": torch.tensor(7)}, str(path))

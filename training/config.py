@@ -23,8 +23,8 @@ from typing import Optional, Union
 
 import yaml
 
-from i2imetric.config import build_dataclass
 from i2imetric.errors import ConfigError
+from i2imetric.models.config import build_dataclass
 
 __all__ = [
     "TrainConfig",

@@ -28,9 +28,9 @@ from typing import Optional
 import torch
 from PIL import Image
 
-from i2imetric import edits, photos, shapesworld
+from i2imetric.data.synthetic import edits, photos, shapesworld
 from i2imetric.errors import I2IInputError
-from i2imetric.inputs import find_images, image_to_tensor, load_image
+from i2imetric.io.images import find_images, image_to_tensor, load_image
 
 from .losses import pairwise_targets
 
@@ -197,7 +197,7 @@ class ManifestGroups:
     family = "manifest"
 
     def __init__(self, path: str | Path, working_size: int = 96):
-        from i2imetric.datasets import Pairwise
+        from i2imetric.data import Pairwise
 
         self.folder = Path(path).parent
         records = _read_manifest(path)
@@ -256,7 +256,7 @@ class RatingGroups:
 
     def __init__(self, path: str | Path, working_size: int = 96,
                  aspect_to_subscore: Optional[dict] = None, max_rejected: int = 6):
-        from i2imetric.datasets import Rating
+        from i2imetric.data import Rating
 
         self.working_size, self.max_rejected = working_size, max_rejected
         self.aspect_to_subscore = aspect_to_subscore or {"SC": "instruction", "PQ": "quality"}
@@ -303,7 +303,7 @@ def _read_manifest(path) -> list:
     Raises:
         I2IInputError: the path is not a file, or not UTF-8 text (a binary file passed by mistake).
     """
-    from i2imetric.datasets import read_manifest
+    from i2imetric.data import read_manifest
 
     if not Path(path).is_file():
         what = "a folder, not a manifest file" if Path(path).is_dir() else "no such manifest file"

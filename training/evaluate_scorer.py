@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 import i2imetric
-from i2imetric.edits import LOCAL_EDITS
-from i2imetric.pretrained import CONFIG_NAME
+from i2imetric.data.synthetic.edits import LOCAL_EDITS
+from i2imetric.hub.pretrained import CONFIG_NAME
 
 from .data import validation_groups
 from .train import pairwise_accuracy_table, score_groups

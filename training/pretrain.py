@@ -28,12 +28,12 @@ from accelerate import Accelerator
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from i2imetric import edits, photos, shapesworld
-from i2imetric.config import get_model_config
-from i2imetric.encoders import resolve_open_clip_config
-from i2imetric.factory import open_clip_preprocess
-from i2imetric.inputs import image_to_tensor
-from i2imetric.weights import sha256_file
+from i2imetric.data.synthetic import edits, photos, shapesworld
+from i2imetric.hub.weights import sha256_file
+from i2imetric.io.images import image_to_tensor
+from i2imetric.models.config import get_model_config
+from i2imetric.models.encoders import resolve_open_clip_config
+from i2imetric.models.factory import open_clip_preprocess
 
 from .config import PretrainConfig, load_pretrain_config
 from .losses import clip_contrastive_loss

@@ -40,7 +40,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from i2imetric.errors import CheckpointError
-from i2imetric.weights import sha256_file
+from i2imetric.hub.weights import sha256_file
 
 __all__ = ["TrainingState", "recover_state_dir", "remove_state", "MANIFEST", "STATE_FORMAT", "STATE_VERSION"]
 

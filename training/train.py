@@ -32,9 +32,9 @@ from safetensors import SafetensorError
 from tqdm import tqdm
 
 import i2imetric
-from i2imetric.config import get_model_config
 from i2imetric.errors import ConfigError, I2IError
-from i2imetric.metric import SUBSCORE_NAMES, I2IMetric
+from i2imetric.models.config import get_model_config
+from i2imetric.models.metric import SUBSCORE_NAMES, I2IMetric
 
 from .config import TrainConfig, check_field_types, load_train_config
 from .data import (
@@ -349,7 +349,7 @@ def calibrate_checkpoint(folder: Path, validation_sets: dict, batch_size: int) -
     """Fit Platt scaling (scikit-learn) on held-out scores: right answers 1, wrong answers 0."""
     from sklearn.linear_model import LogisticRegression
 
-    from i2imetric.metric import Calibration
+    from i2imetric.models.metric import Calibration
 
     metric = i2imetric.load_metric(folder)
     rows = [r for groups in validation_sets.values() for r in score_groups(metric, groups, batch_size)]

@@ -1,0 +1,64 @@
+"""``i2imetric score``: one triplet on the command line, or a manifest streamed to JSONL."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..io.text import check_instruction
+from .common import add_metric_argument, metric_from_argument, require_files
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    add_metric_argument(parser)
+    single = parser.add_argument_group("one triplet")
+    single.add_argument("--source", help="source image file")
+    single.add_argument("--instruction", help="the edit instruction")
+    single.add_argument("--output", help="edited image file")
+    single.add_argument("--heatmap", help="write the patch map over the output image to this PNG")
+    many = parser.add_argument_group("many triplets")
+    many.add_argument("--manifest", help="a JSONL manifest of triplet records")
+    many.add_argument("--out", help="JSONL file to write one row per record to")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def run(args: argparse.Namespace) -> int:
+    # `is None`, not falsiness: an empty --instruction "" was given, and deserves the
+    # instruction's own error rather than "give --instruction".
+    single = [args.source, args.instruction, args.output]
+    if args.manifest:
+        if any(value is not None for value in single) or not args.out:
+            raise SystemExit("i2imetric score: with --manifest give --out, and no --source/--instruction/--output")
+        require_files(manifest=args.manifest)
+        return _score_manifest(args)
+    if any(value is None for value in single):
+        raise SystemExit("i2imetric score: give --source, --instruction and --output (or --manifest and --out)")
+    check_instruction(args.instruction, name="--instruction")
+    require_files(source=args.source, output=args.output)
+    metric = metric_from_argument(args.metric, args.device)
+    explanation = metric.explain(args.source, args.instruction, args.output)
+    if args.heatmap:
+        from ..viz.heatmap import save_heatmap
+
+        save_heatmap(explanation.patch_map, args.output, args.heatmap)
+    if args.json:
+        print(json.dumps({"score": explanation.score, "subscores": explanation.subscores, "heatmap": args.heatmap}))
+    else:
+        width = max(len(name) for name in explanation.subscores) + 2  # at least one space before the sign
+        print(f"{'score':<{width + 2}}{explanation.score:+.4f}  (higher is better)")
+        for name, value in explanation.subscores.items():
+            print(f"  {name:<{width}}{value:+.4f}")
+        if args.heatmap:
+            print(f"{'heatmap':<{width + 2}}{args.heatmap}")
+    return 0
+
+
+def _score_manifest(args: argparse.Namespace) -> int:
+    from ..evaluation.runner import evaluate
+
+    metric = metric_from_argument(args.metric, args.device)
+    summary = evaluate(metric, args.manifest, out=args.out, batch_size=args.batch_size, baselines=())
+    print(summary.format_table() if not args.json else json.dumps(summary.to_dict()), file=sys.stdout)
+    return 0 if summary.errors == 0 else 1

@@ -1,0 +1,222 @@
+"""The scoring step of the evaluation engine: a decoded batch in, result rows out.
+
+Benchmarks score several systems' outputs for the same (source, instruction), so the
+embeddings of source images (keyed by the content hash of the file) and of texts (keyed
+by the text) go through a :class:`FeatureCache`: each is encoded once while it stays in
+the cache. Outputs are never cached: each is scored once.
+
+On CUDA the forward passes run under bf16 autocast; features are turned back to float32
+before they are cached or compared, so scores and baselines are computed in float32.
+
+Every row, ok or error, names its inputs: ``source``, ``instruction`` and ``output``, the
+image paths absolute with links resolved (:func:`item_inputs`), so any reader finds the
+images from any folder, and labels can be joined to rows by content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections import OrderedDict
+from typing import Any, Hashable, Optional, Sequence
+
+import torch
+
+from ..models.metric import SUBSCORE_NAMES, I2IMetric, ImageFeatures
+from .baselines import Baseline, EncodedTriplets
+from .items import DecodedBatch, WorkItem
+
+__all__ = ["FeatureCache", "ScoringEngine", "error_row", "item_inputs"]
+
+
+class FeatureCache:
+    """A least-recently-used map of tensors (or :class:`ImageFeatures`), bounded twice.
+
+    Args:
+        max_bytes: evict the oldest entries once the stored tensors exceed this.
+        max_entries: and once there are more entries than this.
+    """
+
+    def __init__(self, max_bytes: int, max_entries: int):
+        self.max_bytes = max_bytes
+        self.max_entries = max_entries
+        self.bytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable) -> Optional[Any]:
+        entry = self._entries.get(key)
+        if entry is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        if key in self._entries:
+            return
+        size = _nbytes(value)
+        self._entries[key] = (value, size)
+        self.bytes += size
+        while self._entries and (self.bytes > self.max_bytes or len(self._entries) > self.max_entries):
+            _, (_, evicted) = self._entries.popitem(last=False)
+            self.bytes -= evicted
+
+
+def _nbytes(value: Any) -> int:
+    if isinstance(value, ImageFeatures):
+        return sum(_nbytes(t) for t in (value.pooled, value.patches, value.timm_patches) if t is not None)
+    return value.numel() * value.element_size()
+
+
+class ScoringEngine:
+    """Scores :class:`DecodedBatch` es with a metric, its baselines, and an optional cache.
+
+    Args:
+        metric: the metric (already on its device).
+        baselines: feature baselines to compute from the batch's encodings; pixel
+            baselines arrive already computed in the batch.
+        cache: where source and text embeddings are kept between batches; None encodes
+            every item's source and instruction afresh (to measure what caching buys).
+    """
+
+    def __init__(self, metric: I2IMetric, baselines: Sequence[Baseline], cache: Optional[FeatureCache]):
+        self.metric = metric
+        self.feature_baselines = [b for b in baselines if b.kind == "features"]
+        self.baseline_names = [b.name for b in baselines]
+        self.cache = cache
+        self.device = metric.device
+
+    @torch.inference_mode()
+    def score(self, batch: DecodedBatch) -> list[dict]:
+        """One result row per item of the batch, in the batch's order (errors included)."""
+        rows: list[Optional[dict]] = [None] * len(batch.items)
+        for position, reason in batch.failures.items():
+            rows[position] = error_row(batch.items[position], reason, self.baseline_names)
+        if batch.good:
+            with self._autocast():
+                scored = self._score_good(batch)
+            for position, row in zip(batch.good, scored):
+                rows[position] = row
+        return rows
+
+    def _score_good(self, batch: DecodedBatch) -> list[dict]:
+        items = [batch.items[i] for i in batch.good]
+        source = self._source_features(batch)
+        instruction = self._text_features(batch.instructions)
+        output = _as_float(self.metric.encode_pixels(batch.output_clip, batch.output_timm))
+        result = self.metric.forward_features(source, instruction, output)
+        encoded = EncodedTriplets(source, output, instruction, *self._caption_features(items))
+        baselines = {b.name: b.compute(encoded).float().tolist() for b in self.feature_baselines}
+        baselines.update(batch.pixel_baselines)
+        scores = result.score.float().tolist()
+        subscores = result.subscores.float().tolist()
+        return [
+            _ok_row(item, scores[j], subscores[j], {name: baselines[name][j] for name in self.baseline_names})
+            if math.isfinite(scores[j])
+            else error_row(item, "the metric returned a non-finite score", self.baseline_names)
+            for j, item in enumerate(items)
+        ]
+
+    def _source_features(self, batch: DecodedBatch) -> ImageFeatures:
+        """Per good item, its source's features; each distinct uncached source is encoded once."""
+        if self.cache is None:
+            slot = batch.source_slot
+            timm = batch.source_timm[slot] if batch.source_timm is not None else None
+            return _as_float(self.metric.encode_pixels(batch.source_clip[slot], timm))
+        found = {key: self.cache.get(key) for key in batch.source_keys}
+        missing = [slot for slot, key in enumerate(batch.source_keys) if found[key] is None]
+        if missing:
+            index = torch.tensor(missing)
+            timm = batch.source_timm[index] if batch.source_timm is not None else None
+            encoded = _as_float(self.metric.encode_pixels(batch.source_clip[index], timm))
+            for j, slot in enumerate(missing):
+                # clone(): a view would keep the whole batch's storage alive in the cache.
+                features = _clone(encoded.select(slice(j, j + 1)))
+                found[batch.source_keys[slot]] = features
+                self.cache.put(batch.source_keys[slot], features)
+        per_slot = [found[key] for key in batch.source_keys]
+        return ImageFeatures.cat([per_slot[slot] for slot in batch.source_slot.tolist()])
+
+    def _text_features(self, texts: Sequence[str]) -> torch.Tensor:
+        """``[N, D]`` embeddings of ``texts``; each distinct uncached text is encoded once."""
+        if self.cache is None:
+            return self.metric.encode_instructions(texts).float()
+        found = {text: self.cache.get(("text", text)) for text in dict.fromkeys(texts)}
+        missing = [text for text, value in found.items() if value is None]
+        if missing:
+            for text, embedding in zip(missing, self.metric.encode_instructions(missing).float()):
+                found[text] = embedding.clone()
+                self.cache.put(("text", text), found[text])
+        return torch.stack([found[text] for text in texts])
+
+    def _caption_features(self, items: list[WorkItem]) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+        """Caption embeddings for ``clip_dir_captions`` (NaN rows where an item has none)."""
+        if not any(b.name == "clip_dir_captions" for b in self.feature_baselines):
+            return None, None
+        has = [i for i, item in enumerate(items) if item.source_caption and item.target_caption]
+        if not has:
+            return None, None
+        captions = [items[i].source_caption for i in has] + [items[i].target_caption for i in has]
+        embedded = self._text_features(captions)
+        source = torch.full((len(items), embedded.shape[-1]), math.nan, device=embedded.device)
+        target = source.clone()
+        index = torch.tensor(has, device=embedded.device)
+        source[index], target[index] = embedded[: len(has)], embedded[len(has) :]
+        return source, target
+
+    def _autocast(self):
+        if self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+
+def _as_float(features: ImageFeatures) -> ImageFeatures:
+    timm = features.timm_patches.float() if features.timm_patches is not None else None
+    return ImageFeatures(features.pooled.float(), features.patches.float(), timm)
+
+
+def _clone(features: ImageFeatures) -> ImageFeatures:
+    timm = features.timm_patches.clone() if features.timm_patches is not None else None
+    return ImageFeatures(features.pooled.clone(), features.patches.clone(), timm)
+
+
+# ---------------------------------------------------------------------------- rows
+
+
+def _ok_row(item: WorkItem, score: float, subscores: list[float], baselines: dict) -> dict:
+    return _row(item, "ok", None, score, dict(zip(SUBSCORE_NAMES, subscores)), baselines)
+
+
+def error_row(item: WorkItem, reason: str, baseline_names: Sequence[str]) -> dict:
+    """The row of an item that could not be scored: every value null, the reason given."""
+    return _row(item, "error", reason, None, dict.fromkeys(SUBSCORE_NAMES), dict.fromkeys(baseline_names))
+
+
+def item_inputs(item: WorkItem) -> dict:
+    """What a row records of its item: ``source``, ``instruction``, ``output`` (paths absolute, links resolved)."""
+    return {
+        "source": os.path.realpath(item.source) if item.source is not None else None,
+        "instruction": item.instruction,
+        "output": os.path.realpath(item.output),
+    }
+
+
+def _row(item: WorkItem, status: str, error: Optional[str], score, subscores: dict, baselines: dict) -> dict:
+    row = {"id": item.id}
+    if item.system is not None:
+        row["system"] = item.system
+    row.update(item_inputs(item))
+    row.update(status=status, error=error, score=score, subscores=subscores, baselines=_finite(baselines))
+    return row
+
+
+def _finite(values: dict) -> dict:
+    """NaN (a baseline that does not apply to this row) becomes None: JSON has no NaN."""
+    return {name: None if value is None or math.isnan(value) else value for name, value in values.items()}

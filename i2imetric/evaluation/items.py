@@ -1,0 +1,296 @@
+"""What the evaluation engine scores, and how its images get decoded off the main process.
+
+Records become :class:`WorkItem` s, one per output image to score: a Triplet or a Rating
+gives one item, a Pairwise gives two, ``<id>/a`` and ``<id>/b`` (each row of the result
+file is one scored output, so systems can be compared row by row). A record without an id
+is named by its content (:func:`i2imetric.data.records.record_id`), never by its position: a
+position shifts when a malformed manifest line is fixed, and a resumed run would then give
+later records the scores of others. An item id seen before gets ``#<k>`` appended (``k``
+counts its occurrences, from 2), with one warning saying how many were renamed, so every
+item id is unique and the same on every run, which is what resuming relies on.
+
+Decoding runs in torch DataLoader workers: :class:`DecodingDataset` is a map-style
+dataset whose keys are the items themselves, so the main process streams the items
+(no list of the whole manifest) and the workers only decode. A bad item becomes a
+:class:`FailedItem` carrying the reason, never an exception, and :func:`collate` keeps
+it beside the good ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Iterator, Optional
+
+import torch
+
+from ..data.records import Pairwise, Rating, Record, Triplet, record_id
+from ..errors import I2IInputError
+from ..io.images import check_instruction, image_to_tensor
+from ..models.preprocess import Preprocess
+from .baselines import at_source_size
+
+__all__ = ["WorkItem", "FailedItem", "DecodedItem", "DecodedBatch", "DecodingDataset", "items_from_records", "collate"]
+
+log = logging.getLogger("i2imetric.evaluation")
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One output image to score, with what it is scored against.
+
+    Args:
+        id: unique within the run (see the module docstring).
+        record_index: position of its record in the input (processes shard by it).
+        source, output: image file paths (``source`` None for text-to-image rows).
+        instruction: the edit instruction, unchecked.
+        system: the editing system behind ``output``, when known.
+        source_caption, target_caption: captions for InstructPix2Pix-style baselines.
+    """
+
+    id: str
+    record_index: int
+    source: Optional[str]
+    instruction: Optional[str]
+    output: str
+    system: Optional[str] = None
+    source_caption: Optional[str] = None
+    target_caption: Optional[str] = None
+
+
+def items_from_records(records: Iterable[Record], warn_duplicates: bool = True) -> Iterator[WorkItem]:
+    """The items of ``records`` in order, with unique, run-stable ids.
+
+    Args:
+        records: Triplet, Pairwise and Rating records.
+        warn_duplicates: once the records are exhausted, log one warning saying how many
+            item ids were repeated (and so renamed ``<id>#<k>``); a caller that reads the
+            same input several times passes False on all passes but one.
+
+    Returns:
+        A generator of :class:`WorkItem`.
+    """
+    occurrences: dict[str, int] = {}
+    renamed: list[tuple[str, str]] = []
+    for index, record in enumerate(records):
+        for item in _record_items(record, index):
+            unique = _unique_id(item.id, occurrences)
+            if unique != item.id:
+                renamed.append((item.id, unique))
+                item = replace(item, id=unique)
+            yield item
+    if renamed and warn_duplicates:
+        first, new = renamed[0]
+        log.warning(
+            "%d item id(s) repeat an earlier one and were renamed <id>#<k> (e.g. %r -> %r); give each record "
+            "its own id to keep the names you chose",
+            len(renamed),
+            first,
+            new,
+        )
+
+
+def _unique_id(item_id: str, occurrences: dict[str, int]) -> str:
+    """``item_id``, or ``item_id#<k>`` for its k-th occurrence (skipping names already taken)."""
+    count = occurrences.get(item_id, 0)
+    occurrences[item_id] = count + 1
+    if count == 0:
+        return item_id
+    k = count + 1
+    while f"{item_id}#{k}" in occurrences:  # an explicit id may already be "r#2"
+        k += 1
+    unique = f"{item_id}#{k}"
+    occurrences[unique] = 1
+    return unique
+
+
+def _record_items(record: Record, index: int) -> list[WorkItem]:
+    if not isinstance(record, (Triplet, Rating, Pairwise)):
+        raise I2IInputError(f"record {index}: expected a Triplet, Pairwise or Rating, got {type(record).__name__}")
+    item_id = record_id(record)
+    captions = {name: _text_or_none(record.extra.get(name)) for name in ("source_caption", "target_caption")}
+    shared = dict(record_index=index, source=record.source, instruction=record.instruction, **captions)
+    if isinstance(record, Pairwise):
+        return [
+            WorkItem(
+                id=f"{item_id}/{side}",
+                output=output,
+                system=_text_or_none(record.extra.get(f"system_{side}")),
+                **shared,
+            )
+            for side, output in (("a", record.output_a), ("b", record.output_b))
+        ]
+    return [WorkItem(id=item_id, output=record.output, system=record.system, **shared)]
+
+
+def _text_or_none(value) -> Optional[str]:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+# ------------------------------------------------------------------------ decoding
+
+
+@dataclass
+class Prepared:
+    """One image as the encoders take it: OpenCLIP input, and timm input when there is a timm tower."""
+
+    clip: torch.Tensor
+    timm: Optional[torch.Tensor]
+
+
+@dataclass
+class DecodedItem:
+    """A good item, decoded and preprocessed in a worker."""
+
+    item: WorkItem
+    instruction: str
+    source_key: str  # content hash of the source file: the embedding cache's key
+    source: Prepared
+    output: Prepared
+    pixel_baselines: dict[str, float]
+
+
+@dataclass
+class FailedItem:
+    """An item that cannot be scored, and why (naming the file at fault)."""
+
+    item: WorkItem
+    reason: str
+
+
+class DecodingDataset(torch.utils.data.Dataset):
+    """Decodes :class:`WorkItem` keys into :class:`DecodedItem` or :class:`FailedItem`.
+
+    Args:
+        clip_preprocess, timm_preprocess: from :meth:`I2IMetric.image_preprocessors`.
+        pixel_baselines: ``name -> fn(source, output) -> float``, computed here, where
+            the full-resolution pixels are, so they never cross to the main process.
+    """
+
+    def __init__(
+        self,
+        clip_preprocess: Preprocess,
+        timm_preprocess: Optional[Preprocess],
+        pixel_baselines: dict[str, Callable[[torch.Tensor, torch.Tensor], float]],
+    ):
+        self.clip_preprocess = clip_preprocess
+        self.timm_preprocess = timm_preprocess
+        self.pixel_baselines = pixel_baselines
+
+    def __getitem__(self, item: WorkItem) -> DecodedItem | FailedItem:
+        return self.__getitems__([item])[0]
+
+    def __getitems__(self, items: list[WorkItem]) -> list[DecodedItem | FailedItem]:
+        """Decode a batch; a source shared by several items of the batch is decoded once."""
+        sources: dict[str, tuple[str, torch.Tensor, Prepared]] = {}
+        return [self._decode(item, sources) for item in items]
+
+    def _decode(self, item: WorkItem, sources: dict) -> DecodedItem | FailedItem:
+        try:
+            instruction = check_instruction(item.instruction, name="instruction")
+            if item.source is None:
+                raise I2IInputError("no source image: the metric scores edits of a source image")
+            if item.source not in sources:
+                sources[item.source] = self._load_source(item.source)
+            source_key, source_pixels, source = sources[item.source]
+            output_pixels = _load(item.output, "output")
+        except I2IInputError as problem:
+            return FailedItem(item, str(problem))
+        comparable = at_source_size(source_pixels, output_pixels) if self.pixel_baselines else None
+        return DecodedItem(
+            item=item,
+            instruction=instruction,
+            source_key=source_key,
+            source=source,
+            output=self._prepare(output_pixels),
+            pixel_baselines={name: fn(source_pixels, comparable) for name, fn in self.pixel_baselines.items()},
+        )
+
+    def _load_source(self, path: str) -> tuple[str, torch.Tensor, Prepared]:
+        pixels = _load(path, "source")
+        return _file_digest(path), pixels, self._prepare(pixels)
+
+    def _prepare(self, pixels: torch.Tensor) -> Prepared:
+        timm = self.timm_preprocess(pixels) if self.timm_preprocess is not None else None
+        return Prepared(self.clip_preprocess(pixels), timm)
+
+
+def _load(path: str, role: str) -> torch.Tensor:
+    try:
+        return image_to_tensor(path, name=role)
+    except I2IInputError as problem:
+        raise I2IInputError(f"{role}: {problem}") from None
+
+
+def _file_digest(path: str) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return "sha1:" + digest.hexdigest()
+
+
+# ----------------------------------------------------------------------- collating
+
+
+@dataclass
+class DecodedBatch:
+    """One batch as the engine takes it.
+
+    ``items`` keeps the batch's order; ``failures`` maps positions in it to reasons.
+    The tensors cover the good items (``good`` lists their positions): each distinct
+    source (by content) appears once in ``source_clip``, and ``source_slot`` says which
+    slot each good item uses.
+    """
+
+    items: list[WorkItem]
+    failures: dict[int, str]
+    good: list[int] = field(default_factory=list)
+    instructions: list[str] = field(default_factory=list)
+    source_keys: list[str] = field(default_factory=list)
+    source_slot: Optional[torch.Tensor] = None
+    source_clip: Optional[torch.Tensor] = None
+    source_timm: Optional[torch.Tensor] = None
+    output_clip: Optional[torch.Tensor] = None
+    output_timm: Optional[torch.Tensor] = None
+    pixel_baselines: dict[str, list[float]] = field(default_factory=dict)
+
+    def pin_memory(self) -> "DecodedBatch":
+        """Page-locked tensors, so the copy to the GPU overlaps compute (DataLoader calls this)."""
+        for name in ("source_clip", "source_timm", "output_clip", "output_timm"):
+            tensor = getattr(self, name)
+            if tensor is not None:
+                setattr(self, name, tensor.pin_memory())
+        return self
+
+
+def collate(decoded: list[DecodedItem | FailedItem]) -> DecodedBatch:
+    """Stack the good items' tensors; keep the failed ones as markers, never raise."""
+    batch = DecodedBatch(
+        items=[d.item for d in decoded],
+        failures={i: d.reason for i, d in enumerate(decoded) if isinstance(d, FailedItem)},
+    )
+    good = [(i, d) for i, d in enumerate(decoded) if isinstance(d, DecodedItem)]
+    if not good:
+        return batch
+    slots: dict[str, int] = {}
+    distinct_sources: list[Prepared] = []
+    for _, d in good:
+        if d.source_key not in slots:
+            slots[d.source_key] = len(distinct_sources)
+            distinct_sources.append(d.source)
+    batch.good = [i for i, _ in good]
+    batch.instructions = [d.instruction for _, d in good]
+    batch.source_keys = list(slots)
+    batch.source_slot = torch.tensor([slots[d.source_key] for _, d in good])
+    batch.source_clip, batch.source_timm = _stack(distinct_sources)
+    batch.output_clip, batch.output_timm = _stack([d.output for _, d in good])
+    batch.pixel_baselines = {name: [d.pixel_baselines[name] for _, d in good] for name in good[0][1].pixel_baselines}
+    return batch
+
+
+def _stack(prepared: list[Prepared]) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    clip = torch.stack([p.clip for p in prepared])
+    timm = torch.stack([p.timm for p in prepared]) if prepared[0].timm is not None else None
+    return clip, timm

@@ -1,0 +1,548 @@
+"""Batch evaluation: score a whole manifest, with baselines, resumably, on one or many processes.
+
+    >>> summary = i2imetric.evaluate(metric, "bench.jsonl", out="results.jsonl")  # doctest: +SKIP
+    >>> print(summary.format_table())  # doctest: +SKIP
+
+What happens to the records:
+
+1. Each record becomes one item per output image (see :mod:`i2imetric.evaluation.items`):
+   a Triplet or Rating gives one row, a Pairwise two, ids ``<id>/a`` and ``<id>/b``.
+2. Items already in the result file (or in shard files of an interrupted run) are
+   skipped: rerunning the same command resumes. A row is done whatever its status; to
+   retry failed rows, delete them from the file.
+3. DataLoader workers decode and preprocess; the main process encodes, reusing cached
+   source and instruction embeddings (:mod:`i2imetric.evaluation.engine`), and scores.
+4. Rows stream to the result file, flushed per batch (:mod:`i2imetric.evaluation.results`). A bad
+   item (missing or corrupt file, empty instruction, no source) gives a row with
+   ``status: "error"`` and the reason; the run goes on, unless ``fail_fast``.
+
+A result file is never silently wrong: a run holds a lock on it (a second run on the same
+``out`` fails at once), its header records the metric (config, weights and i2imetric
+version), the baselines and the manifest, and a resume under another of them is refused
+with :class:`~i2imetric.errors.ResultsError`, as is a resume whose manifest now gives an
+already scored id other inputs (each row names its ``source``, ``instruction``, ``output``).
+
+Under ``accelerate launch``, process ``i`` of ``n`` takes the records ``i::n``, streams
+its rows to ``<out>.rank<i>.jsonl``, and once all are done process 0 merges them into
+``out`` in input order. CSV and Parquet outputs are written that way too (as if by one
+process), because only JSON Lines can be appended to safely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ..data.manifest import iter_manifest
+from ..data.rows import LoadReport
+from ..errors import I2IInputError, ResultsError
+from ..models.metric import I2IMetric
+from ..stats import bootstrap_ci
+from ..version import __version__
+from .baselines import Baseline, resolve_baselines
+from .engine import FeatureCache, ScoringEngine, item_inputs
+from .items import DecodingDataset, WorkItem, collate, items_from_records
+from .results import (
+    INPUT_FIELDS,
+    ResultsLock,
+    RowAppender,
+    check_output_format,
+    check_resumable,
+    completed_inputs,
+    make_header,
+    merge_results,
+    output_format,
+    read_rows,
+    shard_files,
+    shard_path,
+)
+
+__all__ = ["evaluate", "EvalSummary", "SystemSummary", "default_num_workers", "metric_identity", "process_state"]
+
+# Per source a ViT-B/32 keeps ~100 KB (pooled + 49 patch tokens), a ViT-B/16 ~400 KB.
+DEFAULT_CACHE_BYTES = 512 * 2**20
+DEFAULT_CACHE_ENTRIES = 50_000
+
+
+def default_num_workers() -> int:
+    """Decoding workers to use: half the CPU cores (the other half feeds the model), 1 to 8."""
+    return min(8, max(1, (os.cpu_count() or 2) // 2))
+
+
+def process_state():
+    """This process's place in an ``accelerate launch`` / ``torchrun`` group (a group of one when run alone).
+
+    accelerate forms a process group on CPUs only when told to use the CPU, so tell it
+    wherever there is no CUDA (and under ``accelerate launch --cpu``).
+    """
+    from accelerate import PartialState
+    from accelerate.utils import parse_flag_from_env
+
+    return PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU") or not torch.cuda.is_available())
+
+
+def evaluate(
+    metric: I2IMetric,
+    records: str | os.PathLike | Iterable,
+    out: str | os.PathLike,
+    *,
+    batch_size: int = 32,
+    num_workers: Optional[int] = None,
+    baselines: str | Sequence[str] | None = "all",
+    fail_fast: bool = False,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    cache_entries: int = DEFAULT_CACHE_ENTRIES,
+    progress: bool = True,
+    metric_name: Optional[str] = None,
+) -> "EvalSummary":
+    """Score every record and stream one result row per scored output to ``out``.
+
+    Args:
+        metric: the metric to score with, on the device to use (CUDA runs under bf16 autocast).
+        records: a manifest path (streamed), or an iterable of Triplet / Pairwise / Rating
+            records (read into a list: the input is read more than once).
+        out: the result file: ``.jsonl`` (streamed), ``.csv`` or ``.parquet`` (written at the end).
+            Rows already in it are kept and their items skipped.
+        batch_size: outputs per forward pass.
+        num_workers: DataLoader decoding processes; 0 decodes in this process; None picks
+            :func:`default_num_workers`.
+        baselines: ``"all"``, ``"none"``/None, or names from :data:`i2imetric.evaluation.baselines.BASELINES`
+            (a list, or one comma-separated string).
+        fail_fast: raise on the first bad record instead of writing an error row.
+        cache_bytes, cache_entries: bounds of the source/instruction embedding cache;
+            ``cache_bytes=0`` turns caching off.
+        progress: show a progress bar (on the main process, when stderr is a terminal).
+        metric_name: how the result header names the metric (e.g. the ``--metric`` given);
+            default its config's name. Only the metric's config and weights decide
+            whether a file may be resumed.
+
+    Returns:
+        An :class:`EvalSummary` of everything in ``out`` (earlier rows included).
+
+    Raises:
+        I2IInputError: bad options, an unreadable manifest line with ``fail_fast``, or
+            with ``fail_fast`` the first bad record (naming its id and the reason).
+        ResultsError: another run is writing ``out``; or ``out`` (or a shard of it) was
+            made by another metric, other baselines or another manifest, or has rows
+            whose id now names other inputs.
+    """
+    _check_int(batch_size, "batch_size", minimum=1)
+    num_workers = default_num_workers() if num_workers is None else num_workers
+    _check_int(num_workers, "num_workers", minimum=0)
+    out = Path(out)
+    check_output_format(out)
+    chosen = resolve_baselines(baselines, has_timm=metric.timm is not None)
+    inputs = _Inputs(records, fail_fast)
+    if inputs.manifest is not None and out.resolve() == inputs.manifest.resolve():
+        raise I2IInputError(f"{out}: the result file would overwrite the manifest; choose another out")
+
+    state = process_state()
+    lock = _take_run_lock(out, state)
+    try:
+        header = make_header(metric_identity(metric, metric_name), [b.name for b in chosen], inputs.identity())
+        # Only JSON Lines can be appended to safely; CSV and Parquet are merged from a shard at the end.
+        streams_to_out = state.num_processes == 1 and output_format(out) == "jsonl"
+        previous = [out, *shard_files(out)]
+        check_resumable(previous, header)
+        completed = completed_inputs(previous)
+        state.wait_for_everyone()  # everyone has read the old rows before anyone appends
+        own = _OwnPending(inputs, completed, state.process_index, state.num_processes)
+        counts = own.count()
+
+        sink_path = out if streams_to_out else shard_path(out, state.process_index)
+        with RowAppender(sink_path, header) as sink:
+            _score_items(
+                metric,
+                own,
+                sink,
+                total=counts.pending,
+                baselines=chosen,
+                batch_size=batch_size,
+                num_workers=num_workers,
+                fail_fast=fail_fast,
+                cache=_make_cache(cache_bytes, cache_entries),
+                progress=progress and state.is_main_process,
+            )
+        state.wait_for_everyone()
+        if state.is_main_process and shard_files(out):
+            ordered_ids = (item.id for item in inputs.items(warn_duplicates=False))
+            merge_results(out, ordered_ids, [b.name for b in chosen], header)
+        state.wait_for_everyone()
+        return _summarize(out, counts.resumed, inputs.skipped_lines())
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _take_run_lock(out: Path, state) -> Optional[ResultsLock]:
+    """The main process locks ``out`` for the whole run; if it cannot, every process stops here.
+
+    One lock per run, not per shard: a run with another process count, or a single-process
+    run streaming to ``out`` itself, must be kept out as well. The other processes learn the
+    outcome from the main one, so none of them writes a row when the lock is taken.
+    """
+    lock, problem = None, None
+    if state.is_main_process:
+        try:
+            lock = ResultsLock(out)
+        except ResultsError as refused:
+            problem = str(refused)
+    problem = _broadcast(problem, state)
+    if problem is not None:
+        raise ResultsError(problem)
+    return lock
+
+
+def _broadcast(value, state):
+    """The main process's ``value``, on every process (picklable values only)."""
+    if state.num_processes == 1:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value], from_process=0)[0]
+
+
+# ----------------------------------------------------------------------- identities
+
+
+def metric_identity(metric: I2IMetric, name: Optional[str] = None) -> dict:
+    """What a result header records of the metric that made its rows.
+
+    Args:
+        metric: the metric.
+        name: how to name it (a checkpoint folder is recorded as its resolved path);
+            default its config's name.
+
+    Returns:
+        ``name``; ``config_sha256`` of the architecture; ``weights_sha256`` of every
+        parameter and buffer (name, dtype, shape and bytes; so any change of weights,
+        LoRA, head or base, changes it, and loading the same checkpoint again does not)
+        and of where the base weights came from; ``version`` of i2imetric.
+    """
+    name = name or metric.config.name
+    if os.path.isdir(name):
+        name = os.path.realpath(name)
+    config = json.dumps(metric.config.to_dict(), sort_keys=True, default=str)
+    weights = hashlib.sha256()
+    sources = [s.to_dict() if s is not None else None for s in (metric.base_source, metric.timm_source)]
+    weights.update(json.dumps(sources, sort_keys=True).encode())
+    for tensor_name, tensor in sorted(metric.state_dict().items()):
+        # One tensor at a time on the CPU: a whole state dict would double the memory in use.
+        data = tensor.detach().cpu().contiguous().reshape(-1)
+        weights.update(f"{tensor_name}:{data.dtype}:{tuple(tensor.shape)}".encode())
+        weights.update(data.view(torch.uint8).numpy().tobytes())
+    return {
+        "name": name,
+        "config_sha256": hashlib.sha256(config.encode()).hexdigest(),
+        "weights_sha256": weights.hexdigest(),
+        "version": __version__,
+    }
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------ the inputs
+
+
+class _Inputs:
+    """The input records as items, readable again for each pass (count, score, merge)."""
+
+    def __init__(self, records, fail_fast: bool):
+        self.on_error = "raise" if fail_fast else "skip"
+        self.manifest = Path(records) if isinstance(records, (str, os.PathLike)) else None
+        self.records = None if self.manifest is not None else list(records)
+        self.report: Optional[LoadReport] = None
+
+    def items(self, warn_duplicates: bool) -> Iterator[WorkItem]:
+        """The items, one pass; ``warn_duplicates`` on one pass only, so the warning comes once."""
+        if self.manifest is None:
+            return items_from_records(self.records, warn_duplicates)
+        self._check_manifest()
+        self.report = LoadReport(str(self.manifest))
+        records = iter_manifest(self.manifest, on_error=self.on_error, report=self.report)
+        return items_from_records(records, warn_duplicates)
+
+    def identity(self) -> Optional[dict]:
+        """What a result header records of the manifest: its resolved path and sha256 (None for in-memory records)."""
+        if self.manifest is None:
+            return None
+        self._check_manifest()
+        return {"path": str(self.manifest.resolve()), "sha256": _file_sha256(self.manifest)}
+
+    def _check_manifest(self) -> None:
+        if not self.manifest.is_file():
+            raise I2IInputError(f"{self.manifest}: no such manifest file")
+
+    def skipped_lines(self) -> list[tuple[str, str]]:
+        """Manifest lines that were not valid records, as ``(file:line, reason)``."""
+        return list(self.report.skipped) if self.report is not None else []
+
+
+@dataclass
+class _Counts:
+    pending: int  # this process's items still to score
+    resumed: int  # items of the whole input already in the result files
+
+
+class _OwnPending:
+    """This process's share of the items (records ``rank::world``), less those already done.
+
+    Args:
+        completed: id -> (file, recorded inputs) of the rows already written.
+    """
+
+    def __init__(self, inputs: _Inputs, completed: dict[str, tuple[Path, tuple]], rank: int, world: int):
+        self.inputs, self.completed, self.rank, self.world = inputs, completed, rank, world
+
+    def __iter__(self) -> Iterator[WorkItem]:
+        items = self.inputs.items(warn_duplicates=False)
+        return (item for item in items if self._is_own(item) and item.id not in self.completed)
+
+    def count(self) -> _Counts:
+        """One pass over the input: the progress bar's total, how much was done before, and a check of it."""
+        pending = resumed = 0
+        for item in self.inputs.items(warn_duplicates=True):
+            done = item.id in self.completed
+            if done:
+                _check_same_inputs(item, *self.completed[item.id])
+            resumed += done
+            pending += self._is_own(item) and not done
+        return _Counts(pending, resumed)
+
+    def _is_own(self, item: WorkItem) -> bool:
+        return item.record_index % self.world == self.rank
+
+
+def _check_same_inputs(item: WorkItem, path: Path, recorded: tuple) -> None:
+    """Refuse to skip an item whose id was scored for other inputs: its old row is not its score."""
+    current = item_inputs(item)
+    for name, old in zip(INPUT_FIELDS, recorded):
+        if (old or None) != (current[name] or None):  # CSV cannot tell "" from null
+            raise ResultsError(
+                f"{path}: row {item.id!r} was scored for {name} {old!r}, but the input's {item.id!r} now has "
+                f"{current[name]!r}; the records changed under the same ids: use another --out, or delete {path} "
+                "to start over"
+            )
+
+
+# ---------------------------------------------------------------------- the scoring
+
+
+def _score_items(
+    metric: I2IMetric,
+    items: Iterable[WorkItem],
+    sink: RowAppender,
+    *,
+    total: int,
+    baselines: list[Baseline],
+    batch_size: int,
+    num_workers: int,
+    fail_fast: bool,
+    cache: Optional[FeatureCache],
+    progress: bool,
+) -> None:
+    """Decode ``items`` in DataLoader workers, score them here, and write each batch's rows as it lands."""
+    metric.eval()
+    pixel_baselines = {b.name: b.compute for b in baselines if b.kind == "pixels"}
+    loader = torch.utils.data.DataLoader(
+        DecodingDataset(*metric.image_preprocessors(), pixel_baselines),
+        batch_sampler=_batched(items, batch_size),
+        num_workers=num_workers,
+        collate_fn=collate,
+        pin_memory=metric.device.type == "cuda",
+    )
+    engine = ScoringEngine(metric, baselines, cache)
+    with tqdm(total=total, unit="output", desc="i2imetric eval", disable=None if progress else True) as bar:
+        for batch in loader:
+            if fail_fast and batch.failures:
+                position, reason = next(iter(batch.failures.items()))
+                raise I2IInputError(f"{batch.items[position].id}: {reason}")
+            sink.write(engine.score(batch))
+            bar.update(len(batch.items))
+
+
+def _batched(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
+    """Lists of ``size`` items: the DataLoader's batch sampler, streaming the input."""
+    batch: list[WorkItem] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _make_cache(max_bytes: int, max_entries: int) -> Optional[FeatureCache]:
+    return FeatureCache(max_bytes, max_entries) if max_bytes > 0 and max_entries > 0 else None
+
+
+def _check_int(value, name: str, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise I2IInputError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+# ---------------------------------------------------------------------- the summary
+
+
+@dataclass
+class SystemSummary:
+    """Scores of one system's ok rows (or of all rows, ``system="all"``).
+
+    ``ci95`` is the percentile-bootstrap 95% interval of the mean score (None below 2 rows);
+    ``baselines`` holds each baseline's mean over the rows that have it.
+    """
+
+    system: str
+    count: int
+    mean: float
+    ci95: Optional[tuple[float, float]]
+    baselines: dict[str, Optional[float]]
+
+
+@dataclass
+class EvalSummary:
+    """What a run left in its result file.
+
+    Args:
+        out: the result file.
+        ok, error_rows: rows scored, and rows that could not be (``status: "error"``).
+        resumed: rows that were already there before this run.
+        systems: per system (rows without one count as ``"-"``), then ``"all"`` when
+            there is more than one system.
+        error_examples: ``(id, reason)`` of the first few error rows.
+        skipped_lines: manifest lines that were not valid records, ``(file:line, reason)``.
+    """
+
+    out: str
+    ok: int
+    error_rows: int
+    resumed: int
+    systems: list[SystemSummary]
+    error_examples: list[tuple[str, str]] = field(default_factory=list)
+    skipped_lines: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        """Everything that did not become a score: error rows plus unreadable manifest lines."""
+        return self.error_rows + len(self.skipped_lines)
+
+    def format_table(self) -> str:
+        """A plain-text table: mean score and 95% CI per system, baseline means, then the errors."""
+        baseline_names = list(self.systems[0].baselines) if self.systems else []
+        header = ["system", "n", "score", "95% CI", *baseline_names]
+        body = [
+            [
+                s.system,
+                str(s.count),
+                f"{s.mean:+.4f}",
+                _format_ci(s.ci95),
+                *(_format_mean(v) for v in s.baselines.values()),
+            ]
+            for s in self.systems
+        ]
+        widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *body]]
+        lines.append(
+            f"{self.out}: {self.ok + self.error_rows} rows ({self.ok} ok, {self.error_rows} error), "
+            f"{self.resumed} from an earlier run"
+        )
+        lines += [f"  error {item_id}: {reason}" for item_id, reason in self.error_examples]
+        if self.error_rows > len(self.error_examples):
+            lines.append(f"  ... {self.error_rows - len(self.error_examples)} more error rows in {self.out}")
+        lines += [f"  skipped manifest line {where}: {reason}" for where, reason in self.skipped_lines]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """The summary as JSON-ready data."""
+        return {
+            "out": self.out,
+            "ok": self.ok,
+            "error_rows": self.error_rows,
+            "errors": self.errors,
+            "resumed": self.resumed,
+            "systems": [
+                {
+                    "system": s.system,
+                    "count": s.count,
+                    "mean": s.mean,
+                    "ci95": list(s.ci95) if s.ci95 else None,
+                    "baselines": s.baselines,
+                }
+                for s in self.systems
+            ],
+            "error_examples": [{"id": i, "error": reason} for i, reason in self.error_examples],
+            "skipped_lines": [{"where": where, "reason": reason} for where, reason in self.skipped_lines],
+        }
+
+
+_MAX_ERROR_EXAMPLES = 5
+
+
+def _summarize(out: Path, resumed: int, skipped_lines: list[tuple[str, str]]) -> EvalSummary:
+    by_system: dict[str, _Tally] = {}
+    overall = _Tally()
+    error_rows = 0
+    examples: list[tuple[str, str]] = []
+    for row in read_rows(out):
+        if row["status"] == "ok":
+            by_system.setdefault(row.get("system") or "-", _Tally()).add(row)
+            overall.add(row)
+        else:
+            error_rows += 1
+            if len(examples) < _MAX_ERROR_EXAMPLES:
+                examples.append((row["id"], row["error"]))
+    systems = [tally.summary(name) for name, tally in sorted(by_system.items())]
+    if len(systems) > 1:
+        systems.append(overall.summary("all"))
+    return EvalSummary(str(out), len(overall.scores), error_rows, resumed, systems, examples, skipped_lines)
+
+
+class _Tally:
+    """Scores of a group of rows, and running sums of their baselines (not the rows themselves)."""
+
+    def __init__(self):
+        self.scores: list[float] = []
+        self.baseline_sums: dict[str, float] = {}
+        self.baseline_counts: dict[str, int] = {}
+
+    def add(self, row: dict) -> None:
+        self.scores.append(row["score"])
+        for name, value in row["baselines"].items():
+            self.baseline_sums[name] = self.baseline_sums.get(name, 0.0) + (value or 0.0)
+            self.baseline_counts[name] = self.baseline_counts.get(name, 0) + (value is not None)
+
+    def summary(self, system: str) -> SystemSummary:
+        scores = np.array(self.scores, dtype=float)
+        ci95 = None
+        if len(scores) >= 2:
+            _, low, high = bootstrap_ci(lambda x: x.mean(axis=-1), scores, vectorized=True)
+            ci95 = (low, high)
+        baselines = {
+            name: total / self.baseline_counts[name] if self.baseline_counts[name] else None
+            for name, total in self.baseline_sums.items()
+        }
+        return SystemSummary(system, len(scores), float(scores.mean()), ci95, baselines)
+
+
+def _format_ci(ci: Optional[tuple[float, float]]) -> str:
+    return f"[{ci[0]:+.4f}, {ci[1]:+.4f}]" if ci else "-"
+
+
+def _format_mean(value: Optional[float]) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.4f}"

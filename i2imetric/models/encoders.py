@@ -1,0 +1,303 @@
+"""The encoders: OpenCLIP's two towers, and optionally a timm ViT for extra patch tokens.
+
+* :class:`OpenCLIPEncoder` turns images into a pooled embedding ``g`` and projected
+  patch tokens ``P`` (both in the joint image-text space, unit length), and
+  instructions into ``t``, with the model's own tokenizer.
+* :class:`TimmPatchEncoder` turns images into DINO-style patch tokens, resampled onto
+  the OpenCLIP patch grid so both sources line up position by position.
+
+Each encoder owns its :class:`~i2imetric.models.preprocess.Preprocess`, taken from its own
+config, because each was trained with its own size and statistics.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from typing import Optional, Sequence
+
+import open_clip
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..errors import BaseWeightsError, ConfigError
+from ..hub.weights import check_weights_file
+from .config import BaseConfig, TimmConfig
+from .preprocess import Preprocess
+
+__all__ = ["OpenCLIPEncoder", "TimmPatchEncoder", "resolve_open_clip_config", "estimate_parameters"]
+
+
+def resolve_open_clip_config(base: BaseConfig) -> dict:
+    """The full open_clip model config dict for ``base`` (a copy; safe to edit)."""
+    if base.open_clip_config is not None:
+        return copy.deepcopy(base.open_clip_config)
+    config = open_clip.get_model_config(base.open_clip)
+    if config is None:
+        raise ConfigError(
+            f"base.open_clip: {base.open_clip!r} is not an OpenCLIP architecture; see open_clip.list_models()"
+        )
+    return copy.deepcopy(config)
+
+
+class OpenCLIPEncoder(nn.Module):
+    """OpenCLIP image and text towers, returning global and patch features.
+
+    Args:
+        open_clip_config: a full open_clip model config dict (see
+            :func:`resolve_open_clip_config`).
+        preprocess: the image preprocessing that matches the weights.
+    """
+
+    def __init__(self, open_clip_config: dict, preprocess: Preprocess):
+        super().__init__()
+        self.open_clip_config = copy.deepcopy(open_clip_config)
+        model_class = open_clip.CustomTextCLIP if _needs_custom_text(open_clip_config) else open_clip.CLIP
+        self.model = model_class(**open_clip_config)
+        if not isinstance(self.model.visual, open_clip.transformer.VisionTransformer):
+            raise ConfigError("patch tokens need a ViT image tower; this open_clip config has none")
+        self.model.visual.output_tokens = True
+        self.preprocess = preprocess
+        self.tokenizer = _make_tokenizer(open_clip_config)
+        self.context_length = self.tokenizer.context_length
+
+    @property
+    def embed_dim(self) -> int:
+        return int(self.open_clip_config["embed_dim"])
+
+    @property
+    def grid_size(self) -> tuple:
+        return tuple(self.model.visual.grid_size)
+
+    def encode_image(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode a preprocessed batch ``[N, 3, h, w]``.
+
+        Returns:
+            ``g``: ``[N, D]`` pooled embeddings, and ``P``: ``[N, L, D]`` patch tokens,
+            both projected into the joint space and L2-normalised.
+        """
+        pooled, tokens = self.model.visual(pixels)
+        # Patch tokens leave the tower after ln_post but before the projection; sending
+        # them through the same projection puts every patch in the text-comparable space.
+        projection = self.model.visual.proj
+        if projection is not None:
+            tokens = tokens @ projection
+        return F.normalize(pooled, dim=-1), F.normalize(tokens, dim=-1)
+
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        """Tokenize with the model's own tokenizer; over-long texts are truncated, with one warning."""
+        too_long = [text for text in texts if _token_count(self.tokenizer, text) > self.context_length]
+        if too_long:
+            warnings.warn(
+                f"{len(too_long)} instruction(s) exceed the text encoder's context of "
+                f"{self.context_length} tokens and were truncated, e.g. {too_long[0][:60]!r}",
+                stacklevel=3,
+            )
+        return self.tokenizer(list(texts))
+
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``[N, D]`` L2-normalised instruction embeddings."""
+        return self.model.encode_text(tokens, normalize=True)
+
+    # ------------------------------------------------------------------ weights
+
+    def load_weights(self, path: str) -> None:
+        """Load full-CLIP base weights from a local file, strictly.
+
+        open_clip's loader reads safetensors directly and ``.pt``/``.bin`` with
+        ``weights_only=True``, and converts older key layouts. It also casts every tensor
+        to the model's dtype, so the file is checked first: integer or bool weights, and
+        NaN or infinite values, are refused with the file and tensor named.
+        """
+        check_weights_file(path)
+        try:
+            open_clip.load_checkpoint(self.model, str(path), strict=True, weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - torch and open_clip raise many kinds here
+            raise BaseWeightsError(f"{path}: could not load as {type(self.model).__name__} weights: {exc}") from exc
+
+
+def _needs_custom_text(config: dict) -> bool:
+    return bool(config.get("custom_text")) or "hf_model_name" in config.get("text_cfg", {})
+
+
+def _make_tokenizer(open_clip_config: dict):
+    text_cfg = open_clip_config.get("text_cfg", {})
+    context_length = text_cfg.get("context_length", open_clip.tokenizer.DEFAULT_CONTEXT_LENGTH)
+    if text_cfg.get("hf_tokenizer_name"):
+        return open_clip.tokenizer.HFTokenizer(text_cfg["hf_tokenizer_name"], context_length=context_length)
+    return open_clip.tokenizer.SimpleTokenizer(context_length=context_length, **text_cfg.get("tokenizer_kwargs", {}))
+
+
+def _token_count(tokenizer, text: str) -> int:
+    """Tokens the text needs, including start/end tokens (0 when the tokenizer can't say)."""
+    if isinstance(tokenizer, open_clip.tokenizer.SimpleTokenizer):
+        return len(tokenizer.encode(text)) + 2
+    inner = getattr(tokenizer, "tokenizer", None)
+    if inner is not None:
+        return len(inner(text)["input_ids"])
+    return 0
+
+
+# ---------------------------------------------------------------------------- timm
+
+
+class TimmPatchEncoder(nn.Module):
+    """A timm ViT whose patch tokens are resampled onto a target grid.
+
+    Args:
+        config: the timm section of the metric config.
+        target_grid: the OpenCLIP patch grid ``(gh, gw)`` to resample onto.
+        resize: ``"squash"`` or ``"letterbox"``, as for the OpenCLIP tower.
+        weights_file: local pretrained weights, or None for random init.
+    """
+
+    def __init__(self, config: TimmConfig, target_grid: tuple, resize: str, weights_file: Optional[str] = None):
+        super().__init__()
+        import timm
+
+        kwargs = _timm_kwargs(config)
+        if weights_file is not None:
+            check_weights_file(weights_file)  # timm's loader would cast integer weights silently
+        # timm applies the model's own checkpoint conversion and loads with weights_only=True.
+        self.model = timm.create_model(
+            config.model,
+            pretrained=weights_file is not None,
+            pretrained_cfg_overlay={"file": str(weights_file)} if weights_file else None,
+            num_classes=0,
+            **kwargs,
+        )
+        data_config = timm.data.resolve_data_config({}, model=self.model)
+        self.preprocess = Preprocess(
+            # The model's own input size: img_size overrides the pretrained config's.
+            size=tuple(self.model.patch_embed.img_size),
+            mean=data_config["mean"],
+            std=data_config["std"],
+            interpolation="bicubic" if data_config.get("interpolation") == "bicubic" else "bilinear",
+            resize=resize,
+        )
+        self.target_grid = tuple(target_grid)
+        self.model_name = config.model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.num_features)
+
+    def encode_patches(self, pixels: torch.Tensor) -> torch.Tensor:
+        """``[N, L, C]`` L2-normalised patch tokens on the target grid."""
+        tokens = self.model.forward_features(pixels)[:, self.model.num_prefix_tokens :]
+        grid_h, grid_w = self.model.patch_embed.grid_size
+        tokens = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, grid_h, grid_w)
+        if (grid_h, grid_w) != self.target_grid:
+            tokens = F.interpolate(tokens, size=self.target_grid, mode="bilinear", align_corners=False)
+        return F.normalize(tokens.flatten(2).transpose(1, 2), dim=-1)
+
+def _timm_kwargs(config: TimmConfig) -> dict:
+    kwargs = dict(config.model_args)
+    if config.img_size is not None:
+        kwargs["img_size"] = config.img_size
+    return kwargs
+
+
+# ------------------------------------------------------------------- size estimate
+
+
+def estimate_parameters(
+    open_clip_config: dict, timm: Optional[TimmConfig] = None, where: str = "open_clip_config", error: type = ConfigError
+) -> int:
+    """Parameters the base would have, computed from its config without building it.
+
+    A config read from disk can declare any size; this is what lets a loader refuse a
+    200 GB architecture before allocating it. The OpenCLIP towers are counted from their
+    widths, depths, patch and image sizes, MLP ratios, vocabulary and context (LoRA and
+    the head add well under 1%). A timm encoder is built on the ``meta`` device, which
+    allocates no memory, and counted. A Hugging Face text tower (``hf_model_name``) is not
+    counted: its size lives in the HF config.
+
+    Args:
+        open_clip_config: the full open_clip model config dict.
+        timm: the timm section of the metric config, if any.
+        where: where the config came from, for error messages.
+        error: the exception class to raise for an unusable field.
+
+    Returns:
+        The estimated parameter count.
+
+    Example:
+        >>> cfg = {"embed_dim": 32, "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8},
+        ...        "text_cfg": {"context_length": 16, "width": 32, "layers": 2}}
+        >>> estimate_parameters(cfg) > 1_000_000  # the 49408-token vocabulary dominates
+        True
+    """
+    if not isinstance(open_clip_config, dict):
+        raise error(f"{where}: expected a mapping, got {type(open_clip_config).__name__}")
+    embed_dim = _positive(open_clip_config.get("embed_dim"), f"{where}.embed_dim", error)
+    vision = _section(open_clip_config, "vision_cfg", where, error)
+    text = _section(open_clip_config, "text_cfg", where, error)
+    total = _vision_parameters(vision, embed_dim, f"{where}.vision_cfg", error)
+    if not text.get("hf_model_name"):
+        total += _text_parameters(text, embed_dim, f"{where}.text_cfg", error)
+    if timm is not None:
+        total += _timm_parameters(timm, error)
+    return total
+
+
+def _section(config: dict, key: str, where: str, error: type) -> dict:
+    section = config.get(key, {})
+    if not isinstance(section, dict):
+        raise error(f"{where}.{key}: expected a mapping, got {type(section).__name__}")
+    return section
+
+
+def _positive(value, where: str, error: type, kind=int):
+    """``value`` as a positive int (or float), refusing bools, strings and non-finite numbers."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not number or value <= 0 or (kind is int and not float(value).is_integer()):
+        raise error(f"{where}: expected a positive {'integer' if kind is int else 'number'}, got {value!r}")
+    return kind(value)
+
+
+def _block_parameters(width: int, mlp_ratio: float) -> int:
+    """One pre-norm transformer block: fused qkv + output projection, two norms, the MLP."""
+    hidden = int(width * mlp_ratio)
+    attention = 4 * width * width + 4 * width
+    norms = 4 * width
+    mlp = 2 * width * hidden + hidden + width
+    return attention + norms + mlp
+
+
+def _vision_parameters(cfg: dict, embed_dim: int, where: str, error: type) -> int:
+    defaults = open_clip.model.CLIPVisionCfg()
+    width = _positive(cfg.get("width", defaults.width), f"{where}.width", error)
+    layers = _positive(cfg.get("layers", defaults.layers), f"{where}.layers", error)
+    patch = _positive(cfg.get("patch_size", defaults.patch_size), f"{where}.patch_size", error)
+    mlp_ratio = _positive(cfg.get("mlp_ratio", defaults.mlp_ratio), f"{where}.mlp_ratio", error, float)
+    size = cfg.get("image_size", defaults.image_size)
+    sides = size if isinstance(size, (list, tuple)) and len(size) == 2 else [size]
+    height, side = (_positive(s, f"{where}.image_size", error) for s in (sides * 2)[:2])
+    tokens = (height // patch) * (side // patch) + 1
+    stem = 3 * patch * patch * width + width + tokens * width + 4 * width  # conv, class token, positions, norms
+    return stem + layers * _block_parameters(width, mlp_ratio) + width * embed_dim
+
+
+def _text_parameters(cfg: dict, embed_dim: int, where: str, error: type) -> int:
+    defaults = open_clip.model.CLIPTextCfg()
+    width = _positive(cfg.get("width", defaults.width), f"{where}.width", error)
+    layers = _positive(cfg.get("layers", defaults.layers), f"{where}.layers", error)
+    vocab = _positive(cfg.get("vocab_size", defaults.vocab_size), f"{where}.vocab_size", error)
+    context = _positive(cfg.get("context_length", defaults.context_length), f"{where}.context_length", error)
+    mlp_ratio = _positive(cfg.get("mlp_ratio", defaults.mlp_ratio), f"{where}.mlp_ratio", error, float)
+    embeddings = (vocab + context) * width + 2 * width
+    return embeddings + layers * _block_parameters(width, mlp_ratio) + width * embed_dim + 1
+
+
+def _timm_parameters(config: TimmConfig, error: type) -> int:
+    import timm
+
+    try:
+        with torch.device("meta"):  # shapes only: nothing is allocated, whatever the size
+            model = timm.create_model(config.model, pretrained=False, num_classes=0, **_timm_kwargs(config))
+    except Exception as exc:  # noqa: BLE001 - timm raises many kinds for bad model args
+        raise error(f"timm: cannot build {config.model!r} with {_timm_kwargs(config)}: {exc}") from exc
+    return sum(p.numel() for p in model.parameters())

@@ -1,0 +1,393 @@
+"""The metric itself: one (source, instruction, output) triplet in, one score out.
+
+Follow one triplet through :meth:`I2IMetric.score`:
+
+1. ``inputs.image_to_tensor`` decodes each image to a ``[3, H, W]`` float in [0, 1];
+   ``inputs.check_instruction`` validates the text.
+2. :meth:`I2IMetric.encode_images` preprocesses (whole image, the base's own statistics)
+   and runs the OpenCLIP image tower (LoRA-adapted): pooled ``g`` and patch tokens ``P``;
+   plus timm patch tokens when configured. :meth:`I2IMetric.encode_instructions` runs the
+   text tower: ``t``.
+3. :meth:`I2IMetric.forward_features` computes the zero-shot prior from those features
+   (:mod:`i2imetric.models.prior`) and adds the head's residuals (:mod:`i2imetric.models.head`).
+
+Scores are logits (Bradley-Terry scale): higher is better, and ``sigmoid(a - b)`` is the
+chance that a is preferred to b. ``calibrated=True`` maps them to [0, 1] with the
+calibration stored in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+from ..errors import I2IInputError
+from ..hub.weights import WeightsSource
+from ..io.images import as_image_list, check_instruction, check_instructions, image_to_tensor
+from .checkpoint import MAX_PARAMETERS, load_checkpoint, save_checkpoint
+from .config import SUBSCORE_NAMES, MetricConfig
+from .encoders import OpenCLIPEncoder, TimmPatchEncoder
+from .head import JointHead
+from .lora import ParameterCount, count_parameters, inject_lora, set_trainable
+from .outputs import Calibration, Explanation, ImageFeatures, MetricOutput
+from .preprocess import Preprocess
+from .prior import global_cosines, zero_shot_prior
+
+__all__ = ["I2IMetric", "build_metric"]
+
+
+class I2IMetric(nn.Module):
+    """A learned metric for image edits and image-to-image translation.
+
+    Build one with :func:`i2imetric.create_metric` or load one with
+    :func:`i2imetric.load_metric`; the constructor takes resolved parts.
+
+    Args:
+        config: the architecture.
+        open_clip_config: the full open_clip model config dict of the base.
+        preprocess: the base's preprocessing.
+        base_source, timm_source: where the base weights came from (recorded on save).
+        timm_weights_file: local timm weights to load at construction, if any.
+    """
+
+    higher_is_better = True
+    is_differentiable = True
+    score_range = (-math.inf, math.inf)
+    calibrated_range = (0.0, 1.0)
+
+    def __init__(
+        self,
+        config: MetricConfig,
+        open_clip_config: dict,
+        preprocess: Preprocess,
+        base_source: WeightsSource,
+        timm_source: Optional[WeightsSource] = None,
+        timm_weights_file: Optional[str] = None,
+    ):
+        super().__init__()
+        self.config = config
+        self.base_source = base_source
+        self.timm_source = timm_source
+        self.calibration: Optional[Calibration] = None
+        self.clip = OpenCLIPEncoder(open_clip_config, preprocess)
+        self.timm = (
+            TimmPatchEncoder(config.timm, self.clip.grid_size, config.image_resize, timm_weights_file)
+            if config.timm is not None
+            else None
+        )
+        grid_h, grid_w = self.clip.grid_size
+        self.head = JointHead(
+            config.head,
+            clip_dim=self.clip.embed_dim,
+            num_patches=grid_h * grid_w,
+            timm_dim=self.timm.dim if self.timm is not None else 0,
+        )
+
+    def prepare_for_training_mode(self) -> None:
+        """Inject LoRA (when ``config.trainable == "lora"``) and set ``requires_grad``.
+
+        Called once after the base weights are loaded, by the factory functions.
+        """
+        if self.config.trainable == "lora":
+            inject_lora(self.clip.model, self.timm.model if self.timm else None, self.config.lora)
+        encoders = [self.clip] + ([self.timm] if self.timm is not None else [])
+        set_trainable(encoders, self.head, self.config.trainable)
+
+    def parameter_count(self) -> ParameterCount:
+        """Trainable vs total parameters."""
+        return count_parameters(self)
+
+    @property
+    def grid_size(self) -> tuple:
+        return self.clip.grid_size
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.head.parameters()).device
+
+    # ------------------------------------------------------------- differentiable
+
+    def encode_images(self, images: Sequence[torch.Tensor]) -> ImageFeatures:
+        """Encode ``[3, H, W]`` float images in [0, 1] (any sizes)."""
+        clip_preprocess, timm_preprocess = self.image_preprocessors()
+        timm_pixels = timm_preprocess.batch(images) if timm_preprocess is not None else None
+        return self.encode_pixels(clip_preprocess.batch(images), timm_pixels)
+
+    def image_preprocessors(self) -> tuple[Preprocess, Optional[Preprocess]]:
+        """The CPU preprocessing of each image tower: ``(OpenCLIP, timm or None)``.
+
+        They are small picklable objects, so data-loader workers can prepare batches for
+        :meth:`encode_pixels` while the model runs.
+        """
+        return self.clip.preprocess, self.timm.preprocess if self.timm is not None else None
+
+    def encode_pixels(self, clip_pixels: torch.Tensor, timm_pixels: Optional[torch.Tensor] = None) -> ImageFeatures:
+        """Encode batches already prepared by :meth:`image_preprocessors`.
+
+        Args:
+            clip_pixels: ``[N, 3, h, w]`` from the OpenCLIP preprocessing.
+            timm_pixels: ``[N, 3, h', w']`` from the timm preprocessing; required when the
+                metric has a timm encoder, ignored otherwise.
+        """
+        pooled, patches = self.clip.encode_image(clip_pixels.to(self.device, non_blocking=True))
+        timm_patches = None
+        if self.timm is not None:
+            if timm_pixels is None:
+                raise I2IInputError("this metric has a timm encoder: pass timm_pixels to encode_pixels")
+            timm_patches = self.timm.encode_patches(timm_pixels.to(self.device, non_blocking=True))
+        return ImageFeatures(pooled, patches, timm_patches)
+
+    def encode_instructions(self, instructions: Sequence[str]) -> torch.Tensor:
+        """``[N, D]`` instruction embeddings (over-long texts truncated with a warning)."""
+        return self.clip.encode_text(self.clip.tokenize(instructions).to(self.device))
+
+    def forward_features(self, source: ImageFeatures, text: torch.Tensor, output: ImageFeatures) -> MetricOutput:
+        """Prior plus head residuals, from encoded features of N aligned triplets."""
+        prior = zero_shot_prior(source.pooled, output.pooled, text, source.patches, output.patches, self.config.prior)
+        cosines = global_cosines(source.pooled, output.pooled, text, self.config.prior.direction_min_norm)
+        head = self.head(
+            source.pooled,
+            output.pooled,
+            text,
+            cosines,
+            source.patches,
+            output.patches,
+            source.timm_patches,
+            output.timm_patches,
+        )
+        # The patch residuals are per-patch contributions to the score (their mean joins
+        # it), so the score's loss is what teaches the map where an edit helped or hurt.
+        return MetricOutput(
+            score=prior.score + head.score + head.patch_map.mean(dim=-1),
+            subscores=prior.subscores + head.subscores,
+            patch_map=prior.patch_map + head.patch_map,
+            latent=head.latent,
+            prior_score=prior.score,
+        )
+
+    def forward(self, images: Sequence[torch.Tensor], instructions: Sequence[str], triplets: torch.Tensor) -> MetricOutput:
+        """Differentiable scoring for training, with every image and instruction encoded once.
+
+        Args:
+            images: ``[3, H, W]`` float tensors in [0, 1], sources and outputs together.
+            instructions: the distinct instruction strings.
+            triplets: ``[M, 3]`` long tensor of (source image index, instruction index,
+                output image index) rows, so a source shared by a right answer and its
+                distractors is encoded once.
+
+        Returns:
+            The :class:`MetricOutput` of the M triplets.
+        """
+        features = self.encode_images(images)
+        text = self.encode_instructions(instructions)
+        triplets = triplets.to(features.pooled.device)
+        return self.forward_features(features.select(triplets[:, 0]), text[triplets[:, 1]], features.select(triplets[:, 2]))
+
+    # ------------------------------------------------------------------ user API
+
+    def score(self, sources: Any, instructions: Any, outputs: Any, batch_size: int = 32, calibrated: bool = False):
+        """Score edits. Higher is better.
+
+        Args:
+            sources: source images: a list of paths / PIL images / HxWxC uint8 arrays /
+                CxHxW float tensors in [0, 1], or an NxCxHxW tensor. Or one image.
+            instructions: a list of instruction strings, or one string.
+            outputs: edited images, in the same forms as ``sources``.
+            batch_size: triplets per forward pass.
+            calibrated: map logits to [0, 1] with the checkpoint's calibration.
+
+        Returns:
+            A 1-D float tensor of N scores, or a Python float for a single triplet.
+
+        Example:
+            >>> metric = create_metric("test-tiny")  # doctest: +SKIP
+            >>> metric.score("src.png", "make it brighter", "out.png")  # doctest: +SKIP
+            0.42
+        """
+        single = isinstance(instructions, str)
+        result = self._run_all(sources, instructions, outputs, batch_size)
+        scores = result.score
+        if calibrated:
+            scores = self._calibrate(scores)
+        return float(scores[0]) if single else scores
+
+    def explain(self, source: Any, instruction: str, output: Any) -> Explanation:
+        """Score one triplet and say where the score came from.
+
+        Returns:
+            An :class:`Explanation` with the score, the sub-scores by name, and the patch
+            map on the patch grid (> 0 where the edit helped, < 0 where it hurt). See
+            :func:`i2imetric.viz.heatmap.save_heatmap` to draw it over the output image.
+        """
+        if not isinstance(instruction, str):
+            raise I2IInputError("explain() takes one triplet: a single image, a str instruction and a single image")
+        result = self._run_all(source, instruction, output, batch_size=1)
+        grid_h, grid_w = self.grid_size
+        return Explanation(
+            score=float(result.score[0]),
+            subscores={name: float(value) for name, value in zip(SUBSCORE_NAMES, result.subscores[0])},
+            patch_map=result.patch_map[0].reshape(grid_h, grid_w).clone(),
+        )
+
+    def embed(self, sources: Any, instructions: Any, outputs: Any, batch_size: int = 32) -> torch.Tensor:
+        """The joint latent z of each triplet, ``[N, latent_dim]`` (for FD / MMD / retrieval)."""
+        result = self._run_all(sources, instructions, outputs, batch_size)
+        return result.latent
+
+    def subscores(self, sources: Any, instructions: Any, outputs: Any, batch_size: int = 32) -> dict:
+        """Sub-scores by name, each a 1-D tensor (or a float for one triplet)."""
+        single = isinstance(instructions, str)
+        result = self._run_all(sources, instructions, outputs, batch_size)
+        return {
+            name: float(result.subscores[0, i]) if single else result.subscores[:, i]
+            for i, name in enumerate(SUBSCORE_NAMES)
+        }
+
+    def _calibrate(self, scores: torch.Tensor) -> torch.Tensor:
+        if self.calibration is None:
+            raise I2IInputError(
+                "calibrated=True: this metric has no calibration; fit one during training or use raw scores"
+            )
+        return self.calibration(scores)
+
+    # --------------------------------------------------------------- batching
+
+    def _run_all(self, sources: Any, instructions: Any, outputs: Any, batch_size: int) -> MetricOutput:
+        if instructions is None:
+            # Checked first: otherwise a single image is taken for a batch and `sources` gets the blame.
+            raise I2IInputError("instructions: got None; pass a str for one triplet, or a list of str for a batch")
+        if isinstance(instructions, str):
+            sources, instructions, outputs = [sources], [check_instruction(instructions)], [outputs]
+        else:
+            sources = as_image_list(sources, name="sources")
+            outputs = as_image_list(outputs, name="outputs")
+            instructions = check_instructions(instructions)
+        if not (len(sources) == len(instructions) == len(outputs)):
+            raise I2IInputError(
+                f"sources, instructions and outputs must have the same length, got "
+                f"{len(sources)}, {len(instructions)} and {len(outputs)}"
+            )
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise I2IInputError(f"batch_size must be a positive int, got {batch_size!r}")
+        if not sources:
+            raise I2IInputError("nothing to score: the lists are empty")
+        parts = list(self.iter_batches(sources, instructions, outputs, batch_size))
+        order = torch.cat([index for index, _ in parts])
+        merged = _cat_outputs([output for _, output in parts])
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(len(order))
+        return _select_output(merged, inverse)
+
+    @torch.inference_mode()
+    def iter_batches(
+        self, sources: list, instructions: list[str], outputs: list, batch_size: int
+    ) -> Iterator[tuple[torch.Tensor, MetricOutput]]:
+        """Score aligned lists in batches, yielding ``(indices, MetricOutput)``.
+
+        Each distinct source image and instruction is encoded once per call: triplets are
+        grouped by source, and a source's features are dropped after its last triplet, so
+        memory stays bounded however long the lists are.
+        """
+        self.eval()
+        source_keys = [_image_key(image, f"sources[{i}]") for i, image in enumerate(sources)]
+        text_features = self._encode_distinct_texts(instructions, batch_size)
+        order = sorted(range(len(sources)), key=_first_seen_order(source_keys))
+        last_use = {source_keys[i]: position for position, i in enumerate(order)}
+        cached_sources: dict[str, ImageFeatures] = {}
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            missing = list(dict.fromkeys(source_keys[i] for i in batch if source_keys[i] not in cached_sources))
+            if missing:
+                first_index = {source_keys[i]: i for i in reversed(batch)}
+                images = [image_to_tensor(sources[first_index[k]], name=f"sources[{first_index[k]}]") for k in missing]
+                encoded = self.encode_images(images)
+                cached_sources.update({key: encoded.select(slice(j, j + 1)) for j, key in enumerate(missing)})
+            output_images = [image_to_tensor(outputs[i], name=f"outputs[{i}]") for i in batch]
+            source_features = ImageFeatures.cat([cached_sources[source_keys[i]] for i in batch])
+            text = torch.stack([text_features[instructions[i]] for i in batch])
+            yield torch.tensor(batch), self.forward_features(source_features, text, self.encode_images(output_images))
+            end = start + len(batch) - 1
+            for key in [k for k in cached_sources if last_use[k] <= end]:
+                del cached_sources[key]
+
+    def _encode_distinct_texts(self, instructions: list[str], batch_size: int) -> dict[str, torch.Tensor]:
+        distinct = list(dict.fromkeys(instructions))
+        embeddings = {}
+        for start in range(0, len(distinct), batch_size):
+            chunk = distinct[start : start + batch_size]
+            embeddings.update(zip(chunk, self.encode_instructions(chunk)))
+        return embeddings
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def save_pretrained(self, folder: str | Path, card: Optional[str] = None, bundle_base: bool = False) -> Path:
+        """Write the checkpoint folder (config, safetensors, model card). See :mod:`i2imetric.models.checkpoint`."""
+        return save_checkpoint(self, folder, card=card, bundle_base=bundle_base)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        folder: str | Path,
+        device: Optional[str] = None,
+        base_weights: Optional[str] = None,
+        allow_large: bool = False,
+    ):
+        """Load a checkpoint folder safely (safetensors only, strict keys), in eval mode.
+
+        ``allow_large`` lifts the size limit on the config's declared architecture
+        (see :data:`i2imetric.models.checkpoint.MAX_PARAMETERS`).
+        """
+        limit = None if allow_large else MAX_PARAMETERS
+        return load_checkpoint(folder, build_metric, device=device, base_weights=base_weights, max_parameters=limit)
+
+
+def _image_key(image: Any, name: str) -> str:
+    """Identity of a source image for de-duplication: its path, or a hash of its content."""
+    if isinstance(image, (str, Path)):
+        return "path:" + str(Path(image).resolve())
+    tensor = image_to_tensor(image, name=name)
+    return "sha1:" + hashlib.sha1(tensor.numpy().tobytes()).hexdigest() + str(tuple(tensor.shape))
+
+
+def _first_seen_order(keys: list[str]):
+    rank: dict[str, int] = {}
+    for key in keys:
+        rank.setdefault(key, len(rank))
+    return lambda i: (rank[keys[i]], i)
+
+
+def _cat_outputs(parts: list[MetricOutput]) -> MetricOutput:
+    return MetricOutput(*(torch.cat([getattr(p, f) for p in parts]) for f in MetricOutput.__dataclass_fields__))
+
+
+def _select_output(output: MetricOutput, index: torch.Tensor) -> MetricOutput:
+    return MetricOutput(*(getattr(output, f)[index] for f in MetricOutput.__dataclass_fields__))
+
+
+def build_metric(
+    config: MetricConfig,
+    open_clip_config: dict,
+    preprocess: Preprocess,
+    base_file: Optional[str],
+    base_source: WeightsSource,
+    timm_file: Optional[str] = None,
+    timm_source: Optional[WeightsSource] = None,
+    *,
+    device: Optional[str] = None,
+    seed: int = 0,
+) -> I2IMetric:
+    """Construct, load base weights, add LoRA, freeze the base: the shared tail of create and load."""
+    # Seed every random initialisation (head, random base, LoRA's A matrices) without
+    # disturbing the caller's global RNG.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        metric = I2IMetric(config, open_clip_config, preprocess, base_source, timm_source, timm_file)
+        if base_file is not None:
+            metric.clip.load_weights(base_file)
+        metric.prepare_for_training_mode()
+    return metric.to(device or "cpu").eval()

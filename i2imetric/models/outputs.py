@@ -1,0 +1,65 @@
+"""What the metric hands back: encoded images, batch outputs, explanations, calibration.
+
+Leaf types with no model code, so the checkpoint format, the evaluation engine and users'
+type hints can name them without importing the metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import torch
+
+from .config import SUBSCORE_NAMES
+
+__all__ = ["SUBSCORE_NAMES", "ImageFeatures", "MetricOutput", "Explanation", "Calibration"]
+
+
+@dataclass
+class ImageFeatures:
+    """Encoded images: pooled ``g [N, D]``, patches ``[N, L, D]``, optional timm patches."""
+
+    pooled: torch.Tensor
+    patches: torch.Tensor
+    timm_patches: Optional[torch.Tensor] = None
+
+    def select(self, index) -> "ImageFeatures":
+        timm = self.timm_patches[index] if self.timm_patches is not None else None
+        return ImageFeatures(self.pooled[index], self.patches[index], timm)
+
+    @staticmethod
+    def cat(parts: Sequence["ImageFeatures"]) -> "ImageFeatures":
+        timm = torch.cat([p.timm_patches for p in parts]) if parts[0].timm_patches is not None else None
+        return ImageFeatures(torch.cat([p.pooled for p in parts]), torch.cat([p.patches for p in parts]), timm)
+
+
+@dataclass
+class MetricOutput:
+    """Everything the metric says about a batch of N triplets."""
+
+    score: torch.Tensor  # [N] logits, higher is better
+    subscores: torch.Tensor  # [N, 3] in SUBSCORE_NAMES order
+    patch_map: torch.Tensor  # [N, L]: > 0 where the edit helped, < 0 where it hurt
+    latent: torch.Tensor  # [N, latent_dim]: the joint latent z
+    prior_score: torch.Tensor  # [N]: the zero-shot prior alone
+
+
+@dataclass
+class Explanation:
+    """Why one triplet got its score."""
+
+    score: float
+    subscores: dict
+    patch_map: torch.Tensor  # [gh, gw] on the patch grid
+
+
+@dataclass
+class Calibration:
+    """Platt scaling of the logit to [0, 1]: ``sigmoid(slope * score + intercept)``."""
+
+    slope: float = 1.0
+    intercept: float = 0.0
+
+    def __call__(self, score: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.slope * score + self.intercept)
