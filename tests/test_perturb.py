@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from i2imetric.cli.main import main
+from i2imetric.cli.perturb import configure_parser, run
 from i2imetric.data import read_manifest
 from i2imetric.data.synthetic.edits import CANONICAL_EDITS, DISTRACTORS
-from i2imetric.cli.perturb import configure_parser, run
 from i2imetric.data.synthetic.perturb import perturb_folder
 from i2imetric.data.synthetic.shapesworld import make_edit_example
 from i2imetric.errors import I2IInputError

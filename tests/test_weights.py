@@ -10,9 +10,8 @@ from safetensors.torch import save_file
 
 import i2imetric
 from i2imetric.errors import BaseWeightsError
-from i2imetric.hub.weights import sha256_file
+from i2imetric.hub.weights import resolve_open_clip_weights, sha256_file
 from i2imetric.models.config import get_model_config
-from i2imetric.hub.weights import resolve_open_clip_weights
 from i2imetric.models.encoders import resolve_open_clip_config
 
 

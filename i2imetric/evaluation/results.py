@@ -62,6 +62,7 @@ __all__ = [
     "merge_results",
     "output_format",
     "read_header",
+    "read_results",
     "read_rows",
     "shard_files",
     "shard_path",
@@ -521,3 +522,39 @@ def _read_parquet(path: Path) -> Iterator[dict]:
     import pyarrow.parquet as pq
 
     yield from (_unflatten(flat) for flat in pq.read_table(path).to_pylist())
+
+
+# Row fields that name image files; "heatmap" is the demo's (see i2imetric.viz.report).
+_IMAGE_KEYS = ("source", "output", "heatmap")
+
+
+def read_results(path) -> list[dict]:
+    """The rows of a result file, as ``i2imetric eval --out`` writes it, image paths absolute.
+
+    The file is read by :func:`read_rows`, the one reader of result
+    files, so every format ``eval`` writes (``.jsonl``, ``.csv``, ``.parquet``) is read the
+    same way everywhere, a torn last JSONL line (a killed run) is left out, and a header
+    line is skipped.
+
+    Args:
+        path: a result file.
+
+    Returns:
+        One dict per row. Image paths (``source``, ``output``) are absolute: ``eval`` writes
+        them so; a relative one (a hand-written file) is joined to the file's folder.
+
+    Raises:
+        ResultsError: the file is missing, or damaged (a line that is not a result row).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsError(f"{path}: no such result file; pass the file that `i2imetric eval --out` wrote")
+    base_dir = os.path.dirname(os.path.abspath(path))
+    return [_with_absolute_images(row, base_dir) for row in read_rows(path)]
+
+
+def _with_absolute_images(row: dict, base_dir: str) -> dict:
+    for key in _IMAGE_KEYS:
+        if isinstance(row.get(key), str) and row[key]:
+            row[key] = os.path.abspath(os.path.join(base_dir, row[key]))
+    return row

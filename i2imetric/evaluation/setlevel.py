@@ -33,9 +33,8 @@ import torch
 from ..data import Rating, Triplet, read_manifest
 from ..errors import I2IInputError
 from ..io.images import find_images, image_to_tensor
-from ..meta_eval import read_results
 from ..stats import frechet_distance, median_heuristic_sigma, mmd2_unbiased
-from .results import output_format
+from .results import output_format, read_results
 
 __all__ = ["SPACES", "embed_folder", "embed_set", "embed_triplets", "read_triplets", "set_distance"]
 
@@ -131,7 +130,7 @@ def read_triplets(path) -> list[Triplet]:
     """The triplets of a manifest (triplet and rating records) or a result file.
 
     A result file (any format ``i2imetric eval --out`` writes, read by
-    :func:`i2imetric.meta_eval.read_results`) qualifies when its rows carry ``source``,
+    :func:`i2imetric.evaluation.results.read_results`) qualifies when its rows carry ``source``,
     ``instruction`` and ``output``, as ``eval`` writes them (failed rows are skipped). A
     ``.jsonl`` file is a manifest when its first row has a ``"type"``.
 

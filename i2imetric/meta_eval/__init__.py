@@ -75,7 +75,6 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from pathlib import Path
 from statistics import fmean
 
 import numpy as np
@@ -83,8 +82,8 @@ from tqdm.auto import tqdm
 
 from ..data import Pairwise, Rating, Record, load_imagenhub_ratings, read_manifest
 from ..data.records import record_id
-from ..errors import I2IInputError, ResultsError
-from ..evaluation.results import read_rows
+from ..errors import I2IInputError
+from ..evaluation.results import read_results
 
 # _correlate: one coefficient, with the stats module's rule for undefined ones (NaN);
 # correlations() would compute all three methods in every bootstrap resample.
@@ -119,7 +118,6 @@ __all__ = [
 
 METRIC = "metric"
 LABEL_FORMATS = ("manifest", "imagenhub")
-_IMAGE_KEYS = ("source", "output", "heatmap")  # "heatmap": see i2imetric.viz.report
 _PARAM_SYMBOLS = {"epsilon": "eps", "tau": "tau"}
 _MIN_CLUSTERS = 10  # see _clusters
 
@@ -127,38 +125,6 @@ _MIN_CLUSTERS = 10  # see _clusters
 # --------------------------------------------------------------------------
 # Reading results and labels
 # --------------------------------------------------------------------------
-
-
-def read_results(path) -> list[dict]:
-    """The rows of a result file, as ``i2imetric eval --out`` writes it, image paths absolute.
-
-    The file is read by :func:`i2imetric.evaluation.results.read_rows`, the one reader of result
-    files, so every format ``eval`` writes (``.jsonl``, ``.csv``, ``.parquet``) is read the
-    same way everywhere, a torn last JSONL line (a killed run) is left out, and a header
-    line is skipped.
-
-    Args:
-        path: a result file.
-
-    Returns:
-        One dict per row. Image paths (``source``, ``output``) are absolute: ``eval`` writes
-        them so; a relative one (a hand-written file) is joined to the file's folder.
-
-    Raises:
-        ResultsError: the file is missing, or damaged (a line that is not a result row).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ResultsError(f"{path}: no such result file; pass the file that `i2imetric eval --out` wrote")
-    base_dir = os.path.dirname(os.path.abspath(path))
-    return [_with_absolute_images(row, base_dir) for row in read_rows(path)]
-
-
-def _with_absolute_images(row: dict, base_dir: str) -> dict:
-    for key in _IMAGE_KEYS:
-        if isinstance(row.get(key), str) and row[key]:
-            row[key] = os.path.abspath(os.path.join(base_dir, row[key]))
-    return row
 
 
 def load_labels(paths, labels_format: str = "manifest", image_root=None) -> list[Record]:
