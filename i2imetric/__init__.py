@@ -12,8 +12,7 @@ Names are imported lazily, so ``import i2imetric`` (and the light modules such a
 ``i2imetric.stats``) do not pay for importing torch and open_clip.
 """
 
-from importlib import import_module
-
+from ._lazy import lazy_exports
 from .errors import BaseWeightsError, CheckpointError, ConfigError, I2IError, I2IInputError, ResultsError
 from .version import __version__
 
@@ -52,13 +51,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'i2imetric' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())

@@ -10,7 +10,7 @@
 Names are imported on first use, so reading result files (``.results``) stays torch-free.
 """
 
-from importlib import import_module
+from .._lazy import lazy_exports
 
 _LAZY = {
     "evaluate": "runner",
@@ -26,13 +26,4 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 
-def __getattr__(name):
-    if name in _LAZY:
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'i2imetric.evaluation' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
