@@ -52,8 +52,14 @@ Example:
     (True, 1)
 """
 
-from .loaders.benchmarks import load_bapps_2afc, load_editreward, load_genai_bench_votes, load_nights
-from .loaders.imagenhub import load_imagenhub_ratings, split_aspects
+from .loaders import (
+    load_bapps_2afc,
+    load_editreward,
+    load_genai_bench_votes,
+    load_imagenhub_ratings,
+    load_nights,
+    split_aspects,
+)
 from .manifest import SCHEMA_VERSION, from_hf_dataset, iter_manifest, read_manifest, write_manifest
 from .records import Pairwise, Rating, Record, Triplet
 from .rows import LoadReport, LoadResult
