@@ -11,6 +11,9 @@ Follow one triplet through :meth:`I2IMetric.score`:
 3. :meth:`I2IMetric.forward_features` computes the zero-shot prior from those features
    (:mod:`i2imetric.models.prior`) and adds the head's residuals (:mod:`i2imetric.models.head`).
 
+Lists of triplets are scored in batches by :mod:`i2imetric.models.batching`, which
+encodes each distinct source image and instruction once.
+
 Scores are logits (Bradley-Terry scale): higher is better, and ``sigmoid(a - b)`` is the
 chance that a is preferred to b. ``calibrated=True`` maps them to [0, 1] with the
 calibration stored in the checkpoint.
@@ -18,7 +21,6 @@ calibration stored in the checkpoint.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
@@ -28,7 +30,7 @@ import torch.nn as nn
 
 from ..errors import I2IInputError
 from ..hub.weights import WeightsSource
-from ..io.images import as_image_list, check_instruction, check_instructions, image_to_tensor
+from .batching import iter_batches, score_all
 from .checkpoint import MAX_PARAMETERS, load_checkpoint, save_checkpoint
 from .config import SUBSCORE_NAMES, MetricConfig
 from .encoders import OpenCLIPEncoder, TimmPatchEncoder
@@ -258,70 +260,17 @@ class I2IMetric(nn.Module):
     # --------------------------------------------------------------- batching
 
     def _run_all(self, sources: Any, instructions: Any, outputs: Any, batch_size: int) -> MetricOutput:
-        if instructions is None:
-            # Checked first: otherwise a single image is taken for a batch and `sources` gets the blame.
-            raise I2IInputError("instructions: got None; pass a str for one triplet, or a list of str for a batch")
-        if isinstance(instructions, str):
-            sources, instructions, outputs = [sources], [check_instruction(instructions)], [outputs]
-        else:
-            sources = as_image_list(sources, name="sources")
-            outputs = as_image_list(outputs, name="outputs")
-            instructions = check_instructions(instructions)
-        if not (len(sources) == len(instructions) == len(outputs)):
-            raise I2IInputError(
-                f"sources, instructions and outputs must have the same length, got "
-                f"{len(sources)}, {len(instructions)} and {len(outputs)}"
-            )
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise I2IInputError(f"batch_size must be a positive int, got {batch_size!r}")
-        if not sources:
-            raise I2IInputError("nothing to score: the lists are empty")
-        parts = list(self.iter_batches(sources, instructions, outputs, batch_size))
-        order = torch.cat([index for index, _ in parts])
-        merged = _cat_outputs([output for _, output in parts])
-        inverse = torch.empty_like(order)
-        inverse[order] = torch.arange(len(order))
-        return _select_output(merged, inverse)
+        return score_all(self, sources, instructions, outputs, batch_size)
 
-    @torch.inference_mode()
     def iter_batches(
         self, sources: list, instructions: list[str], outputs: list, batch_size: int
     ) -> Iterator[tuple[torch.Tensor, MetricOutput]]:
         """Score aligned lists in batches, yielding ``(indices, MetricOutput)``.
 
-        Each distinct source image and instruction is encoded once per call: triplets are
-        grouped by source, and a source's features are dropped after its last triplet, so
-        memory stays bounded however long the lists are.
+        Each distinct source image and instruction is encoded once per call; see
+        :func:`i2imetric.models.batching.iter_batches`.
         """
-        self.eval()
-        source_keys = [_image_key(image, f"sources[{i}]") for i, image in enumerate(sources)]
-        text_features = self._encode_distinct_texts(instructions, batch_size)
-        order = sorted(range(len(sources)), key=_first_seen_order(source_keys))
-        last_use = {source_keys[i]: position for position, i in enumerate(order)}
-        cached_sources: dict[str, ImageFeatures] = {}
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            missing = list(dict.fromkeys(source_keys[i] for i in batch if source_keys[i] not in cached_sources))
-            if missing:
-                first_index = {source_keys[i]: i for i in reversed(batch)}
-                images = [image_to_tensor(sources[first_index[k]], name=f"sources[{first_index[k]}]") for k in missing]
-                encoded = self.encode_images(images)
-                cached_sources.update({key: encoded.select(slice(j, j + 1)) for j, key in enumerate(missing)})
-            output_images = [image_to_tensor(outputs[i], name=f"outputs[{i}]") for i in batch]
-            source_features = ImageFeatures.cat([cached_sources[source_keys[i]] for i in batch])
-            text = torch.stack([text_features[instructions[i]] for i in batch])
-            yield torch.tensor(batch), self.forward_features(source_features, text, self.encode_images(output_images))
-            end = start + len(batch) - 1
-            for key in [k for k in cached_sources if last_use[k] <= end]:
-                del cached_sources[key]
-
-    def _encode_distinct_texts(self, instructions: list[str], batch_size: int) -> dict[str, torch.Tensor]:
-        distinct = list(dict.fromkeys(instructions))
-        embeddings = {}
-        for start in range(0, len(distinct), batch_size):
-            chunk = distinct[start : start + batch_size]
-            embeddings.update(zip(chunk, self.encode_instructions(chunk)))
-        return embeddings
+        return iter_batches(self, sources, instructions, outputs, batch_size)
 
     # ---------------------------------------------------------------- checkpoints
 
@@ -344,29 +293,6 @@ class I2IMetric(nn.Module):
         """
         limit = None if allow_large else MAX_PARAMETERS
         return load_checkpoint(folder, build_metric, device=device, base_weights=base_weights, max_parameters=limit)
-
-
-def _image_key(image: Any, name: str) -> str:
-    """Identity of a source image for de-duplication: its path, or a hash of its content."""
-    if isinstance(image, (str, Path)):
-        return "path:" + str(Path(image).resolve())
-    tensor = image_to_tensor(image, name=name)
-    return "sha1:" + hashlib.sha1(tensor.numpy().tobytes()).hexdigest() + str(tuple(tensor.shape))
-
-
-def _first_seen_order(keys: list[str]):
-    rank: dict[str, int] = {}
-    for key in keys:
-        rank.setdefault(key, len(rank))
-    return lambda i: (rank[keys[i]], i)
-
-
-def _cat_outputs(parts: list[MetricOutput]) -> MetricOutput:
-    return MetricOutput(*(torch.cat([getattr(p, f) for p in parts]) for f in MetricOutput.__dataclass_fields__))
-
-
-def _select_output(output: MetricOutput, index: torch.Tensor) -> MetricOutput:
-    return MetricOutput(*(getattr(output, f)[index] for f in MetricOutput.__dataclass_fields__))
 
 
 def build_metric(
