@@ -157,6 +157,27 @@ def test_each_distinct_source_and_instruction_encoded_once(trained_metric, monke
     assert sorted(calls["texts"]) == ["edit 0", "edit 1"]
 
 
+def test_encode_once_encodes_each_missing_key_once_and_keeps_it_in_the_store():
+    from i2imetric.models.batching import LastUseStore, distinct, encode_once
+
+    plan = distinct(["a", "b", "a", "c", "b"])
+    assert (plan.keys, plan.first, plan.slots) == (["a", "b", "c"], [0, 1, 3], [0, 1, 0, 2, 1])
+    calls = []
+
+    def encode(first):
+        calls.append(first)
+        return [f"v{p}" for p in first]
+
+    assert encode_once(["a", "b", "a"], encode) == ["v0", "v1", "v0"]
+    store = LastUseStore(["a", "a", "b", "c"])
+    store.put("a", "known")
+    assert encode_once(["b", "a", "c", "b"], encode, store) == ["v0", "known", "v2", "v0"]
+    assert calls == [[0, 1], [0, 2]]  # one call per batch, the first occurrence of each missing key
+    assert encode_once(["a"], encode, store) == ["known"] and len(calls) == 2  # nothing missing: no call
+    store.release_through(1)  # the last use of "a" has passed, "b" and "c" are still ahead
+    assert store.get("a") is None and store.get("b") == "v0" and len(store) == 2
+
+
 def test_explain_fields(trained_metric):
     explanation = trained_metric.explain(_images(1)[0], "make it brighter", _images(1, seed=2)[0])
     assert isinstance(explanation.score, float)

@@ -23,7 +23,9 @@ from typing import Any, Hashable, Optional, Sequence
 
 import torch
 
-from ..models.metric import SUBSCORE_NAMES, I2IMetric, ImageFeatures
+from ..models.batching import encode_once
+from ..models.metric import I2IMetric
+from ..models.outputs import SUBSCORE_NAMES, ImageFeatures
 from .baselines import Baseline, EncodedTriplets
 from .items import DecodedBatch, WorkItem
 
@@ -32,6 +34,13 @@ __all__ = ["FeatureCache", "ScoringEngine", "error_row", "item_inputs"]
 
 class FeatureCache:
     """A least-recently-used map of tensors (or :class:`ImageFeatures`), bounded twice.
+
+    The engine's store for :func:`i2imetric.models.batching.encode_once`, the per-batch
+    step it shares with :meth:`I2IMetric.score`. The keeping differs on purpose: ``score``
+    sees its whole list up front, so it drops a source right after its last use
+    (:class:`~i2imetric.models.batching.LastUseStore`); here batches stream in from
+    data-loader workers over a manifest of any length and the future is unknown, so the
+    cache keeps what was used most recently, within a byte and an entry bound.
 
     Args:
         max_bytes: evict the oldest entries once the stored tensors exceed this.
@@ -130,35 +139,31 @@ class ScoringEngine:
             slot = batch.source_slot
             timm = batch.source_timm[slot] if batch.source_timm is not None else None
             return _as_float(self.metric.encode_pixels(batch.source_clip[slot], timm))
-        found = {key: self.cache.get(key) for key in batch.source_keys}
-        missing = [slot for slot, key in enumerate(batch.source_keys) if found[key] is None]
-        if missing:
-            index = torch.tensor(missing)
+
+        def encode(slots: list[int]) -> list[ImageFeatures]:
+            index = torch.tensor(slots)
             timm = batch.source_timm[index] if batch.source_timm is not None else None
             encoded = _as_float(self.metric.encode_pixels(batch.source_clip[index], timm))
-            for j, slot in enumerate(missing):
-                # clone(): a view would keep the whole batch's storage alive in the cache.
-                features = _clone(encoded.select(slice(j, j + 1)))
-                found[batch.source_keys[slot]] = features
-                self.cache.put(batch.source_keys[slot], features)
-        per_slot = [found[key] for key in batch.source_keys]
+            # clone(): a view would keep the whole batch's storage alive in the cache.
+            return [_clone(encoded.select(slice(j, j + 1))) for j in range(len(slots))]
+
+        # batch.source_keys are already distinct (the workers sent each source's pixels once).
+        per_slot = encode_once(batch.source_keys, encode, self.cache)
         return ImageFeatures.cat([per_slot[slot] for slot in batch.source_slot.tolist()])
 
     def _text_features(self, texts: Sequence[str]) -> torch.Tensor:
         """``[N, D]`` embeddings of ``texts``; each distinct uncached text is encoded once."""
         if self.cache is None:
             return self.metric.encode_instructions(texts).float()
-        found = {text: self.cache.get(("text", text)) for text in dict.fromkeys(texts)}
-        missing = [text for text, value in found.items() if value is None]
-        if missing:
-            for text, embedding in zip(missing, self.metric.encode_instructions(missing).float()):
-                found[text] = embedding.clone()
-                self.cache.put(("text", text), found[text])
-        return torch.stack([found[text] for text in texts])
+
+        def encode(first: list[int]) -> list[torch.Tensor]:
+            return [row.clone() for row in self.metric.encode_instructions([texts[p] for p in first]).float()]
+
+        return torch.stack(encode_once([("text", text) for text in texts], encode, self.cache))
 
     def _caption_features(self, items: list[WorkItem]) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
-        """Caption embeddings for ``clip_dir_captions`` (NaN rows where an item has none)."""
-        if not any(b.name == "clip_dir_captions" for b in self.feature_baselines):
+        """Caption embeddings for the baselines that need them (NaN rows where an item has none)."""
+        if not any(b.needs_captions for b in self.feature_baselines):
             return None, None
         has = [i for i, item in enumerate(items) if item.source_caption and item.target_caption]
         if not has:

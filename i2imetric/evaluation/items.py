@@ -28,6 +28,7 @@ import torch
 from ..data.records import Pairwise, Rating, Record, Triplet, record_id
 from ..errors import I2IInputError
 from ..io.images import check_instruction, image_to_tensor
+from ..models.batching import distinct
 from ..models.preprocess import Preprocess
 from .baselines import at_source_size
 
@@ -274,17 +275,12 @@ def collate(decoded: list[DecodedItem | FailedItem]) -> DecodedBatch:
     good = [(i, d) for i, d in enumerate(decoded) if isinstance(d, DecodedItem)]
     if not good:
         return batch
-    slots: dict[str, int] = {}
-    distinct_sources: list[Prepared] = []
-    for _, d in good:
-        if d.source_key not in slots:
-            slots[d.source_key] = len(distinct_sources)
-            distinct_sources.append(d.source)
+    sources = distinct([d.source_key for _, d in good])
     batch.good = [i for i, _ in good]
     batch.instructions = [d.instruction for _, d in good]
-    batch.source_keys = list(slots)
-    batch.source_slot = torch.tensor([slots[d.source_key] for _, d in good])
-    batch.source_clip, batch.source_timm = _stack(distinct_sources)
+    batch.source_keys = sources.keys
+    batch.source_slot = torch.tensor(sources.slots)
+    batch.source_clip, batch.source_timm = _stack([good[p][1].source for p in sources.first])
     batch.output_clip, batch.output_timm = _stack([d.output for _, d in good])
     batch.pixel_baselines = {name: [d.pixel_baselines[name] for _, d in good] for name in good[0][1].pixel_baselines}
     return batch

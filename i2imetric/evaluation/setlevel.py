@@ -33,6 +33,7 @@ import torch
 from ..data import Rating, Triplet, read_manifest
 from ..errors import I2IInputError
 from ..io.images import find_images, image_to_tensor
+from ..models.batching import encode_once, image_key
 from ..stats import frechet_distance, median_heuristic_sigma, mmd2_unbiased
 from .results import output_format, read_results
 
@@ -191,12 +192,16 @@ def _clip_embeddings(metric, images: list[str], batch_size: int) -> torch.Tensor
     if not isinstance(batch_size, int) or batch_size < 1:
         raise I2IInputError(f"batch_size must be a positive int, got {batch_size!r}")
     metric.eval()
-    batches = []
-    for start in range(0, len(images), batch_size):
-        chunk = images[start : start + batch_size]
-        tensors = [image_to_tensor(image, name=str(image)) for image in chunk]
-        batches.append(metric.encode_images(tensors).pooled.float().cpu())  # already L2-normalised
-    return torch.cat(batches)
+
+    def encode(first: list[int]) -> list[torch.Tensor]:
+        rows = []
+        for start in range(0, len(first), batch_size):
+            tensors = [image_to_tensor(images[i], name=str(images[i])) for i in first[start : start + batch_size]]
+            rows.extend(metric.encode_images(tensors).pooled.float().cpu())  # already L2-normalised
+        return rows
+
+    # An image listed twice (one output in two result rows) is encoded once.
+    return torch.stack(encode_once([image_key(image, str(image)) for image in images], encode))
 
 
 def _as_numpy(embeddings, name: str) -> np.ndarray:
