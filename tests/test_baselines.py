@@ -133,6 +133,11 @@ def test_resolve_baselines_by_name_all_and_none():
     assert BASELINES["l2"].higher_is_better is False
 
 
+def test_what_a_baseline_needs_is_a_field_not_its_name():
+    assert [b.name for b in BASELINES.values() if b.needs_timm] == ["vit_patch"]
+    assert [b.name for b in BASELINES.values() if b.needs_captions] == ["clip_dir_captions"]
+
+
 def test_resolve_baselines_refuses_unknown_names_and_vit_patch_without_timm():
     with pytest.raises(I2IInputError, match="unknown baseline"):
         resolve_baselines("clip_t,fid", has_timm=True)

@@ -90,6 +90,9 @@ class Baseline:
         kind: ``"features"`` or ``"pixels"``.
         higher_is_better: the direction of a better edit.
         needs_timm: only available when the metric has a timm encoder.
+        needs_captions: reads the records' ``source_caption`` and ``target_caption``
+            (the engine encodes them, as :attr:`EncodedTriplets.source_caption` and
+            ``target_caption``, only when a chosen baseline needs them).
     """
 
     name: str
@@ -97,6 +100,7 @@ class Baseline:
     kind: str
     higher_is_better: bool = True
     needs_timm: bool = False
+    needs_captions: bool = False
 
 
 # ----------------------------------------------------------------- feature baselines
@@ -163,7 +167,7 @@ BASELINES: dict[str, Baseline] = {
         Baseline("clip_t", clip_t, "features"),
         Baseline("clip_i", clip_i, "features"),
         Baseline("clip_dir", clip_dir, "features"),
-        Baseline("clip_dir_captions", clip_dir_captions, "features"),
+        Baseline("clip_dir_captions", clip_dir_captions, "features", needs_captions=True),
         Baseline("patch_preservation", patch_preservation, "features"),
         Baseline("vit_patch", vit_patch, "features", needs_timm=True),
         Baseline("l2", l2, "pixels", higher_is_better=False),
@@ -178,13 +182,14 @@ def resolve_baselines(spec: str | Sequence[str] | None, has_timm: bool) -> list[
     Args:
         spec: ``"all"`` (every baseline this metric can compute), ``"none"``, None or an
             empty sequence (no baselines), a comma-separated string, or a sequence of names.
-        has_timm: whether the metric has a timm encoder (``vit_patch`` needs one).
+        has_timm: whether the metric has a timm encoder (baselines with ``needs_timm``,
+            such as ``vit_patch``, need one).
 
     Returns:
         The chosen :class:`Baseline` objects, in the order of :data:`BASELINES`.
 
     Raises:
-        I2IInputError: for an unknown name, or ``vit_patch`` on a metric without timm.
+        I2IInputError: for an unknown name, or a ``needs_timm`` baseline on a metric without timm.
     """
     if spec is None or spec == "none":
         return []
@@ -195,6 +200,11 @@ def resolve_baselines(spec: str | Sequence[str] | None, has_timm: bool) -> list[
     unknown = [name for name in names if name not in BASELINES]
     if unknown:
         raise I2IInputError(f"unknown baseline(s) {unknown}; choose from {', '.join(BASELINES)}, 'all' or 'none'")
-    if not has_timm and "vit_patch" in names:
-        raise I2IInputError("vit_patch needs a metric with a timm encoder (e.g. clip-vit-b-16-dinov2)")
-    return [b for b in BASELINES.values() if b.name in names]
+    chosen = [b for b in BASELINES.values() if b.name in names]
+    need_timm = [b.name for b in chosen if b.needs_timm]
+    if not has_timm and need_timm:
+        raise I2IInputError(
+            f"{', '.join(need_timm)} {'needs' if len(need_timm) == 1 else 'need'} a metric with a timm encoder "
+            "(e.g. clip-vit-b-16-dinov2)"
+        )
+    return chosen
