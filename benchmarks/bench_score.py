@@ -271,7 +271,7 @@ def _memory(folder: Path) -> dict:
         "i2imetric",
         "eval",
         "--metric",
-        "test-tiny",
+        "untrained:test-tiny",
         "--data",
         str(manifest),
         "--out",

@@ -30,7 +30,7 @@ def test_models_lists_configs(capsys):
 def test_score_one_triplet_json_and_heatmap(triplet_files, tmp_path, capsys):
     source, output = triplet_files
     heatmap = tmp_path / "map.png"
-    code = main(["score", "--metric", "test-tiny", "--source", str(source), "--instruction", "make it brighter",
+    code = main(["score", "--metric", "untrained:test-tiny", "--source", str(source), "--instruction", "make it brighter",
                  "--output", str(output), "--json", "--heatmap", str(heatmap)])
     assert code == 0
     captured = capsys.readouterr()
@@ -44,7 +44,7 @@ def test_score_one_triplet_json_and_heatmap(triplet_files, tmp_path, capsys):
 
 def test_score_human_readable(triplet_files, capsys):
     source, output = triplet_files
-    assert main(["score", "--metric", "test-tiny", "--source", str(source), "--instruction", "blur it",
+    assert main(["score", "--metric", "untrained:test-tiny", "--source", str(source), "--instruction", "blur it",
                  "--output", str(output)]) == 0
     out = capsys.readouterr().out
     assert "score" in out and "preservation" in out
@@ -56,7 +56,7 @@ def test_score_human_readable(triplet_files, capsys):
 
 def test_empty_instruction_gets_the_instructions_own_error(triplet_files, capsys):
     source, output = triplet_files
-    code = main(["score", "--metric", "test-tiny", "--source", str(source), "--instruction", "  ",
+    code = main(["score", "--metric", "untrained:test-tiny", "--source", str(source), "--instruction", "  ",
                  "--output", str(output)])
     err = capsys.readouterr().err
     assert code == 2 and "--instruction: the instruction is empty" in err and "give --source" not in err
@@ -100,7 +100,7 @@ def test_unknown_metric_fails_before_any_model_import(triplet_files):
 
 def test_missing_file_is_a_one_line_error(triplet_files, capsys):
     source, _ = triplet_files
-    code = main(["score", "--metric", "test-tiny", "--source", str(source), "--instruction", "x",
+    code = main(["score", "--metric", "untrained:test-tiny", "--source", str(source), "--instruction", "x",
                  "--output", "does/not/exist.png"])
     assert code == 2
     err = capsys.readouterr().err

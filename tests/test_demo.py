@@ -26,7 +26,7 @@ def demo(tmp_path_factory):
     printed = io.StringIO()
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(printed):
         patch.chdir(root)
-        argv = ["demo", "--metric", "test-tiny", "--out", "rel/dir", "--shapes", "1", "--photos", "1"]
+        argv = ["demo", "--metric", "untrained:test-tiny", "--out", "rel/dir", "--shapes", "1", "--photos", "1"]
         assert main(argv) == 0
     out = root / "rel" / "dir"
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]

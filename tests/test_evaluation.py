@@ -411,7 +411,7 @@ def test_sharded_two_process_run_with_accelerate_launch_equals_single_process(me
 
 def test_score_manifest_command_runs_through_the_engine(manifest, tmp_path, capsys):
     out = tmp_path / "scores.jsonl"
-    rc = cli_main(["score", "--metric", "test-tiny", "--manifest", str(manifest), "--out", str(out), "--json"])
+    rc = cli_main(["score", "--metric", "untrained:test-tiny", "--manifest", str(manifest), "--out", str(out), "--json"])
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["ok"] == 12 and summary["errors"] == 0

@@ -402,3 +402,18 @@ def test_bad_head_settings_name_the_key(head, key):
     with pytest.raises(i2imetric.ConfigError, match=key.replace(".", r"\.")):
         i2imetric.create_metric("test-tiny", head=head)
 
+
+
+def test_an_untrained_metric_from_a_config_must_be_asked_for(capsys):
+    # Here beside create_metric, since tests/test_cli.py has another owner: the CLI's --metric.
+    from i2imetric.cli.common import metric_from_argument
+
+    with pytest.raises(i2imetric.CheckpointError) as refused:
+        metric_from_argument("test-tiny")
+    message = str(refused.value)
+    assert "model config" in message and "--metric untrained:test-tiny" in message and "\n" not in message
+    with pytest.raises(i2imetric.CheckpointError, match="'no-such-config' is not a model config"):
+        metric_from_argument("untrained:no-such-config")
+    metric = metric_from_argument("untrained:test-tiny")
+    assert "UNTRAINED" in capsys.readouterr().err
+    assert metric.config.name == "test-tiny" and metric.base_source.kind == "random"

@@ -68,7 +68,7 @@ def _run(metric, manifest, out, **options):
     return evaluate(metric, manifest, out=out, num_workers=0, progress=False, **{"baselines": "none", **options})
 
 
-def _cli_eval(manifest, out, metric="test-tiny", *extra):
+def _cli_eval(manifest, out, metric="untrained:test-tiny", *extra):
     argv = ["eval", "--metric", metric, "--data", str(manifest), "--out", str(out), "--num-workers", "0"]
     return cli_main([*argv, "--baselines", "none", *extra])
 
@@ -119,7 +119,7 @@ def test_cli_resume_with_another_metric_is_refused_naming_both(metric, manifest,
     assert _cli_eval(manifest, out, str(folder)) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "another metric" in err and "'test-tiny'" in err and str(folder.resolve()) in err
+    assert "another metric" in err and "'untrained:test-tiny'" in err and str(folder.resolve()) in err
     assert "recorded" in err and "this run" in err and "another --out" in err and "delete" in err
     assert out.read_bytes() == before  # nothing was added
 
@@ -210,7 +210,7 @@ def test_two_concurrent_cli_runs_write_every_row_once(metric, tmp_path):
     manifest = tmp_path / "many.jsonl"
     write_manifest(manifest, _triplets(tmp_path, 200))
     out = tmp_path / "r.jsonl"
-    command = [sys.executable, "-m", "i2imetric", "eval", "--metric", "test-tiny", "--data", str(manifest)]
+    command = [sys.executable, "-m", "i2imetric", "eval", "--metric", "untrained:test-tiny", "--data", str(manifest)]
     command += ["--out", str(out), "--batch-size", "1", "--num-workers", "0", "--baselines", "none"]
     env = _subprocess_env()
     first = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

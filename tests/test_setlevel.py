@@ -167,7 +167,7 @@ def test_z_needs_sources_and_pairs_are_refused(metric, folders, tmp_path):
 
 def test_cli_compares_two_folders(folders, capsys):
     root, _, _ = folders
-    argv = ["setdist", "--metric", "test-tiny", "--a", str(root / "red"), "--b", str(root / "blue"), "--json"]
+    argv = ["setdist", "--metric", "untrained:test-tiny", "--a", str(root / "red"), "--b", str(root / "blue"), "--json"]
     assert main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["space"] == "clip" and (result["n_x"], result["n_y"]) == (5, 5)
@@ -175,6 +175,6 @@ def test_cli_compares_two_folders(folders, capsys):
 
 
 def test_cli_reports_a_missing_set_in_one_line(tmp_path, capsys):
-    argv = ["setdist", "--metric", "test-tiny", "--a", str(tmp_path / "nope"), "--b", str(tmp_path)]
+    argv = ["setdist", "--metric", "untrained:test-tiny", "--a", str(tmp_path / "nope"), "--b", str(tmp_path)]
     assert main(argv) == 2
     assert "neither a folder of images nor a manifest" in capsys.readouterr().err

@@ -11,13 +11,17 @@ from pathlib import Path
 
 from ..errors import CheckpointError, I2IInputError
 
+# `--metric untrained:CONFIG`: an untrained metric from a model config must be asked for by name.
+UNTRAINED_PREFIX = "untrained:"
+
 
 def add_metric_argument(parser, default: str = "demo") -> None:
     parser.add_argument(
         "--metric",
         default=default,
         help=f"a pretrained scorer name (see `i2imetric models`), a checkpoint folder, an hf-hub: id, "
-        f"or a model config name for an untrained metric (default: {default})",
+        f"or {UNTRAINED_PREFIX}CONFIG for an UNTRAINED metric built from a model config, e.g. "
+        f"{UNTRAINED_PREFIX}test-tiny (its scores mean nothing) (default: {default})",
     )
     parser.add_argument("--device", default=None, help="torch device, e.g. cuda (default: cpu)")
 
@@ -31,25 +35,40 @@ def require_files(**paths) -> None:
 
 
 def metric_from_argument(name: str, device: str | None = None):
-    """Load a trained metric, or build an untrained one from a model config (with a warning)."""
+    """Load a trained metric; or, for ``untrained:CONFIG``, build an untrained one from a model config (with a warning).
+
+    A bare model config name is refused, saying how to ask for the untrained metric, so
+    nobody scores with random weights by mistake.
+    """
     from ..hub.pretrained import checkpoint_dirs_text, list_pretrained
     from ..models.config import list_models
 
-    pretrained = list_pretrained()
-    is_config = name in list_models() and name not in pretrained
-    if not (is_config or name in pretrained or name.startswith("hf-hub:") or Path(name).is_dir()):
-        raise CheckpointError(
-            f"--metric {name!r} is not a checkpoint folder, an hf-hub: id, a registered name "
-            f"({', '.join(pretrained) or 'none found'}) or a model config ({', '.join(list_models())}); "
-            f"registered names are the folders of {checkpoint_dirs_text()}"
-        )
-    from ..models.factory import create_metric, load_metric
+    if name.startswith(UNTRAINED_PREFIX):
+        config = name[len(UNTRAINED_PREFIX) :]
+        if config not in list_models():
+            raise CheckpointError(
+                f"--metric {name!r}: {config!r} is not a model config; choose from {', '.join(list_models())}"
+            )
+        from ..models.factory import create_metric
 
-    if is_config:
         print(
-            f"warning: {name!r} is a model config, not a trained scorer: the metric is UNTRAINED and scores "
-            "with the zero-shot prior of a random base. Use a trained checkpoint for real scores.",
+            f"warning: {name!r}: the metric is UNTRAINED and scores with the zero-shot prior of a random base. "
+            "Use a trained checkpoint for real scores.",
             file=sys.stderr,
         )
-        return create_metric(name, device=device)
+        return create_metric(config, device=device)
+    pretrained = list_pretrained()
+    if name in list_models() and name not in pretrained:
+        raise CheckpointError(
+            f"--metric {name!r} is a model config, not a trained scorer; to score with an UNTRAINED metric "
+            f"built from it, ask for one: --metric {UNTRAINED_PREFIX}{name}"
+        )
+    if not (name in pretrained or name.startswith("hf-hub:") or Path(name).is_dir()):
+        raise CheckpointError(
+            f"--metric {name!r} is not a checkpoint folder, an hf-hub: id or a registered name "
+            f"({', '.join(pretrained) or 'none found'}); registered names are the folders of {checkpoint_dirs_text()}; "
+            f"an untrained metric from a model config is {UNTRAINED_PREFIX}CONFIG ({', '.join(list_models())})"
+        )
+    from ..models.factory import load_metric
+
     return load_metric(name, device=device)
