@@ -527,7 +527,7 @@ def test_mmd2_unbiased_matches_double_loop(monkeypatch):
     assert mmd2_unbiased(x, y, 1.3) == pytest.approx(expected)
     assert mmd2_unbiased(y, x, 1.3) == pytest.approx(expected)
     # Force the row-blocked kernel path (blocks of 2 rows) and get the same answer.
-    monkeypatch.setattr(stats, "_MAX_BATCH_ELEMENTS", 20)
+    monkeypatch.setattr(stats.distances, "_MAX_BATCH_ELEMENTS", 20)
     assert mmd2_unbiased(x, y, 1.3) == pytest.approx(expected)
 
 

@@ -84,17 +84,16 @@ from ..data import Pairwise, Rating, Record, load_imagenhub_ratings, read_manife
 from ..data.records import record_id
 from ..errors import I2IInputError
 from ..evaluation.results import read_results
-
-# _correlate: one coefficient, with the stats module's rule for undefined ones (NaN);
-# correlations() would compute all three methods in every bootstrap resample.
 from ..stats import (
     CORRELATION_METHODS,
-    _correlate,
     bootstrap_ci,
+    correlation_coefficient,
     correlations,
     fisher_z_mean,
     fit_four_way_thresholds,
     four_way_accuracy,
+    group_all_correct,
+    group_coefficients,
     inter_rater_ceiling,
     paired_bootstrap_test,
     pairwise_accuracy,
@@ -846,30 +845,24 @@ def _four_way_fitted(score_a, score_b, labels, epsilon, tau) -> float:
 
 
 def _group_accuracy_statistic(pairs: _Pairs, decided: np.ndarray, notes: list[str]) -> list[_Statistic]:
+    """Group accuracy of the untied pairs, resampling groups.
+
+    The bootstrap resamples :func:`i2imetric.stats.group_all_correct`'s one value per
+    group, whose mean is :func:`i2imetric.stats.group_accuracy`.
+    """
     groups = pairs.groups[decided]
-    names, members = np.unique(groups, return_inverse=True)
-    if len(names) == len(groups):
+    n_groups = len(np.unique(groups))
+    if n_groups == len(groups):
         notes.append("Group accuracy: no two untied pairs share a group.")
         return []
-    if len(names) < 2:
+    if n_groups < 2:
         notes.append("Group accuracy: all pairs are in one group, nothing to resample.")
         return []
     arrays = {
-        scorer: (_all_correct_per_group(a, b, labels, members, len(names)),)
+        scorer: (group_all_correct(a, b, labels, groups),)
         for scorer, (a, b, labels) in pairs.arrays(decided).items()
     }
     return [_Statistic("pairwise/group_accuracy", "group accuracy, no ties", "groups", np.mean, arrays)]
-
-
-def _all_correct_per_group(a, b, labels, members: np.ndarray, n_groups: int) -> np.ndarray:
-    """1.0 for each group whose pairs are all judged right, else 0.0.
-
-    Its mean is :func:`i2imetric.stats.group_accuracy`; keeping one value per group lets
-    the bootstrap resample groups without merging a group drawn twice.
-    """
-    return np.array(
-        [float(pairwise_accuracy(a[members == g], b[members == g], labels[members == g]) == 1.0) for g in range(n_groups)]
-    )
 
 
 def _two_afc_statistics(pairs: _Pairs) -> list[_Statistic]:
@@ -948,17 +941,13 @@ def _sample_correlations(ratings: RatedItems, notes: list[str]) -> list[_Statist
                 f"ratings/sample/{method}",
                 f"{method}, per item",
                 "items",
-                partial(_sample_correlation, method=method),
+                partial(correlation_coefficient, method=method),
                 arrays,
                 clusters,
                 human=human,
             )
         )
     return statistics
-
-
-def _sample_correlation(metric, human, method: str) -> float:
-    return _correlate(metric, human, method)
 
 
 def _ceiling(by_rater: np.ndarray, method: str) -> float:
@@ -968,12 +957,12 @@ def _ceiling(by_rater: np.ndarray, method: str) -> float:
 def _group_correlations(ratings: RatedItems) -> list[_Statistic]:
     """Fisher-z means of per-group coefficients, resampling groups.
 
-    The per-group coefficients skip groups as :func:`i2imetric.stats.correlations` does
-    at ``level="group"`` (fewer than 3 items, or constant values), so the point estimate
-    is that function's.
+    The per-group coefficients are :func:`i2imetric.stats.group_coefficients`, NaN for
+    the groups :func:`i2imetric.stats.correlations` skips at ``level="group"``, so the
+    point estimate is that function's.
     """
     per_group = {
-        scorer: _per_group_coefficients(scores, ratings.human, ratings.groups)
+        scorer: group_coefficients(scores, ratings.human, ratings.groups)
         for scorer, scores in ratings.scores.items()
     }
     return [
@@ -986,19 +975,6 @@ def _group_correlations(ratings: RatedItems) -> list[_Statistic]:
         )
         for method in CORRELATION_METHODS
     ]
-
-
-def _per_group_coefficients(metric: np.ndarray, human: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:
-    """Method -> one coefficient per group (sorted by group), NaN where undefined."""
-    names, members = np.unique(groups, return_inverse=True)
-    coefficients = {method: np.full(len(names), np.nan) for method in CORRELATION_METHODS}
-    for g in range(len(names)):
-        inside = members == g
-        if inside.sum() >= 3:  # two points always correlate perfectly
-            result = correlations(metric[inside], human[inside])
-            for method in CORRELATION_METHODS:
-                coefficients[method][g] = result[method]
-    return coefficients
 
 
 def _fisher_mean_of_defined(coefficients: np.ndarray) -> float:
