@@ -22,8 +22,8 @@ import random
 import time
 from pathlib import Path
 
-import open_clip
 import torch
+import torch.nn as nn
 from accelerate import Accelerator
 from safetensors.torch import save_file
 from tqdm import tqdm
@@ -32,14 +32,40 @@ from i2imetric.data.synthetic import edits, photos, shapesworld
 from i2imetric.hub.weights import sha256_file
 from i2imetric.io.images import image_to_tensor
 from i2imetric.models.config import get_model_config
-from i2imetric.models.encoders import resolve_open_clip_config
+from i2imetric.models.encoders import OpenCLIPEncoder, resolve_open_clip_config
 from i2imetric.models.factory import open_clip_preprocess
 
 from .config import PretrainConfig, load_pretrain_config
 from .losses import clip_contrastive_loss
 from .train import warmup_cosine
 
-__all__ = ["pretrain", "main"]
+__all__ = ["ContrastiveTowers", "pretrain", "main"]
+
+
+def _base_encoder(model_name: str) -> OpenCLIPEncoder:
+    """The metric's OpenCLIP encoder for ``model_name``, randomly initialised.
+
+    Built as :func:`i2imetric.create_metric` builds it (architecture, preprocessing and
+    tokenizer from the model config), so what is pretrained here is what the metric loads.
+    """
+    model_config = get_model_config(model_name)
+    open_clip_config = resolve_open_clip_config(model_config.base)
+    return OpenCLIPEncoder(open_clip_config, open_clip_preprocess(open_clip_config, {}, model_config.image_resize))
+
+
+class ContrastiveTowers(nn.Module):
+    """The encoder's two towers with a ``forward``, which accelerate wraps (autocast, DDP).
+
+    Returns the L2-normalised pooled image embeddings and text embeddings, ``[N, D]`` each.
+    """
+
+    def __init__(self, encoder: OpenCLIPEncoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, pixels: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pooled, _ = self.encoder.encode_image(pixels)
+        return pooled, self.encoder.encode_text(tokens)
 
 
 class CaptionedBatches:
@@ -73,10 +99,7 @@ def pretrain(config: PretrainConfig) -> Path:
     """Train the base and write it to ``config.output`` (plus a ``.json`` with its sha256)."""
     accelerator = Accelerator(mixed_precision=config.mixed_precision)
     torch.manual_seed(config.seed)
-    open_clip_config = resolve_open_clip_config(get_model_config(config.model).base)
-    model = open_clip.CLIP(**open_clip_config)
-    preprocess = open_clip_preprocess(open_clip_config, {}, get_model_config(config.model).image_resize)
-    tokenizer = open_clip.tokenizer.SimpleTokenizer(context_length=open_clip_config["text_cfg"]["context_length"])
+    model = ContrastiveTowers(_base_encoder(config.model))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(config.warmup_steps, config.steps))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
@@ -86,24 +109,26 @@ def pretrain(config: PretrainConfig) -> Path:
     progress = tqdm(range(config.steps), desc="pretrain ShapesCLIP", disable=not accelerator.is_main_process)
     for step in progress:
         images, captions = data.batch(step)
-        pixels = preprocess.batch(images).to(accelerator.device)
-        tokens = tokenizer(captions).to(accelerator.device)
         unwrapped = accelerator.unwrap_model(model)
-        image_features, text_features, logit_scale = model(pixels, tokens)[:3]
-        loss = clip_contrastive_loss(image_features, text_features, unwrapped.logit_scale)
+        pixels = unwrapped.encoder.preprocess.batch(images).to(accelerator.device)
+        tokens = unwrapped.encoder.tokenizer(captions).to(accelerator.device)
+        image_features, text_features = model(pixels, tokens)
+        logit_scale = unwrapped.encoder.model.logit_scale
+        loss = clip_contrastive_loss(image_features, text_features, logit_scale)
         accelerator.backward(loss)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad()
         if step % config.log_every == 0:
-            progress.set_postfix(loss=f"{loss.item():.3f}", scale=f"{logit_scale.item():.1f}")
+            progress.set_postfix(loss=f"{loss.item():.3f}", scale=f"{logit_scale.exp().item():.1f}")
 
     output = Path(config.output)
     if accelerator.is_main_process:
         output.parent.mkdir(parents=True, exist_ok=True)
         dtype = getattr(torch, config.save_dtype)
+        # The open_clip model's own keys, as any real base has them (what load_weights reads).
         state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
-                 for k, v in accelerator.unwrap_model(model).state_dict().items()}
+                 for k, v in accelerator.unwrap_model(model).encoder.model.state_dict().items()}
         save_file(state, str(output))
         record = {"file": output.name, "sha256": sha256_file(output), "config": vars(config),
                   "minutes": round((time.time() - started) / 60, 1), "final_loss": round(loss.item(), 4)}
