@@ -109,16 +109,6 @@ def _plan_records(relative_path: str, n: int, seed: int) -> list[_PlannedRecord]
 # ----------------------------------------------------------------------- images
 
 
-def _downscale(image: Image.Image, size: int | None) -> Image.Image:
-    """Shrink so that the longer side is at most ``size``: a cap on the longer side
-    bounds every image's pixel count, panoramas included."""
-    if size is None or max(image.size) <= size:
-        return image
-    scale = size / max(image.size)
-    new_size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(new_size, Image.Resampling.LANCZOS)
-
-
 def _save_png(image: Image.Image, path: Path) -> None:
     # Write then rename, so an interrupted run never leaves a truncated PNG that a
     # resumed run would take for finished work.
@@ -262,6 +252,7 @@ def _make_records(image_path: Path, plans: list[_PlannedRecord], out_dir: Path, 
     """
     from ...io.images import load_image
     from .edits import apply_edit, make_distractor, visibly_different
+    from .pixels import shrink_to
 
     source = load_image(image_path)
     made = 0
@@ -272,8 +263,8 @@ def _make_records(image_path: Path, plans: list[_PlannedRecord], out_dir: Path, 
             continue
         source_file = plan.source_file(out_dir)
         if not source_file.exists():
-            _save_png(_downscale(source, size), source_file)
+            _save_png(shrink_to(source, size), source_file)
         for image, path in zip((right, wrong), plan.output_files(out_dir)):
-            _save_png(_downscale(image, size), path)
+            _save_png(shrink_to(image, size), path)
         made += 1
     return made

@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from ...errors import I2IInputError
+from .pixels import shrink_to
 
 __all__ = [
     "TRAIN_PHOTOS",
@@ -45,7 +46,7 @@ def load_photo(name: str, max_side: int | None = None) -> Image.Image:
     if array.ndim == 2:
         array = np.repeat(array[:, :, None], 3, axis=2)
     image = Image.fromarray(np.ascontiguousarray(array[:, :, :3]).astype(np.uint8))
-    return shrink_to(image, max_side) if max_side is not None else image
+    return shrink_to(image, max_side)
 
 
 def training_photos(max_side: int = 256) -> list[Image.Image]:
@@ -53,15 +54,6 @@ def training_photos(max_side: int = 256) -> list[Image.Image]:
     images = [load_photo(name, max_side=max_side) for name in TRAIN_PHOTOS]
     images += [tint(load_photo(name, max_side=max_side), random.Random(i)) for i, name in enumerate(TINTED_TRAIN_PHOTOS)]
     return images
-
-
-def shrink_to(image: Image.Image, max_side: int) -> Image.Image:
-    """Downscale (never upscale, LANCZOS) so the longer side is at most ``max_side``."""
-    if max(image.size) <= max_side:
-        return image
-    scale = max_side / max(image.size)
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.Resampling.LANCZOS)
 
 
 def _load_array(name: str) -> np.ndarray:

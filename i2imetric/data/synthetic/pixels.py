@@ -1,8 +1,9 @@
 """Pixel primitives shared by the synthetic edits, distractors and distortions.
 
 Regions (halves, squares, corners) in PIL's box convention, confining an operation to a
-region, cross-fading, Gaussian noise, JPEG round trips and the "visibly different"
-test. All work on RGB images down to 1x1 pixel.
+region, cross-fading, Gaussian noise, JPEG round trips, the "visibly different" test,
+and :func:`shrink_to`, the one "longer side at most N" downscale that the package and
+the trainer use. All work on RGB images down to 1x1 pixel.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-__all__ = ["visibly_different"]
+__all__ = ["shrink_to", "visibly_different"]
 
 Box = tuple[int, int, int, int]  # left, upper, right, lower: PIL's crop convention
 Size = tuple[int, int]  # width, height
@@ -28,6 +29,29 @@ _VISIBLE_PIXEL_SHARE = 0.002
 
 HALVES = ("left", "right", "top", "bottom")
 CORNERS = ("top_left", "top_right", "bottom_left", "bottom_right")
+
+
+def shrink_to(
+    image: Image.Image, max_side: int | None, resample: Image.Resampling = Image.Resampling.LANCZOS
+) -> Image.Image:
+    """Downscale (never upscale) so the longer side is at most ``max_side``.
+
+    A cap on the longer side bounds every image's pixel count, panoramas included; each
+    side keeps at least one pixel. An image already small enough, or ``max_side=None``,
+    returns ``image`` itself (not a copy).
+
+    Args:
+        image: the image to shrink.
+        max_side: the most pixels the longer side may have; None for no cap.
+        resample: PIL's resampling filter. LANCZOS by default; the trainer passes
+            BICUBIC so that the data the shipped scorers were trained and validated on
+            stays as it was.
+    """
+    if max_side is None or max(image.size) <= max_side:
+        return image
+    scale = max_side / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, resample)
 
 
 def short_side(size: Size) -> int:
