@@ -22,14 +22,19 @@ loader's documented rule leaves out (NIGHTS' vote filter) are always listed, nev
 raised. ``check_files=True`` also treats a row whose image files are missing as
 malformed. Each reader logs its report's summary to the ``i2imetric.data`` logger.
 
+Manifests are read and written by :mod:`i2imetric.data.manifest` (which also reads a
+Hugging Face ``datasets`` split, :func:`from_hf_dataset`); public benchmarks by
+:mod:`i2imetric.data.loaders`, one module per benchmark.
+
 Manifest format (schema ``i2imetric-manifest``, version 1)
 ----------------------------------------------------------
 UTF-8 JSON Lines, one object per line. ``write_manifest`` starts the file with::
 
     {"type": "header", "schema": "i2imetric-manifest", "version": 1}
 
-Readers accept files without it (other tools write manifests too) and refuse a
-header of a newer version. Every other line is one record, with ``"type"``:
+Readers accept files without it (other tools write manifests too); a header must be
+the first non-blank line, and one naming another schema or a newer version is refused.
+Every other line is one record, with ``"type"``:
 
 - ``{"type": "triplet", "id", "source", "instruction", "output", "system"?}``
 - ``{"type": "pairwise", "id", "source", "instruction", "output_a", "output_b", "label"}``
