@@ -1,0 +1,12 @@
+"""Synthetic data with a known right answer, for training and testing the metric.
+
+- :mod:`.pixels`: pixel primitives (regions, cross-fades, noise, JPEG, the visible
+  difference test) and :func:`~.pixels.shrink_to`, the one downscale helper;
+- :mod:`.canonical`: the canonical edits table and :func:`~.canonical.apply_edit`;
+- :mod:`.distractors`: wrong answers to a canonical edit;
+- :mod:`.distortions`: instruction-free quality distortions (BAPPS-style);
+- :mod:`.edits`: the three families above under one import path;
+- :mod:`.shapesworld`: the procedural ShapesWorld (scenes, rendering, edits, distractors);
+- :mod:`.photos`: the real photos bundled in scikit-image and scikit-learn;
+- :mod:`.perturb`: ``i2imetric perturb``, pairwise records from a folder of images.
+"""
