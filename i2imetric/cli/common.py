@@ -52,8 +52,8 @@ def metric_from_argument(name: str, device: str | None = None):
         from ..models.factory import create_metric
 
         print(
-            f"warning: {name!r}: the metric is UNTRAINED and scores with the zero-shot prior of a random base. "
-            "Use a trained checkpoint for real scores.",
+            f"warning: {config!r} is a model config, not a trained scorer: the metric is UNTRAINED and scores "
+            "with the zero-shot prior of a random base. Use a trained checkpoint for real scores.",
             file=sys.stderr,
         )
         return create_metric(config, device=device)
