@@ -1,5 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make test   creates .venv if missing, installs the package with [dev], runs the suite
+#               (tests/ and the package's docstring examples)
+#   make test-fast  the same without the tests marked slow, for local iteration
 #   make demo   the same install, then runs the shipped demo scorer offline
 PYTHON ?= python3
 VENV ?= .venv
@@ -7,7 +9,7 @@ BIN := $(VENV)/bin
 # Tests and the demo never touch the network: no hub downloads, no telemetry.
 OFFLINE := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
 
-.PHONY: install test demo lint clean
+.PHONY: install test test-fast demo lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +23,10 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 test: install
-	$(OFFLINE) $(BIN)/python -m pytest tests
+	$(OFFLINE) $(BIN)/python -m pytest tests i2imetric
+
+test-fast: install
+	$(OFFLINE) $(BIN)/python -m pytest tests i2imetric -m "not slow"
 
 demo: install
 	$(OFFLINE) $(BIN)/i2imetric demo

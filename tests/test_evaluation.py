@@ -272,6 +272,7 @@ def _wait_for_rows(path, minimum, process, timeout=180.0):
     pytest.fail("no rows appeared in time")
 
 
+@pytest.mark.slow
 def test_rerun_after_sigkill_equals_an_uninterrupted_run(metric, tmp_path):
     manifest = _many_triplets_manifest(tmp_path, count=400)
     expected_out = tmp_path / "expected.jsonl"
@@ -361,6 +362,7 @@ def test_parquet_output_round_trips(metric, manifest, tmp_path):
 # ------------------------------------------------------------------------- sharding
 
 
+@pytest.mark.slow
 def test_sharded_two_process_run_with_accelerate_launch_equals_single_process(metric, manifest, tmp_path):
     single_out = tmp_path / "single.jsonl"
     evaluate(metric, manifest, out=single_out, num_workers=0, baselines="clip_t,l2")

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds and installs a wheel
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO_FILES = {"i2imetric_config.json", "model.safetensors", "base.safetensors", "README.md"}
 NOT_SOURCES = shutil.ignore_patterns(".git", ".venv", "build", "dist", "runs", "*.egg-info", "__pycache__", ".*cache")

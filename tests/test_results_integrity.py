@@ -206,6 +206,7 @@ def test_a_second_run_on_a_locked_out_fails_at_once_and_writes_nothing(metric, m
     assert _run(metric, manifest, out).ok == 6  # released: the file is free again
 
 
+@pytest.mark.slow
 def test_two_concurrent_cli_runs_write_every_row_once(metric, tmp_path):
     manifest = tmp_path / "many.jsonl"
     write_manifest(manifest, _triplets(tmp_path, 200))
