@@ -181,6 +181,7 @@ def _modules_after(statement: str) -> set:
     return set(result.stdout.split())
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch and open_clip
 def test_importing_the_library_never_loads_the_trainer():
     loaded = _modules_after("import i2imetric; i2imetric.create_metric; import i2imetric.cli, i2imetric.evaluation.runner")
     assert "i2imetric.models.factory" in loaded

@@ -23,6 +23,7 @@ from typing import Any, Hashable, Optional, Sequence
 
 import torch
 
+from .._numbers import none_if_missing
 from ..models.batching import encode_once
 from ..models.metric import I2IMetric
 from ..models.outputs import SUBSCORE_NAMES, ImageFeatures
@@ -218,10 +219,7 @@ def _row(item: WorkItem, status: str, error: Optional[str], score, subscores: di
     if item.system is not None:
         row["system"] = item.system
     row.update(item_inputs(item))
-    row.update(status=status, error=error, score=score, subscores=subscores, baselines=_finite(baselines))
+    # A baseline that does not apply to this row is NaN; JSON has no NaN, so it is written as null.
+    baselines = {name: none_if_missing(value) for name, value in baselines.items()}
+    row.update(status=status, error=error, score=score, subscores=subscores, baselines=baselines)
     return row
-
-
-def _finite(values: dict) -> dict:
-    """NaN (a baseline that does not apply to this row) becomes None: JSON has no NaN."""
-    return {name: None if value is None or math.isnan(value) else value for name, value in values.items()}

@@ -43,6 +43,7 @@ import socket
 from pathlib import Path
 from typing import Iterable, Iterator, Optional, Sequence
 
+from .._numbers import none_if_missing
 from ..errors import I2IInputError, ResultsError
 
 try:
@@ -500,17 +501,10 @@ def _unflatten(flat: dict) -> dict:
     row.update({name: flat.get(name) or None for name in INPUT_FIELDS})  # CSV writes None as ""
     row["status"] = flat["status"]
     row["error"] = flat.get("error") or None
-    row["score"] = _number(flat.get("score"))
-    row["subscores"] = {n: _number(flat.get(f"subscores.{n}")) for n in _subscore_names()}
-    row["baselines"] = {k[len("baselines.") :]: _number(v) for k, v in flat.items() if k.startswith("baselines.")}
+    row["score"] = none_if_missing(flat.get("score"))
+    row["subscores"] = {n: none_if_missing(flat.get(f"subscores.{n}")) for n in _subscore_names()}
+    row["baselines"] = {k[len("baselines.") :]: none_if_missing(v) for k, v in flat.items() if k.startswith("baselines.")}
     return row
-
-
-def _number(value):
-    if value is None or value == "":
-        return None
-    number = float(value)
-    return None if number != number else number  # Parquet hands back NaN for a missing float
 
 
 def _read_csv(path: Path) -> Iterator[dict]:

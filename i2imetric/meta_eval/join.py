@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .._numbers import real_or_nan
 from ..data import Pairwise, Rating, Record, load_imagenhub_ratings, read_manifest
 from ..data.records import record_id
 from ..errors import I2IInputError
@@ -228,13 +229,7 @@ def _row_scores(row: dict, side: str = "") -> dict[str, float] | None:
     if row.get("status", "ok") != "ok":
         return None
     baselines = row.get(f"baselines{side}") or {}
-    return {METRIC: _finite(row.get(f"score{side}")), **{name: _finite(v) for name, v in baselines.items()}}
-
-
-def _finite(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return math.nan
-    return float(value) if math.isfinite(value) else math.nan
+    return {METRIC: real_or_nan(row.get(f"score{side}")), **{name: real_or_nan(v) for name, v in baselines.items()}}
 
 
 def _usable_items(

@@ -45,6 +45,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image, ImageOps
 
+from .._numbers import real_or_nan
 from ..errors import I2IInputError
 from ..io.images import load_image
 from ..meta_eval import METRIC, MetaEvalResult, format_comparison, load_labels, meta_evaluate, read_results
@@ -195,7 +196,7 @@ def _score_figure(scored: list[dict]) -> Figure:
 def _subscore_figure(scored: list[dict]) -> Figure:
     figure = Figure(figsize=(10, 2.6))
     for axes, name in zip(figure.subplots(1, len(_SUBSCORES)), _SUBSCORES):
-        values = [_number(row.get("subscores", {}).get(name)) for row in scored]
+        values = [real_or_nan(row.get("subscores", {}).get(name)) for row in scored]
         values = [value for value in values if math.isfinite(value)]
         axes.hist(values, bins=min(30, max(5, len(values) // 4)), color="#55a868")
         axes.set_title(f"sub-score: {name}")
@@ -294,8 +295,8 @@ def _example(row: dict, triplets: dict[str, tuple], metric) -> str:
 
 
 def _caption(row: dict, instruction: str | None) -> str:
-    subscores = ", ".join(f"{name} {_number(value):+.3f}" for name, value in (row.get("subscores") or {}).items())
-    baselines = ", ".join(f"{name} {_number(value):.3f}" for name, value in (row.get("baselines") or {}).items())
+    subscores = ", ".join(f"{name} {real_or_nan(value):+.3f}" for name, value in (row.get("subscores") or {}).items())
+    baselines = ", ".join(f"{name} {real_or_nan(value):.3f}" for name, value in (row.get("baselines") or {}).items())
     lines = [
         f"<b>score {row['score']:+.3f}</b> &nbsp; <code>{html.escape(str(row.get('id')))}</code>"
         + (f" &nbsp; system {html.escape(str(row['system']))}" if row.get("system") else ""),
@@ -535,13 +536,7 @@ def _candidate(place: int, row: dict, right_answer: str, triplets: dict[str, tup
 
 
 def _is_scored(row: dict) -> bool:
-    return row.get("status", "ok") == "ok" and math.isfinite(_number(row.get("score")))
-
-
-def _number(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return math.nan
-    return float(value)
+    return row.get("status", "ok") == "ok" and math.isfinite(real_or_nan(row.get("score")))
 
 
 def _triplets_by_id(data) -> dict[str, tuple]:

@@ -1,0 +1,43 @@
+"""How a number found in a result row, a CSV cell or a JSON field becomes a float.
+
+Result files are read back from JSON, CSV and Parquet, each with its own idea of a
+missing value (null, an empty cell, NaN). These two rules are the only ones used.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Optional
+
+__all__ = ["real_or_nan", "none_if_missing"]
+
+
+def real_or_nan(value) -> float:
+    """``value`` as a float when it is a finite real number (bools are not), else NaN.
+
+    Statistics and plots take NaN for "no value here".
+
+    Example:
+        >>> real_or_nan(2), real_or_nan(None), real_or_nan(True), real_or_nan(float("inf"))
+        (2.0, nan, nan, nan)
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return math.nan
+    number = float(value)
+    return number if math.isfinite(number) else math.nan
+
+
+def none_if_missing(value) -> Optional[float]:
+    """``value`` (a number or numeric text) as a float, or None for null, "" and NaN.
+
+    JSON has no NaN, so rows carry None where a value does not apply.
+
+    Example:
+        >>> none_if_missing("0.5"), none_if_missing(""), none_if_missing(float("nan"))
+        (0.5, None, None)
+    """
+    if value is None or value == "":
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
