@@ -39,3 +39,32 @@ def _no_network():
 @pytest.fixture
 def data_dir():
     return DATA_DIR
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """The test models are tiny: on a busy machine a second OpenMP thread only adds spin-waiting.
+
+    Use per module: ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def tiny_trained_checkpoint(tmp_path_factory):
+    """One trained-looking test-tiny checkpoint folder, with a calibration, shared by the suite.
+
+    Read it, load it, copy it to tamper with it: never write into it.
+    """
+    from helpers import trained_tiny
+
+    from i2imetric.models.outputs import Calibration
+
+    metric = trained_tiny()
+    metric.calibration = Calibration(slope=0.5, intercept=0.1)
+    return metric.save_pretrained(tmp_path_factory.mktemp("shared") / "tiny-trained")

@@ -1,12 +1,12 @@
 """Baselines against hand computations, alone and as the evaluation engine writes them."""
 
 import math
+from functools import partial
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from helpers import write_png
 
 import i2imetric
 from i2imetric.data import Triplet
@@ -16,19 +16,10 @@ from i2imetric.evaluation.results import read_rows
 from i2imetric.evaluation.runner import evaluate
 from i2imetric.io.images import image_to_tensor
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _png(path, seed, size=(16, 20)):
-    pixels = np.random.default_rng(seed).integers(0, 256, (*size, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return str(path)
+_png = partial(write_png, size=(16, 20))
 
 
 def _evaluated_rows(metric, records, tmp_path, baselines):

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from helpers import trained_tiny
 from safetensors.torch import load_file, save_file
 
 import i2imetric
@@ -17,27 +18,17 @@ def _images(n, seed=0):
     return [torch.rand(3, 28, 36, generator=generator) for _ in range(n)]
 
 
-def _perturbed(model_name="test-tiny", **overrides):
-    metric = i2imetric.create_metric(model_name, **overrides)
-    with torch.no_grad():
-        generator = torch.Generator().manual_seed(3)
-        for parameter in metric.parameters():
-            if parameter.requires_grad:
-                parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
-    return metric
-
-
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    metric = _perturbed()
+def saved(tiny_trained_checkpoint):
+    """The shared checkpoint folder and an independently built metric of the same recipe."""
+    metric = trained_tiny()
     metric.calibration = Calibration(slope=0.5, intercept=0.1)
-    folder = metric.save_pretrained(tmp_path_factory.mktemp("ckpt") / "tiny")
-    return metric, folder
+    return metric, tiny_trained_checkpoint
 
 
 @pytest.mark.parametrize("model_name", ["test-tiny", "test-tiny-timm"])
 def test_round_trip_gives_identical_scores(tmp_path, model_name):
-    metric = _perturbed(model_name)
+    metric = trained_tiny(model_name)
     folder = metric.save_pretrained(tmp_path / "ckpt")
     loaded = i2imetric.load_metric(folder)
     sources, outputs = _images(3), _images(3, seed=1)

@@ -42,9 +42,9 @@ def test_score_one_triplet_json_and_heatmap(triplet_files, tmp_path, capsys):
         assert image.size == (56, 40)
 
 
-def test_score_human_readable(triplet_files, capsys):
+def test_score_human_readable(triplet_files, tiny_trained_checkpoint, capsys):
     source, output = triplet_files
-    assert main(["score", "--metric", "untrained:test-tiny", "--source", str(source), "--instruction", "blur it",
+    assert main(["score", "--metric", str(tiny_trained_checkpoint), "--source", str(source), "--instruction", "blur it",
                  "--output", str(output)]) == 0
     out = capsys.readouterr().out
     assert "score" in out and "preservation" in out

@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from helpers import perturb_trainable, trained_tiny
 from PIL import Image
 
 import i2imetric
@@ -25,20 +26,9 @@ def _images(n, size=(3, 24, 40), seed=0):
     return [torch.rand(size, generator=generator) for _ in range(n)]
 
 
-def _train_head_a_little(metric):
-    """Move the zero-initialised outputs so tests see a metric that is not just the prior."""
-    with torch.no_grad():
-        generator = torch.Generator().manual_seed(1)
-        for parameter in metric.parameters():
-            if parameter.requires_grad:
-                parameter.add_(0.05 * torch.randn(parameter.shape, generator=generator))
-
-
 @pytest.fixture(scope="module")
 def trained_metric():
-    metric = i2imetric.create_metric("test-tiny", seed=0)
-    _train_head_a_little(metric)
-    return metric
+    return trained_tiny()
 
 
 def test_list_models_has_required_configs():
@@ -282,7 +272,7 @@ def assert_every_adapter_acts(metric, sources, instructions, outputs, min_change
 def test_every_lora_adapter_changes_the_score(model_name):
     metric = i2imetric.create_metric(model_name)
     # timm patches reach the score only through the head, whose outputs start at zero.
-    _train_head_a_little(metric)
+    perturb_trainable(metric)
     assert _adapter_names(metric)
     assert not any("out_proj" in name for name in _adapter_names(metric))
     sources, outputs = _images(2), _images(2, seed=1)
@@ -363,7 +353,7 @@ def test_timm_patch_source_scores():
 
 def test_global_only_head_scores():
     metric = i2imetric.create_metric("test-tiny", head={"use_patch_tokens": False})
-    _train_head_a_little(metric)
+    perturb_trainable(metric)
     assert metric.score(_images(2), ["a", "b"], _images(2, seed=1)).shape == (2,)
 
 
@@ -375,7 +365,7 @@ def test_unknown_override_key_lists_valid_keys():
 def test_seeded_regression_scores():
     """Scores of a seeded random test-tiny metric are pinned (regenerate only on purpose)."""
     metric = i2imetric.create_metric("test-tiny", seed=0)
-    _train_head_a_little(metric)
+    perturb_trainable(metric)
     sources, outputs = _images(3, seed=11), _images(3, seed=12)
     scores = metric.score(sources, ["make it brighter", "blur the left half", "flip it"], outputs)
     if os.environ.get("I2IMETRIC_REGEN_REGRESSION"):

@@ -99,8 +99,8 @@ def bench(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def metric():
-    return i2imetric.create_metric("test-tiny", seed=0)
+def metric(tiny_trained_checkpoint):
+    return i2imetric.load_metric(tiny_trained_checkpoint)
 
 
 @pytest.fixture(scope="module")

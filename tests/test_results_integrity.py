@@ -8,11 +8,11 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
+from helpers import write_png
 
 import i2imetric
 from i2imetric.cli.main import main as cli_main
@@ -25,13 +25,7 @@ from i2imetric.evaluation.runner import evaluate, metric_identity
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """The test models are tiny: on a busy machine a second OpenMP thread only adds spin-waiting."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +33,7 @@ def metric():
     return i2imetric.create_metric("test-tiny", seed=0)
 
 
-def _png(path, seed, size=(12, 12)):
-    pixels = np.random.default_rng(seed).integers(0, 256, (*size, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-    return str(path)
+_png = partial(write_png, size=(12, 12))
 
 
 def _triplets(folder, count, ids=True):
