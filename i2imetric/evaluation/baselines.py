@@ -12,8 +12,13 @@ Two kinds of baseline:
   return one value per triplet, ``[N]``; NaN where a row lacks what the baseline needs
   (it is written as null);
 * pixel baselines take the decoded source and output as ``[3, H, W]`` floats in [0, 1]
-  and return one float. They run in the data-loader workers, where the pixels are, on
-  the output resized to the source's size (:func:`at_source_size`).
+  and return one float. They run in the data-loader workers, where the pixels are, at
+  a fixed working resolution: the source's own size, shrunk (aspect kept) to at most
+  :data:`PIXEL_BASELINE_MAX_SIDE` pixels on its long side (:func:`working_size`), with the
+  output resized to the same size (:func:`at_source_size`). Sources up to that size are
+  compared pixel for pixel as before; a larger one is compared at the working size, so a
+  worker never holds a full-resolution photo for the rest of its batch, and a JPEG can be
+  decoded already shrunk (:func:`i2imetric.io.images.decode_reduced`).
 
 With ``g`` pooled image embeddings, ``t`` the instruction embedding, ``P`` CLIP patch
 tokens and ``V`` timm ViT patch tokens (``s`` source, ``o`` output):
@@ -50,15 +55,22 @@ from ..models.metric import ImageFeatures
 
 __all__ = [
     "BASELINES",
+    "PIXEL_BASELINE_MAX_SIDE",
     "PSNR_CAP_DB",
     "Baseline",
     "EncodedTriplets",
+    "at_size",
     "at_source_size",
     "resolve_baselines",
+    "working_size",
 ]
 
 # An MSE of 1e-10 on [0, 1] pixels: identical images get a finite, clearly-maximal PSNR.
 PSNR_CAP_DB = 100.0
+
+# The pixel baselines' working resolution: the long side of the source, at most. Editing
+# benchmarks' images (512 to 1024 pixels) are compared at their own size.
+PIXEL_BASELINE_MAX_SIDE = 1024
 
 
 @dataclass
@@ -142,12 +154,28 @@ def vit_patch(encoded: EncodedTriplets) -> torch.Tensor:
 # ------------------------------------------------------------------- pixel baselines
 
 
+def working_size(height: int, width: int) -> tuple[int, int]:
+    """Where the pixel baselines compare a source of ``height x width``: its size, long side capped.
+
+    Example:
+        >>> working_size(512, 768), working_size(4096, 3072)
+        ((512, 768), (1024, 768))
+    """
+    scale = min(1.0, PIXEL_BASELINE_MAX_SIDE / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def at_size(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``pixels`` resized to ``size`` (antialiased bilinear, as :func:`at_source_size`); unchanged when it matches."""
+    if tuple(pixels.shape[-2:]) == tuple(size):
+        return pixels
+    resized = F.interpolate(pixels[None], size=size, mode="bilinear", antialias=True, align_corners=False)
+    return resized[0].clamp_(0.0, 1.0)
+
+
 def at_source_size(source: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
     """The output resized to the source's height and width (unchanged when they match)."""
-    if output.shape[-2:] == source.shape[-2:]:
-        return output
-    resized = F.interpolate(output[None], size=source.shape[-2:], mode="bilinear", antialias=True, align_corners=False)
-    return resized[0].clamp_(0.0, 1.0)
+    return at_size(output, tuple(source.shape[-2:]))
 
 
 def l2(source: torch.Tensor, output: torch.Tensor) -> float:

@@ -14,6 +14,18 @@ dataset whose keys are the items themselves, so the main process streams the ite
 (no list of the whole manifest) and the workers only decode. A bad item becomes a
 :class:`FailedItem` carrying the reason, never an exception, and :func:`collate` keeps
 it beside the good ones.
+
+A worker decodes each image no larger than its consumers need, so memory depends on the
+batch and not on the files' resolution (8 sources of 16 Mpx used to be held whole for
+their batch): the target is, per side, the largest encoder input
+(:meth:`I2IMetric.image_preprocessors`) and, when pixel baselines are on, their working
+size (:func:`~i2imetric.evaluation.baselines.working_size`: the source's size, long side
+at most 1024). A JPEG is decoded straight at a reduced scale (PIL's ``draft``, 1/2 to 1/8,
+never below the target: :func:`i2imetric.io.images.decode_reduced`); other formats
+decode whole, one image at a time. A source is kept for the rest of its batch only as
+its encoder inputs and its working-size pixels. The reduced decode moves the encoder
+inputs slightly (the DCT scaling filters differently from a full decode plus an
+antialiased resize); ``tests/test_decoding.py`` bounds the score change.
 """
 
 from __future__ import annotations
@@ -27,10 +39,10 @@ import torch
 
 from ..data.records import Pairwise, Rating, Record, Triplet, record_id
 from ..errors import I2IInputError
-from ..io.images import check_instruction, image_to_tensor
+from ..io.images import check_instruction, decode_reduced, image_to_tensor
 from ..models.batching import distinct
 from ..models.preprocess import Preprocess
-from .baselines import at_source_size
+from .baselines import at_size, at_source_size, working_size
 
 __all__ = ["WorkItem", "FailedItem", "DecodedItem", "DecodedBatch", "DecodingDataset", "items_from_records", "collate"]
 
@@ -166,7 +178,11 @@ class DecodingDataset(torch.utils.data.Dataset):
     Args:
         clip_preprocess, timm_preprocess: from :meth:`I2IMetric.image_preprocessors`.
         pixel_baselines: ``name -> fn(source, output) -> float``, computed here, where
-            the full-resolution pixels are, so they never cross to the main process.
+            the pixels are, so they never cross to the main process; at the source's
+            working size (:func:`~i2imetric.evaluation.baselines.working_size`).
+        reduced_decode: decode no larger than the encoders and pixel baselines need
+            (see the module docstring); False decodes every file at full size (the same
+            pixel-baseline working size either way).
     """
 
     def __init__(
@@ -174,17 +190,21 @@ class DecodingDataset(torch.utils.data.Dataset):
         clip_preprocess: Preprocess,
         timm_preprocess: Optional[Preprocess],
         pixel_baselines: dict[str, Callable[[torch.Tensor, torch.Tensor], float]],
+        reduced_decode: bool = True,
     ):
         self.clip_preprocess = clip_preprocess
         self.timm_preprocess = timm_preprocess
         self.pixel_baselines = pixel_baselines
+        self.reduced_decode = reduced_decode
+        sizes = [p.size for p in (clip_preprocess, timm_preprocess) if p is not None]
+        self.encoder_size = (max(size[0] for size in sizes), max(size[1] for size in sizes))
 
     def __getitem__(self, item: WorkItem) -> DecodedItem | FailedItem:
         return self.__getitems__([item])[0]
 
     def __getitems__(self, items: list[WorkItem]) -> list[DecodedItem | FailedItem]:
         """Decode a batch; a source shared by several items of the batch is decoded once."""
-        sources: dict[str, tuple[str, torch.Tensor, Prepared]] = {}
+        sources: dict[str, tuple[str, Optional[torch.Tensor], Prepared]] = {}
         return [self._decode(item, sources) for item in items]
 
     def _decode(self, item: WorkItem, sources: dict) -> DecodedItem | FailedItem:
@@ -195,10 +215,11 @@ class DecodingDataset(torch.utils.data.Dataset):
             if item.source not in sources:
                 sources[item.source] = self._load_source(item.source)
             source_key, source_pixels, source = sources[item.source]
-            output_pixels = _load(item.output, "output")
+            compare_at = tuple(source_pixels.shape[-2:]) if source_pixels is not None else (0, 0)
+            output_pixels = self._load(item.output, "output", lambda height, width: compare_at)
         except I2IInputError as problem:
             return FailedItem(item, str(problem))
-        comparable = at_source_size(source_pixels, output_pixels) if self.pixel_baselines else None
+        comparable = at_source_size(source_pixels, output_pixels) if source_pixels is not None else None
         return DecodedItem(
             item=item,
             instruction=instruction,
@@ -208,20 +229,33 @@ class DecodingDataset(torch.utils.data.Dataset):
             pixel_baselines={name: fn(source_pixels, comparable) for name, fn in self.pixel_baselines.items()},
         )
 
-    def _load_source(self, path: str) -> tuple[str, torch.Tensor, Prepared]:
-        pixels = _load(path, "source")
-        return _file_digest(path), pixels, self._prepare(pixels)
+    def _load_source(self, path: str) -> tuple[str, Optional[torch.Tensor], Prepared]:
+        """The source's cache key, its pixels at the baselines' working size (None without pixel baselines), its encoder inputs."""
+        wanted = (lambda height, width: working_size(height, width)) if self.pixel_baselines else (lambda h, w: (0, 0))
+        pixels, full_size = self._load(path, "source", wanted, full_size=True)
+        working = at_size(pixels, working_size(*full_size)) if self.pixel_baselines else None
+        return _file_digest(path), working, self._prepare(pixels)
+
+    def _load(self, path: str, role: str, wanted: Callable[[int, int], tuple[int, int]], full_size: bool = False):
+        """Decode ``path`` covering the encoder inputs and ``wanted(height, width)`` (per side)."""
+
+        def need(height: int, width: int) -> tuple[int, int]:
+            extra = wanted(height, width)
+            return max(self.encoder_size[0], extra[0]), max(self.encoder_size[1], extra[1])
+
+        try:
+            if self.reduced_decode:
+                pixels, size = decode_reduced(path, need, name=role)
+            else:
+                pixels = image_to_tensor(path, name=role)
+                size = tuple(pixels.shape[-2:])
+        except I2IInputError as problem:
+            raise I2IInputError(f"{role}: {problem}") from None
+        return (pixels, size) if full_size else pixels
 
     def _prepare(self, pixels: torch.Tensor) -> Prepared:
         timm = self.timm_preprocess(pixels) if self.timm_preprocess is not None else None
         return Prepared(self.clip_preprocess(pixels), timm)
-
-
-def _load(path: str, role: str) -> torch.Tensor:
-    try:
-        return image_to_tensor(path, name=role)
-    except I2IInputError as problem:
-        raise I2IInputError(f"{role}: {problem}") from None
 
 
 def _file_digest(path: str) -> str:

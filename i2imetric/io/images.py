@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ __all__ = [
     "MAX_IMAGE_PIXELS",
     "load_image",
     "image_to_tensor",
+    "decode_reduced",
     "as_image_list",
     "check_instruction",
     "check_instructions",
@@ -112,7 +113,54 @@ def as_image_list(images: Any, *, name: str) -> list:
 # ---------------------------------------------------------------------------- files
 
 
-def _open_image_file(path: Path) -> Image.Image:
+def decode_reduced(
+    path: str | os.PathLike, need: Callable[[int, int], tuple[int, int]], *, name: str = "image"
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Decode an image file as :func:`image_to_tensor` does, but no larger than its consumers need.
+
+    A JPEG decoder can scale by 1/2, 1/4 or 1/8 inside its inverse DCT, which is much
+    faster and lighter than decoding every pixel and resizing afterwards. PIL's
+    ``draft()`` picks the strongest of those scales whose result still covers the
+    requested size in both dimensions, so the image returned is never smaller than
+    ``need`` asks (nor larger than twice that, per side, when a scale applies). Other
+    formats decode at full size. The decompression-bomb guard reads the file's own size
+    before anything is decoded, as in :func:`load_image`.
+
+    Args:
+        path: an image file.
+        need: ``(height, width) -> (min_height, min_width)``, called with the file's
+            full size (after EXIF orientation) before decoding.
+        name: how to refer to the input in error messages.
+
+    Returns:
+        ``(pixels, full_size)``: a float32 ``[3, h, w]`` tensor in [0, 1] (``h >= min_height``
+        and ``w >= min_width``, unless the file itself is smaller) and the file's full
+        ``(height, width)`` after EXIF orientation.
+    """
+    full_size: list[tuple[int, int]] = []
+
+    def draft(opened: Image.Image) -> None:
+        width, height = opened.size
+        transposed = opened.getexif().get(_EXIF_ORIENTATION, 1) in (5, 6, 7, 8)
+        if transposed:  # stored on its side: EXIF orientation turns it a quarter
+            width, height = height, width
+        full_size.append((height, width))
+        min_height, min_width = need(height, width)
+        request = (max(1, min(width, int(min_width))), max(1, min(height, int(min_height))))
+        opened.draft(None, request[::-1] if transposed else request)  # a no-op but for JPEG
+
+    if not isinstance(path, (str, os.PathLike)):
+        raise I2IInputError(f"{name}: decode_reduced takes a file path, got {type(path).__name__}")
+    pil = _open_image_file(Path(path), draft)
+    array = np.asarray(pil, dtype=np.uint8)
+    pixels = torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0).contiguous()
+    return pixels, full_size[0]
+
+
+_EXIF_ORIENTATION = 0x0112
+
+
+def _open_image_file(path: Path, draft: Optional[Callable[[Image.Image], None]] = None) -> Image.Image:
     if not path.exists():
         where = "" if path.is_absolute() else f" (a relative path is read from the working folder, {Path.cwd()})"
         raise I2IInputError(f"{path}: no such file; check the path{where}")
@@ -126,6 +174,8 @@ def _open_image_file(path: Path) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as opened:
                 _check_pixel_count(opened, str(path))
+                if draft is not None:
+                    draft(opened)
                 opened.load()
                 return _to_rgb(opened, str(path))
     except I2IInputError:
