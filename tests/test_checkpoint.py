@@ -30,11 +30,17 @@ def saved(tiny_trained_checkpoint):
 def test_round_trip_gives_identical_scores(tmp_path, model_name):
     metric = trained_tiny(model_name)
     folder = metric.save_pretrained(tmp_path / "ckpt")
-    loaded = i2imetric.load_metric(folder)
+    loaded = i2imetric.load_metric(folder, merge_adapters=False)
     sources, outputs = _images(3), _images(3, seed=1)
     instructions = ["make it brighter", "flip it", "blur the left half"]
     assert torch.equal(metric.score(sources, instructions, outputs), loaded.score(sources, instructions, outputs))
     assert not loaded.training and loaded.device.type == "cpu"
+    # Loaded for scoring (the default), LoRA is merged into the base: equal up to rounding.
+    merged = i2imetric.load_metric(folder)
+    assert merged.merged
+    torch.testing.assert_close(
+        merged.score(sources, instructions, outputs), metric.score(sources, instructions, outputs), rtol=0, atol=1e-5
+    )
 
 
 def test_every_trainable_tensor_is_in_the_file(saved):
@@ -178,7 +184,8 @@ def test_load_from_hf_hub_uses_the_hub_cache(saved, monkeypatch):
     assert {name for _, name, _ in requested} >= {CONFIG_NAME, WEIGHTS_NAME, "base.safetensors"}
     assert all(repo == "someone/tiny-scorer" for repo, _, _ in requested)
     source, output = _images(1)[0], _images(1, seed=1)[0]
-    assert loaded.score(source, "x", output) == saved[0].score(source, "x", output)
+    # Loaded for scoring, LoRA is merged into the base: equal up to float rounding.
+    assert loaded.score(source, "x", output) == pytest.approx(saved[0].score(source, "x", output), rel=0, abs=1e-5)
 
 
 @pytest.mark.parametrize("config_text", ["not json", '["a list"]', '{"base_weights": "a string"}'])
@@ -373,7 +380,8 @@ def test_demo_has_no_dead_adapters_and_every_one_acts():
 
     from i2imetric.cli.demo import build_cases
 
-    metric = i2imetric.load_metric("demo")
+    # Loaded for scoring, the adapters are merged and a lora_B change would not act: unmerge.
+    metric = i2imetric.load_metric("demo").unmerge_adapters()
     names = [n for n, _ in metric.named_parameters() if "lora_B" in n]
     assert len(names) == 14 and not any("out_proj" in n for n in names)  # 7 resblocks x (c_fc, c_proj)
     case = build_cases(shapes=1, photo_edits=0)[0]

@@ -82,7 +82,26 @@ def save_checkpoint(metric: I2IMetric, folder: str | Path, card: Optional[str] =
         card: the model card's markdown (default: a short generated card, unless one exists).
         bundle_base: copy a local-file base into the folder, recorded by relative path and
             sha256, so the folder is self-contained (the shipped demo scorer does this).
+
+    A metric with merged adapters is saved as if unmerged: the LoRA tensors are never
+    changed by a merge, and a bundled base is written with the adapters taken out again.
     """
+    low = sorted({str(p.dtype) for p in metric.parameters() if p.dtype != torch.float32})
+    if low:
+        raise CheckpointError(
+            f"save_pretrained: the metric holds {', '.join(low)} weights, but a checkpoint stores float32 "
+            "(casting back would keep the rounding). Load or create it in float32 (the default dtype) to save it."
+        )
+    if not metric.merged:
+        return _save(metric, folder, card, bundle_base)
+    metric.unmerge_adapters()
+    try:
+        return _save(metric, folder, card, bundle_base)
+    finally:
+        metric.merge_adapters()
+
+
+def _save(metric: I2IMetric, folder: str | Path, card: Optional[str], bundle_base: bool) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     save_file(trainable_tensors(metric), str(folder / WEIGHTS_NAME))

@@ -76,15 +76,16 @@ class OpenCLIPEncoder(nn.Module):
 
         Returns:
             ``g``: ``[N, D]`` pooled embeddings, and ``P``: ``[N, L, D]`` patch tokens,
-            both projected into the joint space and L2-normalised.
+            both projected into the joint space and L2-normalised, in float32 whatever the
+            tower's dtype (``pixels`` are cast to it).
         """
-        pooled, tokens = self.model.visual(pixels)
+        pooled, tokens = self.model.visual(pixels.to(self.model.visual.conv1.weight.dtype))
         # Patch tokens leave the tower after ln_post but before the projection; sending
         # them through the same projection puts every patch in the text-comparable space.
         projection = self.model.visual.proj
         if projection is not None:
             tokens = tokens @ projection
-        return F.normalize(pooled, dim=-1), F.normalize(tokens, dim=-1)
+        return F.normalize(pooled.float(), dim=-1), F.normalize(tokens.float(), dim=-1)
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         """Tokenize with the model's own tokenizer; over-long texts are truncated, with one warning."""
@@ -98,8 +99,8 @@ class OpenCLIPEncoder(nn.Module):
         return self.tokenizer(list(texts))
 
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
-        """``[N, D]`` L2-normalised instruction embeddings."""
-        return self.model.encode_text(tokens, normalize=True)
+        """``[N, D]`` L2-normalised instruction embeddings, in float32."""
+        return F.normalize(self.model.encode_text(tokens).float(), dim=-1)
 
     # ------------------------------------------------------------------ weights
 
@@ -186,7 +187,8 @@ class TimmPatchEncoder(nn.Module):
 
     def encode_patches(self, pixels: torch.Tensor) -> torch.Tensor:
         """``[N, L, C]`` L2-normalised patch tokens on the target grid."""
-        tokens = self.model.forward_features(pixels)[:, self.model.num_prefix_tokens :]
+        dtype = next(self.model.parameters()).dtype
+        tokens = self.model.forward_features(pixels.to(dtype))[:, self.model.num_prefix_tokens :].float()
         grid_h, grid_w = self.model.patch_embed.grid_size
         tokens = tokens.transpose(1, 2).reshape(tokens.shape[0], -1, grid_h, grid_w)
         if (grid_h, grid_w) != self.target_grid:

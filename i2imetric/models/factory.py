@@ -7,12 +7,14 @@ import warnings
 from typing import Optional, Union
 
 import open_clip
+import torch
 
 from ..hub.pretrained import checkpoint_folder
 from ..hub.weights import WeightsSource, resolve_open_clip_weights, resolve_timm_weights
 from .config import MetricConfig, get_model_config
 from .encoders import resolve_open_clip_config
 from .metric import I2IMetric, build_metric
+from .precision import resolve_dtype
 from .preprocess import Preprocess
 
 __all__ = ["create_metric", "load_metric", "open_clip_preprocess"]
@@ -28,6 +30,7 @@ def create_metric(
     timm_pretrained: Union[str, bool, None] = None,
     cache_dir: Optional[str] = None,
     seed: int = 0,
+    dtype: Union[str, torch.dtype, None] = None,
     **overrides,
 ) -> I2IMetric:
     """Build a metric from a shipped model config.
@@ -42,10 +45,14 @@ def create_metric(
         timm_pretrained: the same for the optional timm encoder.
         cache_dir: the Hugging Face cache to use.
         seed: seeds the random initialisation of the head (and of a random base).
+        dtype: the towers' precision (``torch.bfloat16``, ``"float16"``, ...; default
+            float32); the head stays float32. See :meth:`I2IMetric.set_precision`.
         **overrides: config sections to change, e.g. ``lora={"r": 4}``.
 
     Returns:
-        An :class:`I2IMetric` in eval mode. Untrained, it scores exactly like the zero-shot prior.
+        An :class:`I2IMetric` in eval mode, its LoRA adapters separate (unmerged), ready
+        to train; call :meth:`I2IMetric.merge_adapters` to score faster. Untrained, it
+        scores exactly like the zero-shot prior.
 
     Example:
         >>> metric = create_metric("test-tiny")
@@ -67,13 +74,15 @@ def create_metric(
         if timm_pretrained:
             timm_file, timm_source = resolve_timm_weights(config.timm.model, timm_pretrained, cache_dir)
 
+    dtype = resolve_dtype(dtype)  # a bad name fails before anything is downloaded or built
     _warn_if_random(model_name, config, base_source, timm_source)
     open_clip_config = resolve_open_clip_config(config.base)
     if tag_config.get("quick_gelu"):
         open_clip_config["quick_gelu"] = True  # the tag was trained with QuickGELU
     preprocess = open_clip_preprocess(open_clip_config, tag_config, config.image_resize)
     return build_metric(
-        config, open_clip_config, preprocess, base_file, base_source, timm_file, timm_source, device=device, seed=seed
+        config, open_clip_config, preprocess, base_file, base_source, timm_file, timm_source,
+        device=device, seed=seed, dtype=dtype,
     )
 
 
@@ -120,8 +129,10 @@ def load_metric(
     cache_dir: Optional[str] = None,
     *,
     allow_large: bool = False,
+    dtype: Union[str, torch.dtype, None] = None,
+    merge_adapters: bool = True,
 ) -> I2IMetric:
-    """Load a trained metric, in eval mode, on CPU unless ``device`` says otherwise.
+    """Load a trained metric for scoring, in eval mode, on CPU unless ``device`` says otherwise.
 
     Args:
         name_or_path: a checkpoint folder; a registered name such as ``"demo"`` (see
@@ -130,9 +141,16 @@ def load_metric(
         cache_dir: the Hugging Face cache, for ``hf-hub:`` names.
         allow_large: build an architecture over :data:`i2imetric.models.checkpoint.MAX_PARAMETERS`
             (5 billion) too; by default its config is refused before anything is allocated.
+        dtype: the towers' precision: ``torch.float32`` (default), ``torch.bfloat16`` or
+            ``torch.float16``, or its name; the head stays float32.
+        merge_adapters: fold LoRA into the base weights (faster; scores within 1e-5).
+            ``metric.unmerge_adapters()`` (or ``metric.train()``) separates them again.
 
     Returns:
         The :class:`I2IMetric`.
     """
+    dtype = resolve_dtype(dtype)
     folder = checkpoint_folder(name_or_path, cache_dir)
-    return I2IMetric.from_pretrained(folder, device=device, allow_large=allow_large)
+    return I2IMetric.from_pretrained(
+        folder, device=device, allow_large=allow_large, dtype=dtype, merge_adapters=merge_adapters
+    )

@@ -11,12 +11,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import torch
 import torch.nn as nn
 
 from ..errors import ConfigError
 from .config import LoraConfig
 
-__all__ = ["ParameterCount", "inject_lora", "set_trainable", "count_parameters"]
+__all__ = [
+    "ParameterCount",
+    "inject_lora",
+    "set_trainable",
+    "count_parameters",
+    "merge_lora",
+    "unmerge_lora",
+    "lora_merged",
+]
 
 
 @dataclass(frozen=True)
@@ -128,3 +137,82 @@ def count_parameters(module: nn.Module) -> ParameterCount:
     total = sum(p.numel() for p in module.parameters())
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     return ParameterCount(trainable=trainable, total=total)
+
+
+# ------------------------------------------------------------------ merging for inference
+
+# Per merged layer, the (A, B) copies its merge used: unmerging subtracts exactly that
+# delta, so tensors changed while merged (a test perturbing lora_B, a load into a merged
+# metric) never leave the frozen base shifted by the difference.
+_MERGED_WITH = "_i2imetric_merged_with"
+
+
+def _linear_lora_layers(module: nn.Module) -> list:
+    """peft's LoRA ``Linear`` wrappers in ``module`` (the only kind :func:`inject_lora` creates)."""
+    from peft.tuners.lora.layer import Linear as LoraLinear
+
+    return [m for m in module.modules() if isinstance(m, LoraLinear)]
+
+
+def merge_lora(module: nn.Module) -> int:
+    """Fold every LoRA delta of ``module`` into its base weights (peft's ``LoraLayer.merge``).
+
+    A merged layer's forward is its base layer alone: no adapter matmuls, same outputs up
+    to float rounding. The ``lora_A``/``lora_B`` parameters stay in place, unchanged, so
+    parameter names, ``requires_grad`` and saved checkpoints are the same as unmerged.
+    Layers already merged are left alone.
+
+    Returns:
+        The number of layers merged by this call.
+    """
+    merged = 0
+    with torch.no_grad():
+        for layer in _linear_lora_layers(module):
+            if layer.merged:
+                continue
+            adapters = [name for name in layer.active_adapters if name in layer.lora_A]
+            setattr(
+                layer,
+                _MERGED_WITH,
+                {name: (layer.lora_A[name].weight.detach().clone(), layer.lora_B[name].weight.detach().clone()) for name in adapters},
+            )
+            layer.merge(adapter_names=adapters)
+            merged += 1
+    return merged
+
+
+def unmerge_lora(module: nn.Module) -> int:
+    """Undo :func:`merge_lora`: subtract from each base weight the delta its merge added.
+
+    The base comes back up to float rounding (one unit in the last place of the weight's
+    dtype; in bfloat16 that is coarse, so unmerge before casting down, not after).
+
+    Returns:
+        The number of layers unmerged.
+    """
+    unmerged = 0
+    with torch.no_grad():
+        for layer in _linear_lora_layers(module):
+            if not layer.merged:
+                continue
+            used = getattr(layer, _MERGED_WITH, None)
+            if used is None:  # merged by someone else (peft directly): peft's own unmerge
+                layer.unmerge()
+            else:
+                weight = layer.get_base_layer().weight
+                for name in reversed(layer.merged_adapters):
+                    lora_a, lora_b = used[name]
+                    # The copies stay where the merge ran; the metric may have moved since.
+                    delta = lora_b.to(weight.device, torch.float32) @ lora_a.to(weight.device, torch.float32)
+                    if layer.fan_in_fan_out:
+                        delta = delta.T
+                    weight.data -= (delta * layer.scaling[name]).to(weight.dtype)
+                layer.merged_adapters.clear()
+                delattr(layer, _MERGED_WITH)
+            unmerged += 1
+    return unmerged
+
+
+def lora_merged(module: nn.Module) -> bool:
+    """Whether any LoRA layer of ``module`` is merged into its base weights."""
+    return any(layer.merged for layer in _linear_lora_layers(module))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -35,8 +35,9 @@ from .checkpoint import MAX_PARAMETERS, load_checkpoint, save_checkpoint
 from .config import SUBSCORE_NAMES, MetricConfig
 from .encoders import OpenCLIPEncoder, TimmPatchEncoder
 from .head import JointHead
-from .lora import ParameterCount, count_parameters, inject_lora, set_trainable
+from .lora import ParameterCount, count_parameters, inject_lora, lora_merged, merge_lora, set_trainable, unmerge_lora
 from .outputs import Calibration, Explanation, ImageFeatures, MetricOutput
+from .precision import resolve_dtype, tower_autocast
 from .preprocess import Preprocess
 from .prior import global_cosines, zero_shot_prior
 
@@ -104,6 +105,58 @@ class I2IMetric(nn.Module):
         """Trainable vs total parameters."""
         return count_parameters(self)
 
+    # ------------------------------------------------------- inference speed
+
+    @property
+    def merged(self) -> bool:
+        """Whether the LoRA adapters are folded into the towers' base weights (see :meth:`merge_adapters`)."""
+        return lora_merged(self)
+
+    def merge_adapters(self) -> "I2IMetric":
+        """Fold every LoRA adapter into its base weight, for faster inference; returns ``self``.
+
+        Scores stay the same up to float rounding (within 1e-5), and each adapted layer
+        then costs what the plain layer costs. The ``lora_A``/``lora_B`` tensors stay as
+        they are, so :meth:`save_pretrained` writes the same checkpoint; but changing them
+        has no effect until :meth:`unmerge_adapters`. :func:`~i2imetric.load_metric` and
+        :meth:`from_pretrained` return metrics merged; :func:`~i2imetric.create_metric`
+        returns them unmerged, ready to train. ``metric.train()`` unmerges.
+        """
+        merge_lora(self)
+        return self
+
+    def unmerge_adapters(self) -> "I2IMetric":
+        """Undo :meth:`merge_adapters` (the base weights come back up to rounding); returns ``self``."""
+        unmerge_lora(self)
+        return self
+
+    def train(self, mode: bool = True) -> "I2IMetric":
+        """As ``nn.Module.train``; entering training mode unmerges the adapters, so LoRA gets gradients."""
+        if mode:
+            unmerge_lora(self)
+        return super().train(mode)
+
+    @property
+    def tower_dtype(self) -> torch.dtype:
+        """The dtype of the image tower's weights (the towers run in it; the head may differ)."""
+        return self.clip.model.visual.conv1.weight.dtype
+
+    def set_precision(self, dtype: Union[str, torch.dtype]) -> "I2IMetric":
+        """Run the towers in ``dtype`` (float32, bfloat16 or float16, or its name), the head in float32.
+
+        The towers hold nearly all the weights and compute; the head and the zero-shot
+        prior compare features whose cosines differ in the third decimal, so they stay in
+        float32 and the towers' features are cast back before them. Merge (or load, which
+        merges) before lowering the precision: a merge in bfloat16 rounds the adapter's
+        delta. On CUDA the towers also run under autocast. Returns ``self``.
+        """
+        dtype = resolve_dtype(dtype)
+        towers = [self.clip] + ([self.timm] if self.timm is not None else [])
+        for tower in towers:
+            tower.to(dtype)
+        self.head.float()
+        return self
+
     @property
     def grid_size(self) -> tuple:
         return self.clip.grid_size
@@ -136,17 +189,28 @@ class I2IMetric(nn.Module):
             timm_pixels: ``[N, 3, h', w']`` from the timm preprocessing; required when the
                 metric has a timm encoder, ignored otherwise.
         """
-        pooled, patches = self.clip.encode_image(clip_pixels.to(self.device, non_blocking=True))
-        timm_patches = None
-        if self.timm is not None:
-            if timm_pixels is None:
-                raise I2IInputError("this metric has a timm encoder: pass timm_pixels to encode_pixels")
-            timm_patches = self.timm.encode_patches(timm_pixels.to(self.device, non_blocking=True))
-        return ImageFeatures(pooled, patches, timm_patches)
+        if self.timm is not None and timm_pixels is None:
+            raise I2IInputError("this metric has a timm encoder: pass timm_pixels to encode_pixels")
+        dtype = self.tower_dtype
+        with tower_autocast(self.device, dtype):
+            pooled, patches = self.clip.encode_image(clip_pixels.to(self.device, dtype, non_blocking=True))
+            timm_patches = None
+            if self.timm is not None:
+                timm_patches = self.timm.encode_patches(timm_pixels.to(self.device, dtype, non_blocking=True))
+        return self._head_dtype(ImageFeatures(pooled, patches, timm_patches))
 
     def encode_instructions(self, instructions: Sequence[str]) -> torch.Tensor:
         """``[N, D]`` instruction embeddings (over-long texts truncated with a warning)."""
-        return self.clip.encode_text(self.clip.tokenize(instructions).to(self.device))
+        tokens = self.clip.tokenize(instructions).to(self.device)
+        with tower_autocast(self.device, self.tower_dtype):
+            text = self.clip.encode_text(tokens)
+        return text.to(self.head.norm.weight.dtype)
+
+    def _head_dtype(self, features: ImageFeatures) -> ImageFeatures:
+        """Tower features in the head's dtype (float32 unless the whole metric was cast)."""
+        dtype = self.head.norm.weight.dtype
+        timm = features.timm_patches.to(dtype) if features.timm_patches is not None else None
+        return ImageFeatures(features.pooled.to(dtype), features.patches.to(dtype), timm)
 
     def forward_features(self, source: ImageFeatures, text: torch.Tensor, output: ImageFeatures) -> MetricOutput:
         """Prior plus head residuals, from encoded features of N aligned triplets."""
@@ -285,14 +349,26 @@ class I2IMetric(nn.Module):
         device: Optional[str] = None,
         base_weights: Optional[str] = None,
         allow_large: bool = False,
+        *,
+        dtype: Union[str, torch.dtype, None] = None,
+        merge_adapters: bool = True,
     ):
         """Load a checkpoint folder safely (safetensors only, strict keys), in eval mode.
 
         ``allow_large`` lifts the size limit on the config's declared architecture
-        (see :data:`i2imetric.models.checkpoint.MAX_PARAMETERS`).
+        (see :data:`i2imetric.models.checkpoint.MAX_PARAMETERS`). The metric comes back
+        ready to score: LoRA merged into the base weights (:meth:`merge_adapters`; pass
+        ``merge_adapters=False`` to keep them separate) and the towers in ``dtype``
+        (:meth:`set_precision`; default float32).
         """
+        dtype = resolve_dtype(dtype)  # a bad name fails before anything is read
         limit = None if allow_large else MAX_PARAMETERS
-        return load_checkpoint(folder, build_metric, device=device, base_weights=base_weights, max_parameters=limit)
+        metric = load_checkpoint(folder, build_metric, device=device, base_weights=base_weights, max_parameters=limit)
+        if merge_adapters:
+            metric.merge_adapters()  # in float32, before any cast down
+        if dtype is not None:
+            metric.set_precision(dtype)
+        return metric
 
 
 def build_metric(
@@ -306,6 +382,7 @@ def build_metric(
     *,
     device: Optional[str] = None,
     seed: int = 0,
+    dtype: Union[str, torch.dtype, None] = None,
 ) -> I2IMetric:
     """Construct, load base weights, add LoRA, freeze the base: the shared tail of create and load."""
     # Seed every random initialisation (head, random base, LoRA's A matrices) without
@@ -316,4 +393,5 @@ def build_metric(
         if base_file is not None:
             metric.clip.load_weights(base_file)
         metric.prepare_for_training_mode()
-    return metric.to(device or "cpu").eval()
+    metric = metric.to(device or "cpu").eval()
+    return metric.set_precision(dtype) if dtype is not None else metric

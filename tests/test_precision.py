@@ -1,0 +1,138 @@
+"""Inference speed-ups that must not change the scores: merged LoRA, lower tower precision."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from helpers import perturb_trainable, trained_tiny
+from safetensors.torch import load_file
+
+import i2imetric
+from i2imetric.hub.pretrained import WEIGHTS_NAME, registered_checkpoints
+
+INSTRUCTIONS = ["make it brighter", "flip it", "add a red square", "blur the left half"]
+# Measured on CPU (torch 2.14) over these triplets: bf16 towers moved test-tiny's scores
+# (about -10) by at most ~0.1 (1% relative), fp16 by ~0.01. The bounds leave headroom.
+BF16_RELATIVE = 0.05
+FP16_RELATIVE = 0.02
+
+
+def _images(n, seed=0, size=(20, 24)):
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.rand(3, *size, generator=generator) for _ in range(n)]
+
+
+def _triplets():
+    return _images(4), INSTRUCTIONS, _images(4, seed=1)
+
+
+def _lora_layers(metric):
+    return [m for m in metric.modules() if hasattr(m, "merged_adapters")]
+
+
+# ------------------------------------------------------------------ merging
+
+
+@pytest.mark.parametrize("model_name", ["test-tiny", "test-tiny-timm"])
+def test_merged_scores_match_unmerged(model_name):
+    metric = trained_tiny(model_name)
+    sources, instructions, outputs = _triplets()
+    assert not metric.merged  # create_metric: separate adapters, ready to train
+    before = metric.score(sources, instructions, outputs)
+    assert metric.merge_adapters() is metric and metric.merged
+    assert _lora_layers(metric) and all(layer.merged for layer in _lora_layers(metric))
+    torch.testing.assert_close(metric.score(sources, instructions, outputs), before, rtol=0, atol=1e-5)
+    metric.unmerge_adapters()
+    assert not metric.merged
+    torch.testing.assert_close(metric.score(sources, instructions, outputs), before, rtol=0, atol=1e-5)
+
+
+def test_demo_loads_merged_and_matches_unmerged():
+    from i2imetric.cli.demo import build_cases
+
+    merged = i2imetric.load_metric("demo")
+    unmerged = i2imetric.load_metric("demo", merge_adapters=False)
+    assert merged.merged and not unmerged.merged
+    case = build_cases(shapes=1, photo_edits=0)[0]
+    candidates = list(case.candidates.values())
+    args = ([case.source] * len(candidates), [case.instruction] * len(candidates), candidates)
+    torch.testing.assert_close(merged.score(*args), unmerged.score(*args), rtol=0, atol=1e-5)
+
+
+def test_merge_then_unmerge_restores_the_base_even_if_lora_changed_meanwhile():
+    metric = trained_tiny()
+    base = {n: p.detach().clone() for n, p in metric.named_parameters() if "base_layer" in n}
+    metric.merge_adapters()
+    perturb_trainable(metric, seed=5)  # moves lora_B while merged: must not leak into the base
+    metric.unmerge_adapters()
+    for name, tensor in base.items():
+        torch.testing.assert_close(dict(metric.named_parameters())[name], tensor, rtol=0, atol=1e-6)
+
+
+def test_train_mode_unmerges_so_lora_gets_gradients():
+    metric = trained_tiny().merge_adapters()
+    metric.train()
+    assert not metric.merged
+    output = metric(_images(2), ["make it brighter"], torch.tensor([[0, 0, 1]]))
+    output.score.sum().backward()
+    grads = [p.grad for n, p in metric.named_parameters() if "lora_B" in n]
+    assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_save_of_merged_demo_writes_the_same_tensors(tmp_path):
+    original = load_file(str(registered_checkpoints()["demo"] / WEIGHTS_NAME))
+    metric = i2imetric.load_metric("demo")
+    assert metric.merged
+    metric.save_pretrained(tmp_path / "copy")
+    assert metric.merged  # saving does not change the metric's state
+    saved = load_file(str(tmp_path / "copy" / WEIGHTS_NAME))
+    assert sorted(saved) == sorted(original)
+    for name, tensor in original.items():
+        assert saved[name].dtype == tensor.dtype
+        torch.testing.assert_close(saved[name], tensor, rtol=0, atol=1e-6)
+
+
+def test_save_of_merged_random_base_bundles_the_unmerged_base(tmp_path):
+    metric = trained_tiny()
+    sources, instructions, outputs = _triplets()
+    before = metric.score(sources, instructions, outputs)
+    metric.merge_adapters().save_pretrained(tmp_path / "ckpt")
+    reloaded = i2imetric.load_metric(tmp_path / "ckpt")
+    torch.testing.assert_close(reloaded.score(sources, instructions, outputs), before, rtol=0, atol=1e-5)
+
+
+# ------------------------------------------------------------------ precision
+
+
+@pytest.mark.parametrize(("dtype", "relative"), [("bfloat16", BF16_RELATIVE), (torch.float16, FP16_RELATIVE)])
+@pytest.mark.parametrize("model_name", ["test-tiny", "test-tiny-timm"])
+def test_low_precision_towers_run_on_cpu_close_to_float32(model_name, dtype, relative):
+    sources, instructions, outputs = _triplets()
+    reference = trained_tiny(model_name).score(sources, instructions, outputs)
+    metric = trained_tiny(model_name).merge_adapters().set_precision(dtype)
+    assert metric.tower_dtype == (torch.float16 if dtype is torch.float16 else torch.bfloat16)
+    assert metric.head.norm.weight.dtype == torch.float32
+    scores = metric.score(sources, instructions, outputs)
+    assert scores.dtype == torch.float32 and torch.isfinite(scores).all()
+    assert float(((scores - reference).abs() / reference.abs()).max()) < relative
+
+
+def test_whole_metric_cast_to_bfloat16_runs():
+    """``metric.to(torch.bfloat16)`` used to fail in the first conv: float32 pixels, bf16 weights."""
+    sources, instructions, outputs = _triplets()
+    reference = trained_tiny().score(sources, instructions, outputs)
+    scores = trained_tiny().to(torch.bfloat16).score(sources, instructions, outputs)
+    assert torch.isfinite(scores).all()
+    assert float(((scores.float() - reference).abs() / reference.abs()).max()) < BF16_RELATIVE
+
+
+def test_load_and_create_take_a_dtype_or_its_name(tmp_path):
+    metric = i2imetric.load_metric("demo", dtype="bf16")
+    assert metric.merged and metric.tower_dtype == torch.bfloat16 and metric.head.norm.weight.dtype == torch.float32
+    created = i2imetric.create_metric("test-tiny", dtype=torch.bfloat16)
+    assert created.tower_dtype == torch.bfloat16
+    assert i2imetric.create_metric("test-tiny", dtype="torch.float32").tower_dtype == torch.float32
+    with pytest.raises(i2imetric.ConfigError, match="dtype"):
+        i2imetric.create_metric("test-tiny", dtype="int8")
+    with pytest.raises(i2imetric.CheckpointError, match="float32"):
+        created.save_pretrained(tmp_path / "low")
