@@ -149,15 +149,15 @@ OPS: dict[str, dict[str, tuple[str, ...]]] = {
         "short": ("hue shift{t}{da}", "shifted hue{t}{da}", "!colour wheel spin{t}{da}"),
     },
     "warmer": {
-        "do": ("make {obj} {dc}warmer", "warm up {obj}{da}", "give {obj} a {dc}warmer tone", "add warmth to {obj}{da}",
+        "do": ("make {obj} {dc}warmer", "warm up {obj}{da}", "give {obj} a warmer tone{da}", "add warmth to {obj}{da}",
                "!bathe {obj} in golden light{da}", "!make {obj} {dc}toastier"),
-        "be": ("{obj} should look {dc}warmer", "{obj} should have a {dc}warmer tone", "!{obj} ought to feel {dc}toastier"),
+        "be": ("{obj} should look {dc}warmer", "{obj} should have a warmer tone{da}", "!{obj} ought to feel {dc}toastier"),
         "short": ("{dc}warmer{t}", "warm tone{t}{da}", "!golden cast{t}{da}"),
     },
     "cooler": {
-        "do": ("make {obj} {dc}cooler", "cool down {obj}{da}", "give {obj} a {dc}cooler tone", "make {obj} {dc}bluer in tone",
+        "do": ("make {obj} {dc}cooler", "cool down {obj}{da}", "give {obj} a cooler tone{da}", "make {obj} {dc}bluer in tone",
                "!bathe {obj} in icy light{da}", "!make {obj} {dc}chillier"),
-        "be": ("{obj} should look {dc}cooler", "{obj} should have a {dc}colder tone", "!{obj} ought to feel {dc}chillier"),
+        "be": ("{obj} should look {dc}cooler", "{obj} should have a colder tone{da}", "!{obj} ought to feel {dc}chillier"),
         "short": ("{dc}cooler{t}", "cool tone{t}{da}", "!icy cast{t}{da}"),
     },
     "gamma_up": {
