@@ -111,11 +111,11 @@ def test_renders_are_deterministic_and_keep_odd_sizes():
         spec = spec_for(op, "top_right")
         first, second = render(spec, IMAGE, seed=5)[0], render(spec, IMAGE, seed=5)[0]
         assert np.array_equal(np.asarray(first), np.asarray(second))
-    small = photo_like(9, 13, seed=1)
-    for op in OPERATIONS:
-        for region in ("left", "center", "border", "bottom_right"):
-            output, mask = render(spec_for(op, region), small)
-            assert output.size == small.size and mask.shape == (9, 13)
+    for small in (photo_like(9, 13, seed=1), IMAGE.resize((1, 7)), IMAGE.resize((1, 1))):
+        for op in OPERATIONS:
+            for region in ("left", "center", "border", "bottom_right"):
+                output, mask = render(spec_for(op, region), small)
+                assert output.size == small.size and mask.shape == (small.height, small.width) and mask.any()
 
 
 def test_specs_are_validated_and_hashable():

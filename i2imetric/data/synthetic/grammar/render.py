@@ -8,7 +8,7 @@ from PIL import Image
 from ....io.images import ImageLike, load_image
 from ..pixels import Size, edit_inside, short_side
 from .operations import COLORS, OpDef
-from .regions import bounding_box, region_anchor2, region_box, region_mask
+from .regions import REGIONS, bounding_box, region_anchor2, region_box, region_mask
 from .spec import EditSpec
 
 __all__ = ["render"]
@@ -40,7 +40,7 @@ def render(spec: EditSpec, image: ImageLike, seed: int = 0, *, scale: float = 1.
         return _paint(spec, row, source, scale)
     mask = region_mask(spec.region, source.size)
     box = region_box(spec.region, source.size)
-    if box == (0, 0, *source.size) and not spec.region.is_mask:
+    if not spec.region.is_mask and REGIONS[spec.region.name].whole:
         return row.apply(source, _value(spec, row, source.size, scale), rng), mask
     if box is not None:
         size = (box[2] - box[0], box[3] - box[1])
