@@ -96,6 +96,12 @@ def test_weights_hash_changes_with_the_weights_and_not_with_a_reload(metric, tmp
     with torch.no_grad():
         next(p for p in nudged.head.parameters()).add_(1e-3)
     assert metric_identity(nudged)["weights_sha256"] != first["weights_sha256"]
+    # Folding LoRA into the base for inference (what load_metric does) is the same metric.
+    assert metric_identity(i2imetric.load_metric(folder, merge_adapters=False)) == first
+    adapter_nudged = i2imetric.load_metric(folder)
+    with torch.no_grad():  # an adapter is part of the identity, merged or not
+        next(p for n, p in adapter_nudged.named_parameters() if "lora_B" in n).add_(1e-3)
+    assert metric_identity(adapter_nudged)["weights_sha256"] != first["weights_sha256"]
 
 
 def test_cli_resume_with_another_metric_is_refused_naming_both(metric, manifest, tmp_path, capsys):

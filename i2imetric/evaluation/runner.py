@@ -10,8 +10,9 @@ What happens to the records:
 2. Items already in the result file (or in shard files of an interrupted run) are
    skipped: rerunning the same command resumes. A row is done whatever its status; to
    retry failed rows, delete them from the file.
-3. DataLoader workers decode and preprocess; the main process encodes, reusing cached
-   source and instruction embeddings (:mod:`i2imetric.evaluation.engine`), and scores.
+3. DataLoader workers decode (no larger than the encoders and pixel baselines need:
+   :mod:`i2imetric.evaluation.items`) and preprocess; the main process encodes, reusing
+   cached source and instruction embeddings (:mod:`i2imetric.evaluation.engine`), and scores.
 4. Rows stream to the result file, flushed per batch (:mod:`i2imetric.evaluation.results`). A bad
    item (missing or corrupt file, empty instruction, no source) gives a row with
    ``status: "error"`` and the reason; the run goes on, unless ``fail_fast``.
@@ -45,6 +46,7 @@ from tqdm.auto import tqdm
 from ..data.manifest import iter_manifest
 from ..data.rows import LoadReport
 from ..errors import I2IInputError, ResultsError
+from ..models.checkpoint import trainable_tensors
 from ..models.metric import I2IMetric
 from ..stats import bootstrap_ci
 from ..version import __version__
@@ -223,10 +225,11 @@ def metric_identity(metric: I2IMetric, name: Optional[str] = None) -> dict:
             default its config's name.
 
     Returns:
-        ``name``; ``config_sha256`` of the architecture; ``weights_sha256`` of every
-        parameter and buffer (name, dtype, shape and bytes; so any change of weights,
-        LoRA, head or base, changes it, and loading the same checkpoint again does not)
-        and of where the base weights came from; ``version`` of i2imetric.
+        ``name``; ``config_sha256`` of the architecture; ``weights_sha256`` of the weights
+        a checkpoint defines (name, dtype, shape and bytes of every trainable tensor, and
+        where the frozen base came from, a file by its sha256), so any change of LoRA,
+        head or base changes it, while loading the same checkpoint again, or folding its
+        LoRA into the base for inference, does not; ``version`` of i2imetric.
     """
     name = name or metric.config.name
     if os.path.isdir(name):
@@ -235,7 +238,11 @@ def metric_identity(metric: I2IMetric, name: Optional[str] = None) -> dict:
     weights = hashlib.sha256()
     sources = [s.to_dict() if s is not None else None for s in (metric.base_source, metric.timm_source)]
     weights.update(json.dumps(sources, sort_keys=True).encode())
-    for tensor_name, tensor in sorted(metric.state_dict().items()):
+    # A random base exists only in memory (saving bundles it as a file with its sha256),
+    # so there every tensor counts; otherwise the trainable ones, which merging leaves as they are.
+    random_base = any(s is not None and s.kind == "random" for s in (metric.base_source, metric.timm_source))
+    tensors = metric.state_dict() if random_base else trainable_tensors(metric)
+    for tensor_name, tensor in sorted(tensors.items()):
         # One tensor at a time on the CPU: a whole state dict would double the memory in use.
         data = tensor.detach().cpu().contiguous().reshape(-1)
         weights.update(f"{tensor_name}:{data.dtype}:{tuple(tensor.shape)}".encode())
