@@ -6,7 +6,9 @@
 - :mod:`.distractors`: wrong answers to a canonical edit;
 - :mod:`.distortions`: instruction-free quality distortions (BAPPS-style);
 - :mod:`.edits`: the three families above under one import path;
+- :mod:`.grammar`: edits as structured specs (operation x region x magnitude) with exact
+  change masks, phrasings, distractors and held-out splits (open-vocabulary supervision);
 - :mod:`.shapesworld`: the procedural ShapesWorld (scenes, rendering, edits, distractors);
 - :mod:`.photos`: the real photos bundled in scikit-image and scikit-learn;
-- :mod:`.perturb`: ``i2imetric perturb``, pairwise records from a folder of images.
+- :mod:`.perturb`: pairwise records from a folder of images (``i2imetric perturb``).
 """
