@@ -26,6 +26,11 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 # closest two 0.4 apart); random-init clip-vit-b-32 (224x224, decoded at 1/2): 8.4e-3 on a
 # spread of 2.1. The moved part is the instruction sub-score; the ranking never changes.
 SCORE_TOLERANCE = 3e-2
+# Why L2/PSNR turn the reduced decode off: on a 2048x1536 JPEG and the same picture saved
+# again at quality 70 (PSNR 45 dB at the 1024x768 working size), decoding both at 1/2
+# moved the PSNR by -3.5 dB (-4.0 dB at quality 90; -6.7 dB for 4096x3072 at 1/4, and -1.4
+# dB even when decoding at 1/2 there, twice the working size); an inverted box, 16.9 dB:
+# -0.03 dB. A DCT-scaled decode keeps a different share of JPEG's own noise.
 
 
 def _jpeg(path, seed: int, size=(768, 1024), orientation=None) -> str:
@@ -183,10 +188,29 @@ def test_engine_scores_with_reduced_decode_stay_close_to_a_full_decode(metric, p
 
 
 def test_pixel_baselines_at_or_below_the_working_size_decode_whole(metric, photo_records, tmp_path, monkeypatch):
-    # With L2/PSNR on, a 1024x768 source is its own working size: nothing is reduced, rows are unchanged.
+    # With L2/PSNR on, files decode whole, and a 1024x768 source is its own working size: rows are unchanged.
     full = _run(metric, photo_records, tmp_path / "full.jsonl", False, "all", monkeypatch)
     reduced = _run(metric, photo_records, tmp_path / "reduced.jsonl", True, "all", monkeypatch)
     for got, want in zip(reduced, full):
         assert got["score"] == pytest.approx(want["score"], rel=1e-6, abs=1e-6)
         for name, value in want["baselines"].items():
             assert got["baselines"][name] == (None if value is None else pytest.approx(value, rel=1e-6, abs=1e-6))
+
+
+def test_pixel_baselines_above_the_working_size_decode_whole(metric, tmp_path, monkeypatch):
+    # 2048x1536 JPEGs: compared at 1024x768 after a whole decode, whatever reduced_decode says.
+    source = _jpeg(tmp_path / "s.jpg", 0, size=(1536, 2048))
+    resaved = tmp_path / "resaved.jpg"  # nearly the source: only JPEG's noise differs (high PSNR)
+    Image.open(source).save(resaved, quality=70)
+    other = _jpeg(tmp_path / "other.jpg", 1, size=(1536, 2048))
+    records = [Triplet(source, "change nothing", str(resaved), id="same"), Triplet(source, "redo", other, id="other")]
+    assert DecodingDataset(*metric.image_preprocessors(), {"psnr": psnr}).reduced_decode is False
+    full = _run(metric, records, tmp_path / "full.jsonl", False, "l2,psnr", monkeypatch)
+    reduced = _run(metric, records, tmp_path / "reduced.jsonl", True, "l2,psnr", monkeypatch)
+    s = at_size(image_to_tensor(source), (768, 1024))
+    assert reduced[0]["baselines"]["psnr"] == pytest.approx(psnr(s, at_size(image_to_tensor(resaved), (768, 1024))))
+    assert reduced[0]["baselines"]["psnr"] > 40
+    for got, want in zip(reduced, full):
+        assert got["score"] == pytest.approx(want["score"], rel=1e-6, abs=1e-6)
+        for name, value in want["baselines"].items():
+            assert got["baselines"][name] == pytest.approx(value, rel=1e-6, abs=1e-6)

@@ -16,9 +16,9 @@ Two kinds of baseline:
   a fixed working resolution: the source's own size, shrunk (aspect kept) to at most
   :data:`PIXEL_BASELINE_MAX_SIDE` pixels on its long side (:func:`working_size`), with the
   output resized to the same size (:func:`at_source_size`). Sources up to that size are
-  compared pixel for pixel as before; a larger one is compared at the working size, so a
-  worker never holds a full-resolution photo for the rest of its batch, and a JPEG can be
-  decoded already shrunk (:func:`i2imetric.io.images.decode_reduced`).
+  compared pixel for pixel as before; a larger one is compared at the working size
+  (decoded whole, then resized), so a worker never holds a full-resolution photo for the
+  rest of its batch.
 
 With ``g`` pooled image embeddings, ``t`` the instruction embedding, ``P`` CLIP patch
 tokens and ``V`` timm ViT patch tokens (``s`` source, ``o`` output):

@@ -15,17 +15,17 @@ dataset whose keys are the items themselves, so the main process streams the ite
 :class:`FailedItem` carrying the reason, never an exception, and :func:`collate` keeps
 it beside the good ones.
 
-A worker decodes each image no larger than its consumers need, so memory depends on the
+A worker never keeps a full-resolution image past its own item, so memory depends on the
 batch and not on the files' resolution (8 sources of 16 Mpx used to be held whole for
-their batch): the target is, per side, the largest encoder input
-(:meth:`I2IMetric.image_preprocessors`) and, when pixel baselines are on, their working
-size (:func:`~i2imetric.evaluation.baselines.working_size`: the source's size, long side
-at most 1024). A JPEG is decoded straight at a reduced scale (PIL's ``draft``, 1/2 to 1/8,
-never below the target: :func:`i2imetric.io.images.decode_reduced`); other formats
-decode whole, one image at a time. A source is kept for the rest of its batch only as
-its encoder inputs and its working-size pixels. The reduced decode moves the encoder
-inputs slightly (the DCT scaling filters differently from a full decode plus an
-antialiased resize); ``tests/test_decoding.py`` bounds the score change.
+their batch): a source stays for the rest of its batch only as its encoder inputs and,
+when pixel baselines are on, its pixels at their working size
+(:func:`~i2imetric.evaluation.baselines.working_size`: the source's size, long side at
+most 1024). Without pixel baselines, a JPEG is decoded straight at a reduced scale (PIL's
+``draft``, 1/2 to 1/8, never below the largest encoder input, per side:
+:func:`i2imetric.io.images.decode_reduced`), which moves scores slightly
+(``tests/test_decoding.py`` bounds it). With L2 or PSNR on, every file is decoded whole:
+a DCT-scaled decode keeps a different share of JPEG's own noise, and moved the PSNR of a
+near-identical 2048x1536 pair by 3.5 dB.
 """
 
 from __future__ import annotations
@@ -180,9 +180,9 @@ class DecodingDataset(torch.utils.data.Dataset):
         pixel_baselines: ``name -> fn(source, output) -> float``, computed here, where
             the pixels are, so they never cross to the main process; at the source's
             working size (:func:`~i2imetric.evaluation.baselines.working_size`).
-        reduced_decode: decode no larger than the encoders and pixel baselines need
-            (see the module docstring); False decodes every file at full size (the same
-            pixel-baseline working size either way).
+        reduced_decode: when no pixel baseline is chosen, let JPEGs decode at a reduced
+            scale that still covers every encoder input (see the module docstring);
+            False decodes every file whole.
     """
 
     def __init__(
@@ -195,7 +195,7 @@ class DecodingDataset(torch.utils.data.Dataset):
         self.clip_preprocess = clip_preprocess
         self.timm_preprocess = timm_preprocess
         self.pixel_baselines = pixel_baselines
-        self.reduced_decode = reduced_decode
+        self.reduced_decode = reduced_decode and not pixel_baselines
         sizes = [p.size for p in (clip_preprocess, timm_preprocess) if p is not None]
         self.encoder_size = (max(size[0] for size in sizes), max(size[1] for size in sizes))
 
@@ -215,8 +215,7 @@ class DecodingDataset(torch.utils.data.Dataset):
             if item.source not in sources:
                 sources[item.source] = self._load_source(item.source)
             source_key, source_pixels, source = sources[item.source]
-            compare_at = tuple(source_pixels.shape[-2:]) if source_pixels is not None else (0, 0)
-            output_pixels = self._load(item.output, "output", lambda height, width: compare_at)
+            output_pixels = self._load(item.output, "output")
         except I2IInputError as problem:
             return FailedItem(item, str(problem))
         comparable = at_source_size(source_pixels, output_pixels) if source_pixels is not None else None
@@ -231,27 +230,17 @@ class DecodingDataset(torch.utils.data.Dataset):
 
     def _load_source(self, path: str) -> tuple[str, Optional[torch.Tensor], Prepared]:
         """The source's cache key, its pixels at the baselines' working size (None without pixel baselines), its encoder inputs."""
-        wanted = (lambda height, width: working_size(height, width)) if self.pixel_baselines else (lambda h, w: (0, 0))
-        pixels, full_size = self._load(path, "source", wanted, full_size=True)
-        working = at_size(pixels, working_size(*full_size)) if self.pixel_baselines else None
+        pixels = self._load(path, "source")
+        working = at_size(pixels, working_size(*pixels.shape[-2:])) if self.pixel_baselines else None
         return _file_digest(path), working, self._prepare(pixels)
 
-    def _load(self, path: str, role: str, wanted: Callable[[int, int], tuple[int, int]], full_size: bool = False):
-        """Decode ``path`` covering the encoder inputs and ``wanted(height, width)`` (per side)."""
-
-        def need(height: int, width: int) -> tuple[int, int]:
-            extra = wanted(height, width)
-            return max(self.encoder_size[0], extra[0]), max(self.encoder_size[1], extra[1])
-
+    def _load(self, path: str, role: str) -> torch.Tensor:
         try:
             if self.reduced_decode:
-                pixels, size = decode_reduced(path, need, name=role)
-            else:
-                pixels = image_to_tensor(path, name=role)
-                size = tuple(pixels.shape[-2:])
+                return decode_reduced(path, lambda height, width: self.encoder_size, name=role)[0]
+            return image_to_tensor(path, name=role)
         except I2IInputError as problem:
             raise I2IInputError(f"{role}: {problem}") from None
-        return (pixels, size) if full_size else pixels
 
     def _prepare(self, pixels: torch.Tensor) -> Prepared:
         timm = self.timm_preprocess(pixels) if self.timm_preprocess is not None else None
