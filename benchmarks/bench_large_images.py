@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import describe_machine
 from PIL import Image
 
 SIDE = 4096
@@ -53,7 +53,7 @@ def main() -> None:
         return
 
     figures: dict = {
-        "machine": _machine(),
+        "machine": describe_machine(),
         "images": f"{IMAGES} JPEGs of {SIDE}x{SIDE}",
         "num_workers": args.num_workers,
     }
@@ -132,16 +132,6 @@ def _child(manifest: str, out: str, batch: str, baselines: str, num_workers: int
 def _vm_hwm_kb() -> int:
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (FileNotFoundError, StopIteration):
-        pass
-    return f"{os.cpu_count()} CPU cores ({cpu}), load average {os.getloadavg()[0]:.2f} at start"
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from _machine import describe_machine
 from PIL import Image
 
 import i2imetric
@@ -78,7 +78,7 @@ def main() -> None:
     workers = default_num_workers() if args.num_workers is None else args.num_workers
 
     figures = {
-        "machine": _machine(),
+        "machine": describe_machine(),
         "torch_threads": torch.get_num_threads(),
         "num_workers": workers,
         "batch_size": sizes.batch_size,
@@ -362,18 +362,6 @@ def _children(pid: int) -> list[int]:
 
 
 # ---------------------------------------------------------------------- reporting
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (FileNotFoundError, StopIteration):
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{os.cpu_count()} CPU cores ({cpu}), {gpu}, load average {load:.1f} at start"
 
 
 def _report(figures: dict) -> None:
