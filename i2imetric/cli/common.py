@@ -41,6 +41,7 @@ def metric_from_argument(name: str, device: str | None = None):
     nobody scores with random weights by mistake.
     """
     from ..hub.pretrained import checkpoint_dirs_text, list_pretrained
+    from ..hub.refs import hub_ref
     from ..models.config import list_models
 
     if name.startswith(UNTRAINED_PREFIX):
@@ -63,7 +64,7 @@ def metric_from_argument(name: str, device: str | None = None):
             f"--metric {name!r} is a model config, not a trained scorer; to score with an UNTRAINED metric "
             f"built from it, ask for one: --metric {UNTRAINED_PREFIX}{name}"
         )
-    if not (name in pretrained or name.startswith("hf-hub:") or Path(name).is_dir()):
+    if not (name in pretrained or hub_ref(name) is not None or Path(name).is_dir()):
         raise CheckpointError(
             f"--metric {name!r} is not a checkpoint folder, an hf-hub: id or a registered name "
             f"({', '.join(pretrained) or 'none found'}); registered names are the folders of {checkpoint_dirs_text()}; "

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import BaseWeightsError, CheckpointError
+from .refs import hub_ref
 
 __all__ = [
     "CHECKPOINTS_ENV",
@@ -63,8 +64,6 @@ def checkpoint_folder(name_or_path: str | os.PathLike, cache_dir: Optional[str] 
     Raises:
         CheckpointError: none of these; the message lists the registered names.
     """
-    from .weights import hub_ref
-
     text = str(name_or_path)
     if Path(text).is_dir():
         return Path(text)

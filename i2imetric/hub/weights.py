@@ -26,6 +26,7 @@ from typing import Iterable, Iterator, Optional
 import torch
 
 from ..errors import BaseWeightsError, CheckpointError
+from .refs import HUB_PREFIX, hub_ref
 
 __all__ = [
     "WeightsSource",
@@ -281,21 +282,6 @@ def check_weights_file(path: str | os.PathLike, error: type = BaseWeightsError) 
 
 def _is_integer(tensor: torch.Tensor) -> bool:
     return not tensor.is_floating_point() and not tensor.is_complex() and tensor.dtype != torch.bool
-
-
-# ----------------------------------------------------------------- hub references
-
-HUB_PREFIX = "hf-hub:"
-
-
-def hub_ref(text: str) -> Optional[str]:
-    """``"org/repo[/file]"`` for an ``"hf-hub:org/repo[/file]"`` reference, else None.
-
-    Example:
-        >>> hub_ref("hf-hub:timm/vit_base"), hub_ref("openai")
-        ('timm/vit_base', None)
-    """
-    return text[len(HUB_PREFIX):] if isinstance(text, str) and text.startswith(HUB_PREFIX) else None
 
 
 # ----------------------------------------------------------------- weight lookup

@@ -49,13 +49,13 @@ from .._numbers import real_or_nan
 from ..errors import I2IInputError
 from ..io.images import load_image
 from ..meta_eval import METRIC, MetaEvalResult, format_comparison, load_labels, meta_evaluate, read_results
+from ..models.config import SUBSCORE_NAMES
 from .heatmap import heatmap_overlay
 
 __all__ = ["CaseRanking", "build_report", "rank_cases"]
 
 THUMBNAIL_PX = 256  # longest side of each example image, scaled up or down to it
 CANDIDATE_PX = 160  # smaller for the candidates of a case: a case shows all of them
-_SUBSCORES = ("instruction", "preservation", "quality")
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1150px; color: #222; }
@@ -195,7 +195,7 @@ def _score_figure(scored: list[dict]) -> Figure:
 
 def _subscore_figure(scored: list[dict]) -> Figure:
     figure = Figure(figsize=(10, 2.6))
-    for axes, name in zip(figure.subplots(1, len(_SUBSCORES)), _SUBSCORES):
+    for axes, name in zip(figure.subplots(1, len(SUBSCORE_NAMES)), SUBSCORE_NAMES):
         values = [real_or_nan(row.get("subscores", {}).get(name)) for row in scored]
         values = [value for value in values if math.isfinite(value)]
         axes.hist(values, bins=min(30, max(5, len(values) // 4)), color="#55a868")
