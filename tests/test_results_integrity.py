@@ -138,6 +138,29 @@ def test_resume_with_other_baselines_or_another_manifest_is_refused(metric, mani
     assert again.resumed == 6
 
 
+def _drop_baseline_settings(out):
+    """Rewrite the header as i2imetric wrote it before baseline settings were recorded."""
+    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = json.loads(lines[0])
+    del header["baseline_settings"]
+    out.write_text(json.dumps(header) + "\n" + "".join(lines[1:]), encoding="utf-8")
+
+
+def test_pixel_baselines_from_before_their_working_size_are_not_resumed_into(metric, manifest, tmp_path):
+    # L2 and PSNR used to compare at the source's full size; since then at a long side of at
+    # most 1024 px. A file that does not say which must not take rows of the other kind.
+    pixels, features = tmp_path / "pixels.jsonl", tmp_path / "features.jsonl"
+    _run(metric, manifest, pixels, baselines="l2")
+    assert read_header(pixels)["baseline_settings"] == {"pixel_max_side": 1024}
+    _drop_baseline_settings(pixels)
+    with pytest.raises(ResultsError, match="baselines computed otherwise: recorded baseline settings none, this run "
+                                           "baseline settings pixel_max_side=1024"):
+        _run(metric, manifest, pixels, baselines="l2")
+    _run(metric, manifest, features, baselines="clip_t")
+    _drop_baseline_settings(features)
+    assert _run(metric, manifest, features, baselines="clip_t").resumed == 6  # nothing else depends on it
+
+
 def test_csv_results_keep_the_header_in_a_sidecar_and_refuse_another_metric(metric, manifest, tmp_path):
     out = tmp_path / "r.csv"
     _run(metric, manifest, out)

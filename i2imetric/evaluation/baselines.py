@@ -56,6 +56,7 @@ from ..models.metric import ImageFeatures
 __all__ = [
     "BASELINES",
     "PIXEL_BASELINE_MAX_SIDE",
+    "baseline_settings",
     "PSNR_CAP_DB",
     "Baseline",
     "EncodedTriplets",
@@ -152,6 +153,19 @@ def vit_patch(encoded: EncodedTriplets) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------- pixel baselines
+
+
+def baseline_settings(chosen: Sequence[Baseline]) -> dict:
+    """What besides their names decides the values of the ``chosen`` baselines (for a results header).
+
+    Pixel baselines compare at :data:`PIXEL_BASELINE_MAX_SIDE`; files written when they
+    compared at full resolution must not be resumed into.
+
+    Example:
+        >>> baseline_settings([]), baseline_settings(resolve_baselines("l2", has_timm=False))
+        ({}, {'pixel_max_side': 1024})
+    """
+    return {"pixel_max_side": PIXEL_BASELINE_MAX_SIDE} if any(b.kind == "pixels" for b in chosen) else {}
 
 
 def working_size(height: int, width: int) -> tuple[int, int]:

@@ -12,7 +12,7 @@ A JSONL file (result or shard) starts with one header line::
 
     {"i2imetric_results": 1, "status": "header",
      "metric": {"name": "demo", "config_sha256": "...", "weights_sha256": "...", "version": "0.1.0"},
-     "baselines": ["clip_t", "l2"],
+     "baselines": ["clip_t", "l2"], "baseline_settings": {"pixel_max_side": 1024},
      "manifest": {"path": "/abs/bench.jsonl", "sha256": "..."}}
 
 (``manifest`` is null for records passed in memory). :func:`read_rows` skips it, and
@@ -20,8 +20,9 @@ A JSONL file (result or shard) starts with one header line::
 Parquet file keeps the same header in a sidecar, ``<out>.header.json``: one place for both
 flat formats, readable without pyarrow. :func:`read_header` reads either.
 :func:`check_resumable` refuses to add to a file whose header names another metric
-(config, weights or i2imetric version; the name alone may differ), other baselines, or
-another manifest path, and a file that has rows but no header. The manifest's sha256 is
+(config, weights or i2imetric version; the name alone may differ), other baselines or
+baseline settings (the pixel baselines' working size), or another manifest path, and a
+file that has rows but no header. The manifest's sha256 is
 recorded, not compared: fixing a malformed line must stay resumable, and each row carries
 its ``source``, ``instruction`` and ``output``, which the engine checks against the record
 of the same id before it skips it.
@@ -112,19 +113,24 @@ def shard_files(out: Path) -> list[Path]:
 # ---------------------------------------------------------------------------- header
 
 
-def make_header(metric: dict, baselines: Sequence[str], manifest: Optional[dict]) -> dict:
+def make_header(
+    metric: dict, baselines: Sequence[str], manifest: Optional[dict], baseline_settings: Optional[dict] = None
+) -> dict:
     """The header of a result file: what made its rows (see the module docstring).
 
     Args:
         metric: ``name``, ``config_sha256``, ``weights_sha256`` and ``version`` of the metric.
         baselines: the baselines' names.
         manifest: ``path`` and ``sha256`` of the manifest, or None for in-memory records.
+        baseline_settings: what else decides the baselines' values, e.g. the pixel
+            baselines' working size; rows made under other settings are not comparable.
     """
     return {
         HEADER_KEY: RESULTS_FORMAT,
         "status": "header",
         "metric": dict(metric),
         "baselines": list(baselines),
+        "baseline_settings": dict(baseline_settings or {}),
         "manifest": None if manifest is None else dict(manifest),
     }
 
@@ -222,14 +228,31 @@ def _describe_baselines(baselines) -> tuple:
     return tuple(names), f"baselines {','.join(names) or 'none'}"
 
 
+def _describe_baseline_settings(settings) -> tuple:
+    # A header from before settings were recorded has none: the same as a run that needs none.
+    settings = {} if settings is None else settings
+    items = sorted(settings.items()) if isinstance(settings, dict) else [("unreadable", repr(settings))]
+    return tuple(items), "baseline settings " + (", ".join(f"{k}={v}" for k, v in items) or "none")
+
+
 def _describe_manifest(manifest) -> tuple:
     if not isinstance(manifest, dict):
         return None, "records passed in memory"
     return manifest.get("path"), f"manifest {manifest.get('path')}"
 
 
-_SETUP_PARTS = (("metric", _describe_metric), ("baselines", _describe_baselines), ("manifest", _describe_manifest))
-_OTHER = {"metric": "another metric", "baselines": "other baselines", "manifest": "another manifest"}
+_SETUP_PARTS = (
+    ("metric", _describe_metric),
+    ("baselines", _describe_baselines),
+    ("baseline_settings", _describe_baseline_settings),
+    ("manifest", _describe_manifest),
+)
+_OTHER = {
+    "metric": "another metric",
+    "baselines": "other baselines",
+    "baseline_settings": "baselines computed otherwise",
+    "manifest": "another manifest",
+}
 
 
 # --------------------------------------------------------------------------- reading

@@ -50,7 +50,7 @@ from ..models.checkpoint import trainable_tensors
 from ..models.metric import I2IMetric
 from ..stats import bootstrap_ci
 from ..version import __version__
-from .baselines import Baseline, resolve_baselines
+from .baselines import Baseline, baseline_settings, resolve_baselines
 from .engine import FeatureCache, ScoringEngine, item_inputs
 from .items import DecodingDataset, WorkItem, collate, items_from_records
 from .results import (
@@ -150,7 +150,9 @@ def evaluate(
     state = process_state()
     lock = _take_run_lock(out, state)
     try:
-        header = make_header(metric_identity(metric, metric_name), [b.name for b in chosen], inputs.identity())
+        header = make_header(
+            metric_identity(metric, metric_name), [b.name for b in chosen], inputs.identity(), baseline_settings(chosen)
+        )
         # Only JSON Lines can be appended to safely; CSV and Parquet are merged from a shard at the end.
         streams_to_out = state.num_processes == 1 and output_format(out) == "jsonl"
         previous = [out, *shard_files(out)]
