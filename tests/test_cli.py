@@ -48,10 +48,26 @@ def test_score_human_readable(triplet_files, tiny_trained_checkpoint, capsys):
                  "--output", str(output)]) == 0
     out = capsys.readouterr().out
     assert "score" in out and "preservation" in out
+    calibrated, *rest = out.splitlines()
+    # The checkpoint has a calibration: its [0, 1] score comes first, with what it means.
+    name, value = calibrated.split()[:2]
+    assert name == "calibrated" and 0.0 <= float(value) <= 1.0 and "chance" in calibrated
     # Every name is followed by at least one space before its signed value ("preservation-24.6" was not).
-    for line in out.splitlines():
+    for line in rest:
         name, value = line.split()[:2]
         assert value[0] in "+-" and name in ("score", "instruction", "preservation", "quality")
+
+
+def test_score_json_has_the_calibrated_score_and_help_says_what_it_means(triplet_files, tiny_trained_checkpoint,
+                                                                         capsys):
+    source, output = triplet_files
+    assert main(["score", "--metric", str(tiny_trained_checkpoint), "--source", str(source), "--instruction", "x",
+                 "--output", str(output), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 0.0 <= result["calibrated"] <= 1.0
+    with pytest.raises(SystemExit):
+        main(["score", "--help"])
+    assert "calibrated=True" in capsys.readouterr().out
 
 
 def test_empty_instruction_gets_the_instructions_own_error(triplet_files, capsys):

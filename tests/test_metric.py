@@ -407,3 +407,13 @@ def test_an_untrained_metric_from_a_config_must_be_asked_for(capsys):
     metric = metric_from_argument("untrained:test-tiny")
     assert "UNTRAINED" in capsys.readouterr().err
     assert metric.config.name == "test-tiny" and metric.base_source.kind == "random"
+
+
+def test_explain_gives_the_calibrated_score_when_there_is_a_calibration(tiny_trained_checkpoint):
+    metric = i2imetric.load_metric(tiny_trained_checkpoint)
+    image = torch.rand(3, 32, 32)
+    explanation = metric.explain(image, "make it brighter", image)
+    assert explanation.calibrated == pytest.approx(metric.score(image, "make it brighter", image, calibrated=True))
+    assert 0.0 <= explanation.calibrated <= 1.0
+    metric.calibration = None
+    assert metric.explain(image, "make it brighter", image).calibrated is None

@@ -7,10 +7,17 @@ import json
 import sys
 
 from ..io.text import check_instruction
+from ..models.config import CALIBRATED_MEANING
 from .common import add_metric_argument, metric_from_argument, require_files
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = (
+        "One triplet prints the raw score (a logit: higher is better, and a difference of d between two "
+        "outputs means odds of e**d that the first is preferred) and, when the scorer carries a calibration "
+        f"(the shipped demo does), the calibrated score in [0, 1]: {CALIBRATED_MEANING}. "
+        "In Python: metric.score(..., calibrated=True), or metric.explain(...).calibrated."
+    )
     add_metric_argument(parser)
     single = parser.add_argument_group("one triplet")
     single.add_argument("--source", help="source image file")
@@ -44,10 +51,17 @@ def run(args: argparse.Namespace) -> int:
 
         save_heatmap(explanation.patch_map, args.output, args.heatmap)
     if args.json:
-        print(json.dumps({"score": explanation.score, "subscores": explanation.subscores, "heatmap": args.heatmap}))
+        print(json.dumps({
+            "score": explanation.score,
+            "calibrated": explanation.calibrated,
+            "subscores": explanation.subscores,
+            "heatmap": args.heatmap,
+        }))
     else:
         width = max(len(name) for name in explanation.subscores) + 2  # at least one space before the sign
-        print(f"{'score':<{width + 2}}{explanation.score:+.4f}  (higher is better)")
+        if explanation.calibrated is not None:
+            print(f"{'calibrated':<{width + 2}}{explanation.calibrated:.3f}  ({CALIBRATED_MEANING})")
+        print(f"{'score':<{width + 2}}{explanation.score:+.4f}  (raw logit, higher is better)")
         for name, value in explanation.subscores.items():
             print(f"  {name:<{width}}{value:+.4f}")
         if args.heatmap:

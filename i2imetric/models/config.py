@@ -25,6 +25,7 @@ from ..errors import ConfigError
 
 __all__ = [
     "SUBSCORE_NAMES",
+    "CALIBRATED_MEANING",
     "BaseConfig",
     "TimmConfig",
     "HeadConfig",
@@ -41,6 +42,13 @@ MODEL_CONFIG_DIR = Path(__file__).parent / "model_configs"
 # What the head's sub-score outputs mean, in their order. Here (torch-free) so that result
 # files, reports and meta-evaluation can name them without importing the model.
 SUBSCORE_NAMES = ("instruction", "preservation", "quality")
+
+# What a calibrated score means, in one line, wherever one is shown to a person. The
+# calibration is fitted by training on held-out right answers (1) and wrong answers (0).
+CALIBRATED_MEANING = (
+    "the estimated chance (0 to 1) that this output is a right answer to its instruction, "
+    "as fitted on the scorer's held-out validation edits"
+)
 
 
 @dataclass

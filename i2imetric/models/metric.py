@@ -294,10 +294,12 @@ class I2IMetric(nn.Module):
             raise I2IInputError("explain() takes one triplet: a single image, a str instruction and a single image")
         result = self._run_all(source, instruction, output, batch_size=1)
         grid_h, grid_w = self.grid_size
+        calibrated = float(self.calibration(result.score[:1])[0]) if self.calibration is not None else None
         return Explanation(
             score=float(result.score[0]),
             subscores={name: float(value) for name, value in zip(SUBSCORE_NAMES, result.subscores[0])},
             patch_map=result.patch_map[0].reshape(grid_h, grid_w).clone(),
+            calibrated=calibrated,
         )
 
     def embed(self, sources: Any, instructions: Any, outputs: Any, batch_size: int = 32) -> torch.Tensor:

@@ -11,9 +11,9 @@ from typing import Optional, Sequence
 
 import torch
 
-from .config import SUBSCORE_NAMES
+from .config import CALIBRATED_MEANING, SUBSCORE_NAMES
 
-__all__ = ["SUBSCORE_NAMES", "ImageFeatures", "MetricOutput", "Explanation", "Calibration"]
+__all__ = ["SUBSCORE_NAMES", "CALIBRATED_MEANING", "ImageFeatures", "MetricOutput", "Explanation", "Calibration"]
 
 
 @dataclass
@@ -49,9 +49,10 @@ class MetricOutput:
 class Explanation:
     """Why one triplet got its score."""
 
-    score: float
+    score: float  # the raw logit: higher is better, differences are Bradley-Terry log-odds
     subscores: dict
     patch_map: torch.Tensor  # [gh, gw] on the patch grid
+    calibrated: Optional[float] = None  # in [0, 1] (see CALIBRATED_MEANING); None without a calibration
 
 
 @dataclass
