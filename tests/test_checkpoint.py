@@ -406,3 +406,99 @@ def test_checkpoint_with_dead_out_proj_adapters_says_how_to_repair_it(tmp_path):
     with pytest.raises(i2imetric.ConfigError, match=r"attn\.out_proj.*MultiheadAttention.*remove") as error:
         i2imetric.load_metric(folder)
     assert str(folder / CONFIG_NAME) in str(error.value)
+
+
+# ------------------------------------------------------------ push_to_hub
+
+
+def _fake_hub(tmp_path, monkeypatch):
+    """Mock huggingface_hub's upload and download against a folder standing in for the hub."""
+    import shutil
+
+    import huggingface_hub
+
+    hub = tmp_path / "fake-hub"
+    calls = {"create_repo": [], "upload_folder": []}
+
+    def create_repo(self, repo_id, *, private=None, exist_ok=False, repo_type=None, **kwargs):
+        calls["create_repo"].append({"repo_id": repo_id, "private": private, "exist_ok": exist_ok})
+        (hub / repo_id).mkdir(parents=True, exist_ok=True)
+
+    def upload_folder(self, *, repo_id, folder_path, commit_message=None, repo_type=None, **kwargs):
+        calls["upload_folder"].append({"repo_id": repo_id, "commit_message": commit_message})
+        shutil.copytree(folder_path, hub / repo_id, dirs_exist_ok=True)
+
+    def fake_download(repo_id, filename, cache_dir=None, local_files_only=False, **kwargs):
+        path = hub / repo_id / filename
+        if not path.exists():
+            raise huggingface_hub.errors.EntryNotFoundError(filename)
+        return str(path)
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", create_repo)
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", upload_folder)
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    return hub, calls
+
+
+def test_push_to_hub_round_trip_through_a_mocked_hub(tmp_path, monkeypatch):
+    hub, calls = _fake_hub(tmp_path, monkeypatch)
+    metric = trained_tiny()
+    metric.calibration = Calibration(slope=0.5, intercept=0.1)
+    card = "# tiny scorer\n\nA card that must arrive.\n"
+    local = metric.save_pretrained(
+        tmp_path / "ckpt", card=card, push_to_hub="someone/pushed", private=True, commit_message="first upload"
+    )
+    assert (local / CONFIG_NAME).is_file()
+    assert calls["create_repo"] == [{"repo_id": "someone/pushed", "private": True, "exist_ok": True}]
+    assert calls["upload_folder"] == [{"repo_id": "someone/pushed", "commit_message": "first upload"}]
+    loaded = i2imetric.load_metric("hf-hub:someone/pushed")
+    sources, outputs = _images(3), _images(3, seed=1)
+    instructions = ["make it brighter", "flip it", "blur the left half"]
+    torch.testing.assert_close(
+        loaded.score(sources, instructions, outputs), metric.score(sources, instructions, outputs), rtol=0, atol=1e-5
+    )
+    from i2imetric.hub.pretrained import checkpoint_folder
+
+    assert (checkpoint_folder("hf-hub:someone/pushed") / "README.md").read_text() == card
+
+
+def test_push_to_hub_offline_fails_at_once_naming_the_local_folder(tmp_path, monkeypatch):
+    import time
+
+    import huggingface_hub
+
+    def must_not_be_called(*args, **kwargs):
+        raise AssertionError("offline push_to_hub must not touch the hub")
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", must_not_be_called)
+    monkeypatch.setattr(huggingface_hub.HfApi, "upload_folder", must_not_be_called)
+    metric = trained_tiny()
+    start = time.monotonic()
+    with pytest.raises(CheckpointError, match="HF_HUB_OFFLINE") as error:
+        metric.save_pretrained(tmp_path / "ckpt", push_to_hub="someone/offline")
+    assert time.monotonic() - start < 5
+    message = str(error.value)
+    assert "\n" not in message and str(tmp_path / "ckpt") in message and "upload" in message
+    assert (tmp_path / "ckpt" / CONFIG_NAME).is_file()  # written locally all the same
+
+
+def test_push_to_hub_failure_is_one_line_with_the_way_out(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    _fake_hub(tmp_path, monkeypatch)
+
+    def refuse(self, repo_id, **kwargs):
+        raise OSError("401 Client Error: no token\nsecond line")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", refuse)
+    with pytest.raises(CheckpointError, match="someone/denied.*401") as error:
+        trained_tiny().save_pretrained(tmp_path / "ckpt", push_to_hub="someone/denied")
+    assert "\n" not in str(error.value) and str(tmp_path / "ckpt") in str(error.value)
+
+
+def test_push_to_hub_rejects_a_malformed_repo_id(tmp_path, monkeypatch):
+    _fake_hub(tmp_path, monkeypatch)
+    with pytest.raises(CheckpointError, match="org/name"):
+        trained_tiny().save_pretrained(tmp_path / "ckpt", push_to_hub="no-slash")

@@ -29,6 +29,7 @@ from safetensors.torch import save_file
 
 from ..errors import CheckpointError, ConfigError
 from ..hub.pretrained import CARD_NAME, CONFIG_NAME, WEIGHTS_NAME
+from ..hub.upload import push_folder_to_hub
 from ..hub.weights import (
     WeightsSource,
     check_recorded_file,
@@ -73,7 +74,16 @@ def trainable_tensors(metric: I2IMetric) -> dict[str, torch.Tensor]:
     return {name: p.detach().cpu().contiguous() for name, p in metric.named_parameters() if p.requires_grad}
 
 
-def save_checkpoint(metric: I2IMetric, folder: str | Path, card: Optional[str] = None, bundle_base: bool = False) -> Path:
+def save_checkpoint(
+    metric: I2IMetric,
+    folder: str | Path,
+    card: Optional[str] = None,
+    bundle_base: bool = False,
+    *,
+    push_to_hub: Optional[str] = None,
+    private: Optional[bool] = None,
+    commit_message: Optional[str] = None,
+) -> Path:
     """Write ``metric`` to ``folder`` (created if needed) and return the folder.
 
     Args:
@@ -82,6 +92,13 @@ def save_checkpoint(metric: I2IMetric, folder: str | Path, card: Optional[str] =
         card: the model card's markdown (default: a short generated card, unless one exists).
         bundle_base: copy a local-file base into the folder, recorded by relative path and
             sha256, so the folder is self-contained (the shipped demo scorer does this).
+        push_to_hub: a hub repo id ``"org/name"``: after writing the folder, create the repo
+            if needed and upload the folder to it, so ``load_metric("hf-hub:org/name")``
+            loads it. Offline or on any hub error this raises a one-line
+            :class:`~i2imetric.errors.CheckpointError` at once (no retries) saying the folder
+            was written locally and how to upload it later.
+        private: with ``push_to_hub``, create a new repo as private.
+        commit_message: with ``push_to_hub``, the hub commit's message.
 
     A metric with merged adapters is saved as if unmerged: the LoRA tensors are never
     changed by a merge, and a bundled base is written with the adapters taken out again.
@@ -93,12 +110,16 @@ def save_checkpoint(metric: I2IMetric, folder: str | Path, card: Optional[str] =
             "(casting back would keep the rounding). Load or create it in float32 (the default dtype) to save it."
         )
     if not metric.merged:
-        return _save(metric, folder, card, bundle_base)
-    metric.unmerge_adapters()
-    try:
-        return _save(metric, folder, card, bundle_base)
-    finally:
-        metric.merge_adapters()
+        written = _save(metric, folder, card, bundle_base)
+    else:
+        metric.unmerge_adapters()
+        try:
+            written = _save(metric, folder, card, bundle_base)
+        finally:
+            metric.merge_adapters()
+    if push_to_hub is not None:
+        push_folder_to_hub(written, push_to_hub, private=private, commit_message=commit_message)
+    return written
 
 
 def _save(metric: I2IMetric, folder: str | Path, card: Optional[str], bundle_base: bool) -> Path:

@@ -340,9 +340,31 @@ class I2IMetric(nn.Module):
 
     # ---------------------------------------------------------------- checkpoints
 
-    def save_pretrained(self, folder: str | Path, card: Optional[str] = None, bundle_base: bool = False) -> Path:
-        """Write the checkpoint folder (config, safetensors, model card). See :mod:`i2imetric.models.checkpoint`."""
-        return save_checkpoint(self, folder, card=card, bundle_base=bundle_base)
+    def save_pretrained(
+        self,
+        folder: str | Path,
+        card: Optional[str] = None,
+        bundle_base: bool = False,
+        *,
+        push_to_hub: Optional[str] = None,
+        private: Optional[bool] = None,
+        commit_message: Optional[str] = None,
+    ) -> Path:
+        """Write the checkpoint folder (config, safetensors, model card). See :mod:`i2imetric.models.checkpoint`.
+
+        ``push_to_hub="org/name"`` then uploads the folder to that hub repo (created if
+        needed; ``private=``, ``commit_message=``); offline or on failure it raises a
+        one-line CheckpointError at once, the folder already written locally.
+        """
+        return save_checkpoint(
+            self,
+            folder,
+            card=card,
+            bundle_base=bundle_base,
+            push_to_hub=push_to_hub,
+            private=private,
+            commit_message=commit_message,
+        )
 
     @classmethod
     def from_pretrained(
