@@ -524,3 +524,83 @@ def test_bad_configs_and_data_exit_2_with_one_line(tmp_path, capsys):
 
 def test_yaml_exponents_without_a_dot_are_floats():
     assert load_train_config(None, ("optim.lr=3e-4",)).optim.lr == pytest.approx(3e-4)
+
+
+# ----------------------------------------------------------------- grammar source
+
+def _grammar_source(**kwargs):
+    from i2imetric.data.synthetic import photos
+    from i2imetric_training.data import GrammarEditGroups
+
+    return GrammarEditGroups(photos.training_photos(128), working_size=48, **kwargs)
+
+
+def test_grammar_groups_are_valid_and_tagged_with_the_failing_aspect():
+    from i2imetric.data.synthetic import grammar
+
+    source = _grammar_source()
+    rng = random.Random(3)
+    for _ in range(12):
+        group = source.sample(rng)
+        assert group.family == "grammar" and group.edit in grammar.OPERATIONS and group.instruction
+        assert group.rejected and len(group.rejected) == len(group.kinds) == len(group.labels)
+        assert group.aspects == [grammar.DISTRACTOR_KINDS[k] for k in group.kinds]
+        assert set(group.aspects) <= {"instruction", "preservation", "quality"}
+        for image in [group.source, group.preferred, *group.rejected]:
+            assert image.ndim == 3 and image.shape[0] == 3 and max(image.shape[1:]) <= 48
+    images, instructions, triplets, pairs = collate_groups([source.sample(rng) for _ in range(2)])
+    assert (pairs["aspect"] >= 0).all()  # every grammar distractor feeds a sub-score
+
+
+def test_grammar_source_is_deterministic_and_draws_only_train_specs_and_phrasings():
+    from i2imetric.data.synthetic import grammar
+
+    source = _grammar_source()
+    mixture = GroupMixture([source], [1.0], seed=5)
+    first, again = mixture.batch(4, 3), mixture.batch(4, 3)
+    assert [g.instruction for g in first] == [g.instruction for g in again]
+    assert all(torch.equal(a.preferred, b.preferred) and len(a.rejected) == len(b.rejected)
+               and all(torch.equal(x, y) for x, y in zip(a.rejected, b.rejected)) for a, b in zip(first, again))
+    assert [g.instruction for g in first] != [g.instruction for g in mixture.batch(5, 3)]
+
+    held = grammar.heldout_sets()
+    rng = random.Random(0)
+    for _ in range(400):  # draw() is what sample() builds from; no rendering needed to check the split
+        _, spec, words, _ = source.draw(rng)
+        assert grammar.split_of(spec) == "train", spec
+        assert spec.op not in held["operations"] and (spec.op, spec.region.name) not in held["combos"]
+        assert words.held_out == (), words
+        # Phrase keeps the phrasebook's "!" markers, heldout_sets() lists the entries without them.
+        assert words.wrapper.lstrip("!") not in held["wrappers"], words
+        assert words.entry.lstrip("!") not in held["operation_wordings"], words
+        assert not {w.lstrip("!") for w in words.words} & set(held["region_words"] + held["degree_words"]), words
+    # sample() uses the same draw: its instruction is the train phrasing of the drawn spec.
+    _, _, words, _ = source.draw(random.Random(11))
+    assert source.sample(random.Random(11)).instruction == words.text
+
+
+def test_grammar_validation_sets_cover_each_split():
+    from i2imetric.data.synthetic import grammar
+    from i2imetric_training.data import GRAMMAR_VALIDATION_SPLITS, grammar_validation_groups
+
+    sets = grammar_validation_groups(3, working_size=32)
+    assert set(sets) == set(GRAMMAR_VALIDATION_SPLITS) and all(len(groups) == 3 for groups in sets.values())
+    assert set(grammar_validation_groups(3, working_size=32)["grammar_heldout_operation"][0].kinds) == \
+        set(sets["grammar_heldout_operation"][0].kinds)
+    assert all(g.edit in grammar.HELDOUT_OPERATIONS for g in sets["grammar_heldout_operation"])
+    assert all(g.edit not in grammar.HELDOUT_OPERATIONS for g in sets["grammar_train"])
+    assert grammar_validation_groups(0) == {}
+
+
+def test_training_with_a_grammar_source_reports_each_grammar_split(tmp_path):
+    config = _config(tmp_path / "run", "steps=3", "validation.every=3", "data.working_size=32",
+                     "validation.grammar_count=2", "data.sources=[{kind: shapesworld}, {kind: grammar}]")
+    result = train(config)
+    names = ("grammar_train", "grammar_heldout_phrasing", "grammar_heldout_combo", "grammar_heldout_operation")
+    assert result.steps == 3 and all(result.final_validation[n]["pairs"] > 0 for n in names)
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert set(names) <= set([r for r in logged if "validation" in r][-1]["validation"])
+    # Without a grammar source the validation sets are the ones they always were.
+    from i2imetric_training.train import build_validation_sets
+
+    assert not any(n.startswith("grammar") for n in build_validation_sets(_config(tmp_path / "plain")))

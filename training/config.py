@@ -108,13 +108,13 @@ class LossConfig:
 
 @dataclass
 class DataSource:
-    kind: str  # "shapesworld" | "canonical_edits" | "manifest" (pairwise) | "ratings"
+    kind: str  # "shapesworld" | "canonical_edits" | "grammar" | "manifest" (pairwise) | "ratings"
     weight: float = 1.0
-    images: Optional[str] = None  # canonical_edits: a folder, or None for the bundled photos
+    images: Optional[str] = None  # canonical_edits / grammar: a folder, or None for the bundled photos
     path: Optional[str] = None  # manifest / ratings: the JSONL file
 
     def __post_init__(self):
-        kinds = ("shapesworld", "canonical_edits", "manifest", "ratings")
+        kinds = ("shapesworld", "canonical_edits", "grammar", "manifest", "ratings")
         if self.kind not in kinds:
             raise ConfigError(f"data.sources: unknown kind {self.kind!r}; valid: {', '.join(kinds)}")
         if self.kind in ("manifest", "ratings") and not self.path:
@@ -135,6 +135,9 @@ class ValidationConfig:
     shapes_count: int = 60
     photo_crops: int = 1
     batch_size: int = 64
+    # Groups per grammar split (train, heldout_phrasing, heldout_combo, heldout_operation) on
+    # the held-out photos; used only when data.sources has a grammar source, 0 leaves them out.
+    grammar_count: int = 48
 
 
 @dataclass
@@ -304,6 +307,7 @@ def _check_train_values(config: TrainConfig, where: str) -> None:
         ("validation.shapes_count", config.validation.shapes_count, 0),
         ("validation.photo_crops", config.validation.photo_crops, 0),
         ("validation.batch_size", config.validation.batch_size, 1),
+        ("validation.grammar_count", config.validation.grammar_count, 0),
     ]
     for key, value, smallest in at_least:
         if value < smallest:

@@ -8,6 +8,9 @@ on the fly, so no dataset has to be written to disk:
 * :class:`ShapesWorldGroups`: procedural scenes with exactly executed object edits;
 * :class:`CanonicalEditGroups`: the 16 canonical edits on crops of real photos, from the
   bundled photos or any folder of the user's own images;
+* :class:`GrammarEditGroups`: edits sampled from the open-vocabulary edit grammar
+  (:mod:`i2imetric.data.synthetic.grammar`, train split and train phrasings only) on the
+  same crops, against the grammar's own distractors;
 * :class:`ManifestGroups`: pairwise records from a JSONL manifest (human preferences, or
   ``i2imetric perturb`` output);
 * :class:`RatingGroups`: rating records (e.g. ImagenHub), ranked within each (source,
@@ -28,7 +31,7 @@ from typing import Optional
 import torch
 from PIL import Image
 
-from i2imetric.data.synthetic import edits, photos, shapesworld
+from i2imetric.data.synthetic import edits, grammar, photos, shapesworld
 from i2imetric.errors import I2IInputError
 from i2imetric.io.images import find_images, image_to_tensor, load_image
 
@@ -38,6 +41,9 @@ __all__ = [
     "PairGroup",
     "ShapesWorldGroups",
     "CanonicalEditGroups",
+    "GrammarEditGroups",
+    "GRAMMAR_VALIDATION_SPLITS",
+    "grammar_validation_groups",
     "ManifestGroups",
     "RatingGroups",
     "GroupMixture",
@@ -71,7 +77,7 @@ class PairGroup:
     preferred: torch.Tensor
     rejected: list
     kinds: list
-    family: str  # "shapes" | "photos" | "manifest" | "ratings"
+    family: str  # "shapes" | "photos" | "grammar" | "manifest" | "ratings"
     edit: str = ""
     labels: list = field(default_factory=list)  # p(preferred beats rejected[k]); 1.0 for synthetic data
     # The sub-score each rejection fails; by default read off its distractor kind.
@@ -179,6 +185,79 @@ class CanonicalEditGroups:
             family=self.family,
             edit=edit,
             labels=[1.0] * len(kept),
+        )
+
+
+class GrammarEditGroups:
+    """Grammar edits (:func:`grammar.sample_spec`) on random crops of real images.
+
+    Each group is one spec of ``split`` phrased as that split requires (the ``train`` split
+    never draws a held-out operation, operation x region pair or phrasing), the right answer
+    from :func:`grammar.render` and every distractor :func:`grammar.make_distractors` builds
+    for it, each tagged with the sub-score it fails (``Distractor.fails``), as the canonical
+    distractors are tagged through :data:`DISTRACTOR_ASPECT`.
+
+    Args:
+        images: PIL images to crop from (bundled photos or a user's folder).
+        working_size: longest side of the tensors handed to the model.
+        split: a key of :data:`grammar.SPLITS`; training uses ``"train"``, validation the others.
+        distractors_per_group: keep at most this many distractors (None: all that apply).
+        crop: take a random crop of the image (else the whole image).
+    """
+
+    family = "grammar"
+
+    def __init__(self, images: list, working_size: int = 96, split: str = "train",
+                 distractors_per_group: Optional[int] = None, crop: bool = True):
+        if not images:
+            raise I2IInputError("GrammarEditGroups needs at least one image")
+        if split not in grammar.SPLITS:
+            raise I2IInputError(f"unknown grammar split {split!r}; valid splits: {', '.join(grammar.SPLITS)}")
+        self.images, self.working_size, self.split = images, working_size, split
+        self.distractors_per_group, self.crop = distractors_per_group, crop
+
+    @classmethod
+    def from_bundled_photos(cls, max_side: int = 256, **kwargs):
+        return cls(photos.training_photos(max_side), **kwargs)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, max_side: int = 256, **kwargs):
+        paths = find_images(folder)
+        if not paths:
+            raise I2IInputError(f"{folder}: no images found (files PIL can open; hidden ones are skipped)")
+        return cls([photos.shrink_to(load_image(path), max_side) for path in paths], **kwargs)
+
+    def draw(self, rng: random.Random):
+        """What :meth:`sample` builds its group from: ``(source crop, spec, Phrase, seed)``."""
+        image = self.images[rng.randrange(len(self.images))]
+        source = photos.random_crop(image, rng) if self.crop else image
+        spec = grammar.sample_spec(rng, self.split)
+        words = grammar.phrase_parts(spec, rng, grammar.SPLITS[self.split])
+        return source, spec, words, rng.randrange(2**31)
+
+    def sample(self, rng: random.Random) -> PairGroup:
+        for _ in range(8):  # a spec with no visible distractor on this crop is drawn again
+            source, spec, words, seed = self.draw(rng)
+            group = self.group(source, spec, words.text, seed=seed)
+            if group.rejected:
+                return group
+        return group
+
+    def group(self, source: Image.Image, spec, instruction: str, seed: int = 0) -> PairGroup:
+        target, _ = grammar.render(spec, source, seed)
+        wrong = grammar.make_distractors(spec, source, seed)
+        if self.distractors_per_group is not None and len(wrong) > self.distractors_per_group:
+            wrong = random.Random(seed).sample(wrong, self.distractors_per_group)
+        return PairGroup(
+            source=_tensor(source, self.working_size),
+            instruction=instruction,
+            preferred=_tensor(target, self.working_size),
+            rejected=[_tensor(d.image, self.working_size) for d in wrong],
+            kinds=[d.kind for d in wrong],
+            family=self.family,
+            edit=spec.op,
+            labels=[1.0] * len(wrong),
+            failed_aspects=[d.fails for d in wrong],
         )
 
 
@@ -393,3 +472,27 @@ def _photo_validation_groups(photo_names, photo_crops: int, working_size: int) -
             for edit in sorted(edits.CANONICAL_EDITS):
                 groups.append(maker.group(view, edit, list(edits.DISTRACTORS), seed=rng.randrange(2**31)))
     return groups
+
+
+# Validation set name -> grammar split; the first is the trained split on unseen photos.
+GRAMMAR_VALIDATION_SPLITS = {
+    "grammar_train": "train",
+    "grammar_heldout_phrasing": "heldout_phrasing",
+    "grammar_heldout_combo": "heldout_combo",
+    "grammar_heldout_operation": "heldout_operation",
+}
+
+
+def grammar_validation_groups(count: int, photo_names=photos.HELDOUT_PHOTOS,
+                              working_size: int = 96) -> dict[str, list[PairGroup]]:
+    """``count`` grammar groups per split (:data:`GRAMMAR_VALIDATION_SPLITS`) on crops of
+    photos never used in training, the same on every call, so each split is reported apart."""
+    if count <= 0:
+        return {}
+    images = [photos.load_photo(n, max_side=256) for n in photo_names]
+    sets = {}
+    for name, split in GRAMMAR_VALIDATION_SPLITS.items():
+        maker = GrammarEditGroups(images, working_size=working_size, split=split)
+        rng = random.Random(f"grammar-validation/{split}")
+        sets[name] = [maker.sample(rng) for _ in range(count)]
+    return sets

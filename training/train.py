@@ -39,17 +39,20 @@ from i2imetric.models.metric import SUBSCORE_NAMES, I2IMetric
 from .config import TrainConfig, check_field_types, load_train_config
 from .data import (
     CanonicalEditGroups,
+    GrammarEditGroups,
     GroupMixture,
     ManifestGroups,
     PairGroup,
     RatingGroups,
     ShapesWorldGroups,
+    grammar_validation_groups,
     validation_groups,
 )
 from .losses import bradley_terry_loss, hinge_loss
 from .state import TrainingState, recover_state_dir, remove_state
 
-__all__ = ["train", "TrainResult", "warmup_cosine", "collate_groups", "group_loss", "pairwise_accuracy_table", "main"]
+__all__ = ["train", "TrainResult", "warmup_cosine", "collate_groups", "group_loss", "pairwise_accuracy_table", "main",
+           "build_validation_sets"]
 
 STATE_DIR = "state"
 BEST_DIR = "best"
@@ -209,6 +212,21 @@ def build_mixture(config: TrainConfig) -> GroupMixture:
     return GroupMixture(sources, [spec.weight for spec in config.data.sources], seed=config.seed)
 
 
+def build_validation_sets(config: TrainConfig) -> dict[str, list[PairGroup]]:
+    """The held-out sets scored every ``validation.every`` steps, by name.
+
+    Always the ShapesWorld and canonical-photo sets; with a ``grammar`` source in the data,
+    also one set per grammar split on the held-out photos (``grammar_train``,
+    ``grammar_heldout_phrasing``, ``grammar_heldout_combo``, ``grammar_heldout_operation``),
+    each reported on its own line of the validation summary.
+    """
+    sets = validation_groups(config.data.image_size, shapes_count=config.validation.shapes_count,
+                             photo_crops=config.validation.photo_crops, working_size=config.data.working_size)
+    if any(source.kind == "grammar" for source in config.data.sources):
+        sets.update(grammar_validation_groups(config.validation.grammar_count, working_size=config.data.working_size))
+    return sets
+
+
 def _build_source(spec, data):
     if spec.kind == "shapesworld":
         return ShapesWorldGroups(data.image_size, split="train")
@@ -216,6 +234,10 @@ def _build_source(spec, data):
         if spec.images:
             return CanonicalEditGroups.from_folder(spec.images, working_size=data.working_size)
         return CanonicalEditGroups.from_bundled_photos(working_size=data.working_size)
+    if spec.kind == "grammar":
+        if spec.images:
+            return GrammarEditGroups.from_folder(spec.images, working_size=data.working_size)
+        return GrammarEditGroups.from_bundled_photos(working_size=data.working_size)
     if spec.kind == "ratings":
         return RatingGroups(spec.path, working_size=data.working_size)
     return ManifestGroups(spec.path, working_size=data.working_size)
@@ -290,8 +312,7 @@ def train(config: TrainConfig, stop_after_step: Optional[int] = None) -> TrainRe
         accelerator.init_trackers("i2imetric")
 
     mixture = build_mixture(config)
-    validation_sets = validation_groups(config.data.image_size, shapes_count=config.validation.shapes_count,
-                                        photo_crops=config.validation.photo_crops, working_size=config.data.working_size)
+    validation_sets = build_validation_sets(config)
     log = _JsonlLog(output_dir / LOG_FILE, accelerator.is_main_process)
     started, last_validation = time.time(), {}
     bar = tqdm(range(progress.step, config.steps), initial=progress.step, total=config.steps, desc="train",
