@@ -600,6 +600,10 @@ def test_training_with_a_grammar_source_reports_each_grammar_split(tmp_path):
     assert result.steps == 3 and all(result.final_validation[n]["pairs"] > 0 for n in names)
     logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert set(names) <= set([r for r in logged if "validation" in r][-1]["validation"])
+    # The held-out grammar splits are reported, but only the other sets choose the checkpoint.
+    selecting = [t["accuracy"] for n, t in result.final_validation.items()
+                 if isinstance(t, dict) and not n.startswith("grammar_heldout")]
+    assert result.final_validation["mean_accuracy"] == pytest.approx(sum(selecting) / len(selecting))
     # Without a grammar source the validation sets are the ones they always were.
     from i2imetric_training.train import build_validation_sets
 
