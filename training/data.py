@@ -132,7 +132,22 @@ class ShapesWorldGroups:
         )
 
 
-class CanonicalEditGroups:
+class _PhotoSource:
+    """Where a photo-crop source gets its images: the bundled training photos or a folder."""
+
+    @classmethod
+    def from_bundled_photos(cls, max_side: int = 256, **kwargs):
+        return cls(photos.training_photos(max_side), **kwargs)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, max_side: int = 256, **kwargs):
+        paths = find_images(folder)
+        if not paths:
+            raise I2IInputError(f"{folder}: no images found (files PIL can open; hidden ones are skipped)")
+        return cls([photos.shrink_to(load_image(path), max_side) for path in paths], **kwargs)
+
+
+class CanonicalEditGroups(_PhotoSource):
     """Canonical edits on random crops of real images, against every distractor kind.
 
     Args:
@@ -149,17 +164,6 @@ class CanonicalEditGroups:
             raise I2IInputError("CanonicalEditGroups needs at least one image")
         self.images, self.working_size = images, working_size
         self.distractors_per_group, self.crop = distractors_per_group, crop
-
-    @classmethod
-    def from_bundled_photos(cls, max_side: int = 256, **kwargs):
-        return cls(photos.training_photos(max_side), **kwargs)
-
-    @classmethod
-    def from_folder(cls, folder: str | Path, max_side: int = 256, **kwargs):
-        paths = find_images(folder)
-        if not paths:
-            raise I2IInputError(f"{folder}: no images found (files PIL can open; hidden ones are skipped)")
-        return cls([photos.shrink_to(load_image(path), max_side) for path in paths], **kwargs)
 
     def sample(self, rng: random.Random) -> PairGroup:
         image = self.images[rng.randrange(len(self.images))]
@@ -188,7 +192,7 @@ class CanonicalEditGroups:
         )
 
 
-class GrammarEditGroups:
+class GrammarEditGroups(_PhotoSource):
     """Grammar edits (:func:`grammar.sample_spec`) on random crops of real images.
 
     Each group is one spec of ``split`` phrased as that split requires (the ``train`` split
@@ -215,17 +219,6 @@ class GrammarEditGroups:
             raise I2IInputError(f"unknown grammar split {split!r}; valid splits: {', '.join(grammar.SPLITS)}")
         self.images, self.working_size, self.split = images, working_size, split
         self.distractors_per_group, self.crop = distractors_per_group, crop
-
-    @classmethod
-    def from_bundled_photos(cls, max_side: int = 256, **kwargs):
-        return cls(photos.training_photos(max_side), **kwargs)
-
-    @classmethod
-    def from_folder(cls, folder: str | Path, max_side: int = 256, **kwargs):
-        paths = find_images(folder)
-        if not paths:
-            raise I2IInputError(f"{folder}: no images found (files PIL can open; hidden ones are skipped)")
-        return cls([photos.shrink_to(load_image(path), max_side) for path in paths], **kwargs)
 
     def draw(self, rng: random.Random):
         """What :meth:`sample` builds its group from: ``(source crop, spec, Phrase, seed)``."""
