@@ -40,8 +40,7 @@ def metric_from_argument(name: str, device: str | None = None):
     A bare model config name is refused, saying how to ask for the untrained metric, so
     nobody scores with random weights by mistake.
     """
-    from ..hub.pretrained import checkpoint_dirs_text, list_pretrained
-    from ..hub.refs import hub_ref
+    from ..hub.pretrained import checkpoint_folder, list_pretrained
     from ..models.config import list_models
 
     if name.startswith(UNTRAINED_PREFIX):
@@ -64,12 +63,14 @@ def metric_from_argument(name: str, device: str | None = None):
             f"--metric {name!r} is a model config, not a trained scorer; to score with an UNTRAINED metric "
             f"built from it, ask for one: --metric {UNTRAINED_PREFIX}{name}"
         )
-    if not (name in pretrained or hub_ref(name) is not None or Path(name).is_dir()):
+    try:
+        # Resolved here, torch-free, so a wrong name is refused before any model import.
+        folder = checkpoint_folder(name)
+    except CheckpointError as exc:
         raise CheckpointError(
-            f"--metric {name!r} is not a checkpoint folder, an hf-hub: id or a registered name "
-            f"({', '.join(pretrained) or 'none found'}); registered names are the folders of {checkpoint_dirs_text()}; "
-            f"an untrained metric from a model config is {UNTRAINED_PREFIX}CONFIG ({', '.join(list_models())})"
-        )
+            f"--metric {exc}; an untrained metric from a model config is {UNTRAINED_PREFIX}CONFIG "
+            f"({', '.join(list_models())})"
+        ) from None
     from ..models.factory import load_metric
 
-    return load_metric(name, device=device)
+    return load_metric(folder, device=device)
