@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 from ..data.manifest import iter_manifest
 from ..data.rows import LoadReport
 from ..errors import I2IInputError, ResultsError
+from ..hub.weights import sha256_file
 from ..models.checkpoint import trainable_tensors
 from ..models.metric import I2IMetric
 from ..stats import bootstrap_ci
@@ -257,14 +258,6 @@ def metric_identity(metric: I2IMetric, name: Optional[str] = None) -> dict:
     }
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 # ------------------------------------------------------------------------ the inputs
 
 
@@ -291,7 +284,7 @@ class _Inputs:
         if self.manifest is None:
             return None
         self._check_manifest()
-        return {"path": str(self.manifest.resolve()), "sha256": _file_sha256(self.manifest)}
+        return {"path": str(self.manifest.resolve()), "sha256": sha256_file(self.manifest)}
 
     def _check_manifest(self) -> None:
         if not self.manifest.is_file():
