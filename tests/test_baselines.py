@@ -74,8 +74,8 @@ def test_clip_baselines_are_cosines_of_the_metrics_own_features(metric, triplets
     with torch.no_grad():
         source = metric.encode_images([image_to_tensor(t.source) for t in triplets])
         output = metric.encode_images([image_to_tensor(t.output) for t in triplets])
-        text = metric.encode_instructions([t.instruction for t in triplets])
-        source_caption, target_caption = metric.encode_instructions(["a photo of a cat", "a photo of a red cat"])
+        text = metric.encode_instructions([t.instruction for t in triplets]).pooled
+        source_caption, target_caption = metric.encode_instructions(["a photo of a cat", "a photo of a red cat"]).pooled
     expected = {
         "clip_t": F.cosine_similarity(output.pooled, text),
         "clip_i": F.cosine_similarity(output.pooled, source.pooled),

@@ -89,7 +89,7 @@ def test_untrained_metric_equals_prior(metric):
         result = metric(sources + outputs, instructions, triplets)
         source_features = metric.encode_images(sources)
         output_features = metric.encode_images(outputs)
-        text = metric.encode_instructions(instructions)
+        text = metric.encode_instructions(instructions).pooled
         prior = zero_shot_prior(
             source_features.pooled, output_features.pooled, text,
             source_features.patches, output_features.patches, metric.config.prior,
@@ -185,7 +185,14 @@ def test_heatmap_png(trained_metric, tmp_path):
     explanation = trained_metric.explain(_images(1, size=(3, 30, 50), seed=3)[0], "blur it", output)
     path = i2imetric.save_heatmap(explanation.patch_map, output, tmp_path / "map.png")
     with Image.open(path) as image:
-        assert image.format == "PNG" and image.size == (50, 30)
+        # the overlay at the output's size, then the colour scale on its right
+        assert image.format == "PNG" and image.width > 50 and image.height >= 30
+        pixels = np.asarray(image.convert("RGB"))
+    bar = pixels[10:-10, 50 + 6 + 6]  # the middle column of the colour bar
+    assert bar[0, 0] > bar[0, 2] and bar[-1, 2] > bar[-1, 0]  # red (helped) on top, blue (hurt) below
+    plain = i2imetric.save_heatmap(explanation.patch_map, output, tmp_path / "plain.png", legend=False)
+    with Image.open(plain) as image:
+        assert image.size == (50, 30)
 
 
 def test_long_instruction_truncated_with_one_warning(metric):
@@ -417,3 +424,75 @@ def test_explain_gives_the_calibrated_score_when_there_is_a_calibration(tiny_tra
     assert 0.0 <= explanation.calibrated <= 1.0
     metric.calibration = None
     assert metric.explain(image, "make it brighter", image).calibrated is None
+
+
+# ------------------------------------------------------------- a head that reads words
+
+
+@pytest.fixture(scope="module")
+def word_metric():
+    metric = i2imetric.create_metric("test-tiny", head={"text_tokens": True})
+    perturb_trainable(metric, seed=5)  # a zero-init head would hide what the words do
+    return metric
+
+
+def test_text_tokens_pooled_embedding_is_the_towers_own(word_metric):
+    tokens = word_metric.clip.tokenize(["make it brighter", "blur the right half of the picture", "x"])
+    pooled, words, mask = word_metric.clip.encode_text_tokens(tokens)
+    torch.testing.assert_close(pooled, word_metric.clip.encode_text(tokens), atol=1e-6, rtol=0)
+    # start, the words, end: padding is masked out and trimmed to the longest instruction
+    assert mask.sum(-1).tolist() == [5, 9, 3] and words.shape[:2] == mask.shape == (3, 9)
+    torch.testing.assert_close(words.norm(dim=-1), torch.ones(3, 9))
+
+
+def test_text_tokens_scores_do_not_depend_on_the_batch_padding(word_metric):
+    sources, outputs = _images(3), _images(3, seed=1)
+    texts = ["x", "blur the right half of the picture please", "invert"]
+    together = word_metric.score(sources, texts, outputs, batch_size=3)
+    alone = torch.tensor([word_metric.score(s, t, o) for s, t, o in zip(sources, texts, outputs)])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_text_tokens_head_hears_the_words(word_metric):
+    source, output = _images(1)[0], _images(1, seed=1)[0]
+    scores = {t: word_metric.score(source, t, output) for t in ("brighten the left half", "brighten the right half")}
+    assert abs(scores["brighten the left half"] - scores["brighten the right half"]) > 1e-4
+
+
+def test_untrained_text_tokens_metric_is_the_prior():
+    metric = i2imetric.create_metric("test-tiny", head={"text_tokens": True})
+    sources, outputs = _images(2), _images(2, seed=1)
+    result = metric._run_all(sources, ["a", "make the left half sepia"], outputs, batch_size=2)
+    torch.testing.assert_close(result.score, result.prior_score, atol=1e-6, rtol=0)
+
+
+def test_text_tokens_survive_save_and_load(word_metric, tmp_path):
+    word_metric.save_pretrained(tmp_path / "words")
+    loaded = i2imetric.load_metric(tmp_path / "words")
+    assert loaded.config.head.text_tokens is True
+    sources, outputs = _images(2), _images(2, seed=1)
+    texts = ["brighten the left half", "x"]
+    torch.testing.assert_close(loaded.score(sources, texts, outputs), word_metric.score(sources, texts, outputs),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_text_tokens_must_be_a_boolean():
+    from i2imetric.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="head.text_tokens"):
+        i2imetric.create_metric("test-tiny", head={"text_tokens": "yes"})
+
+
+@pytest.mark.parametrize("resize", ["squash", "letterbox"])
+def test_patch_coverage_follows_the_pixels_geometry(resize):
+    from i2imetric.models.preprocess import Preprocess
+
+    preprocess = Preprocess(size=(32, 32), mean=(0.5,) * 3, std=(0.5,) * 3, resize=resize)
+    mask = torch.zeros(40, 80, dtype=torch.bool)
+    mask[:, 40:] = True  # the right half of a wide image
+    coverage = preprocess.patch_coverage(mask, (4, 4)).reshape(4, 4)
+    assert coverage[:, :2].max() == 0
+    if resize == "squash":
+        assert torch.all(coverage[:, 2:] == 1)
+    else:  # a 2:1 image letterboxed into a square fills the middle two rows
+        assert torch.all(coverage[1:3, 2:] == 1) and coverage[0].max() == 0 and coverage[3].max() == 0

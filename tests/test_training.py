@@ -1,6 +1,7 @@
 """The trainer on tiny configs, a few steps each: it learns, resumes, and saves what it saw."""
 
 import json
+import math
 import random
 import shutil
 
@@ -548,8 +549,11 @@ def test_grammar_groups_are_valid_and_tagged_with_the_failing_aspect():
         assert set(group.aspects) <= {"instruction", "preservation", "quality"}
         for image in [group.source, group.preferred, *group.rejected]:
             assert image.ndim == 3 and image.shape[0] == 3 and max(image.shape[1:]) <= 48
-    images, instructions, triplets, pairs = collate_groups([source.sample(rng) for _ in range(2)])
-    assert (pairs["aspect"] >= 0).all()  # every grammar distractor feeds a sub-score
+    groups = [source.sample(rng) for _ in range(2)]
+    images, instructions, triplets, pairs = collate_groups(groups)
+    # every grammar distractor feeds a sub-score, plus the orderings involving the unchanged output
+    extra = sum(len(g.aspect_pairs) for g in groups)
+    assert len(pairs["aspect_pairs"]) == len(pairs["preferred"]) + extra
 
 
 def test_grammar_source_is_deterministic_and_draws_only_train_specs_and_phrasings():
@@ -608,3 +612,74 @@ def test_training_with_a_grammar_source_reports_each_grammar_split(tmp_path):
     from i2imetric_training.train import build_validation_sets
 
     assert not any(n.startswith("grammar") for n in build_validation_sets(_config(tmp_path / "plain")))
+
+
+# ------------------------------------------------------------------ the signed map
+
+
+def test_patch_map_targets_signs():
+    from i2imetric_training.losses import patch_map_targets
+
+    helped = torch.tensor([1.0, 0.6, 0.2, 0.0, 0.0, 1.0])
+    hurt = torch.tensor([0.0, 0.0, 0.0, 0.0, 0.7, 0.3])
+    target = patch_map_targets(helped, hurt)
+    assert target[:2].tolist() == [1.0, 1.0] and target[3] == 0 and target[4] == -1
+    assert torch.isnan(target[2]) and torch.isnan(target[5])  # edges are not guessed
+
+
+def test_patch_map_loss_rewards_the_right_signs():
+    from i2imetric_training.losses import patch_map_loss
+
+    target = torch.tensor([[1.0, -1.0, 0.0, float("nan")]])
+    right = patch_map_loss(torch.tensor([[3.0, -3.0, 0.0, 9.0]]), target)
+    wrong = patch_map_loss(torch.tensor([[-3.0, 3.0, 2.0, 9.0]]), target)
+    assert right < 0.1 < wrong
+    empty = patch_map_loss(torch.zeros(1, 2, requires_grad=True), torch.full((1, 2), float("nan")))
+    assert empty.item() == 0 and empty.requires_grad
+
+
+def test_grammar_groups_carry_map_masks_and_unchanged_orderings():
+    from i2imetric.data.synthetic import grammar, photos
+    from i2imetric.models.preprocess import Preprocess
+    from i2imetric_training.data import GrammarEditGroups
+
+    source = photos.training_photos(128)[0].crop((0, 0, 96, 64))
+    maker = GrammarEditGroups([source], working_size=48)
+    spec = grammar.EditSpec("brighten", "left", "a_lot")
+    group = maker.group(source, spec, "brighten the left half a lot", seed=1)
+    preprocess = Preprocess(size=(32, 32), mean=(0.5,) * 3, std=(0.5,) * 3)
+    coverage = lambda mask: preprocess.patch_coverage(torch.from_numpy(mask), (4, 4)).reshape(4, 4)  # noqa: E731
+    helped, hurt = group.map_masks[0]
+    assert coverage(helped)[:, :2].mean() > 0.5 and coverage(helped)[:, 2:].max() == 0 and not hurt.any()
+    kinds = group.kinds
+    _, damage = group.map_masks[1 + kinds.index("collateral")]
+    assert damage.any() and not (damage & helped).any()  # the damage lies outside the edit
+    no_op_helped, no_op_hurt = group.map_masks[1 + kinds.index("no_op")]
+    assert not no_op_helped.any() and coverage(no_op_hurt)[:, :2].mean() > 0.5  # the undone edit is wrong
+    unchanged = 1 + kinds.index("no_op")
+    assert (unchanged, 0, "preservation") in group.aspect_pairs
+    images, instructions, triplets, pairs = collate_groups([group], lambda m: preprocess.patch_coverage(m, (4, 4)))
+    assert len(pairs["map_rows"]) == 1 + len(group.rejected)
+    assert pairs["map_targets"].shape == (1 + len(group.rejected), 16)
+    right_target = pairs["map_targets"][0].reshape(4, 4)
+    assert (right_target[:, :2] == 1).all() and (right_target[:, 2:] == 0).all()
+
+
+def test_training_with_map_loss_and_word_tokens(tmp_path):
+    config = _config(tmp_path / "run", "steps=2", "validation.every=2", "data.working_size=32",
+                     "validation.grammar_count=1", "loss.map_weight=0.5",
+                     "model_overrides={head: {text_tokens: true}}",
+                     "data.sources=[{kind: grammar}]")
+    result = train(config)
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    steps = [r for r in logged if "loss" in r]
+    assert steps and all(math.isfinite(r["map"]) and math.isfinite(r["subscore"]) for r in steps)
+    loaded = i2imetric.load_metric(result.best_dir)
+    assert loaded.config.head.text_tokens is True
+
+
+def test_negative_map_weight_is_refused(tmp_path):
+    from i2imetric.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="loss.map_weight"):
+        _config(tmp_path / "run", "loss.map_weight=-1")

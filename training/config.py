@@ -104,6 +104,10 @@ class LossConfig:
     pairwise: str = "bradley_terry"  # or "hinge"
     margin: float = 0.5  # hinge only
     subscore_weight: float = 0.5  # sub-score losses where the failing aspect is known
+    # The dense loss on the signed per-patch map, for groups whose data has masks (the
+    # grammar source): positive where the edit helped, negative where it hurt, 0 elsewhere.
+    map_weight: float = 0.0
+    map_margin: float = 1.0
 
 
 @dataclass
@@ -176,10 +180,23 @@ class PretrainConfig:
     weight_decay: float = 0.1
     warmup_steps: int = 50
     mixed_precision: str = "no"
-    photo_share: float = 0.4  # the rest of each batch is ShapesWorld scenes
+    photo_share: float = 0.15  # canonical edits of photo crops, captioned with their fixed strings
+    grammar_share: float = 0.35  # grammar edits of photo crops, captioned with training phrasings
+    # the rest of each batch is ShapesWorld scenes
     image_size: int = 64
     save_dtype: str = "float16"  # halves the shipped file; the metric computes in float32
     log_every: int = 20
+
+    def __post_init__(self):
+        for key in ("photo_share", "grammar_share"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{key}: expected a share in [0, 1], got {value!r}")
+        if self.photo_share + self.grammar_share > 1.0:
+            raise ConfigError(
+                f"photo_share ({self.photo_share}) + grammar_share ({self.grammar_share}) exceed 1; "
+                "the rest of each batch is ShapesWorld scenes, so lower one of them"
+            )
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
@@ -314,6 +331,10 @@ def _check_train_values(config: TrainConfig, where: str) -> None:
             raise ConfigError(f"{where}.{key}: {value} is below the smallest allowed value, {smallest}")
     if not (config.optim.lr > 0 and math.isfinite(config.optim.lr)):
         raise ConfigError(f"{where}.optim.lr: {config.optim.lr} must be a positive number")
+    for key, value in (("loss.subscore_weight", config.loss.subscore_weight), ("loss.map_weight", config.loss.map_weight),
+                       ("loss.map_margin", config.loss.map_margin)):
+        if not (value >= 0 and math.isfinite(value)):
+            raise ConfigError(f"{where}.{key}: {value} must be a finite number >= 0")
     choices = [("mixed_precision", config.mixed_precision, ("no", "fp16", "bf16", "fp8")),
                ("loss.pairwise", config.loss.pairwise, ("bradley_terry", "hinge"))]
     for key, value, allowed in choices:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -48,6 +49,7 @@ __all__ = [
     "RatingGroups",
     "GroupMixture",
     "DISTRACTOR_ASPECT",
+    "changed_pixels",
 ]
 
 # Which sub-score a distractor kind fails on. "instruction" covers doing the wrong thing,
@@ -82,6 +84,14 @@ class PairGroup:
     labels: list = field(default_factory=list)  # p(preferred beats rejected[k]); 1.0 for synthetic data
     # The sub-score each rejection fails; by default read off its distractor kind.
     failed_aspects: Optional[list] = None
+    # Per candidate (preferred first, then each rejected): ``(helped, hurt)`` pixel masks,
+    # H x W bool on that candidate's own frame, saying where its per-patch map should be
+    # positive (changed as asked) and negative (wrong: changed what should stay, or left
+    # undone what was asked); anywhere else it should be zero. None: no map supervision.
+    map_masks: Optional[list] = None
+    # Sub-score orderings beyond "preferred beats each rejection on the aspect it fails":
+    # ``(candidate a, candidate b, aspect)`` with candidates numbered as in ``map_masks``.
+    aspect_pairs: list = field(default_factory=list)
 
     @property
     def aspects(self) -> list:
@@ -237,10 +247,16 @@ class GrammarEditGroups(_PhotoSource):
         return group
 
     def group(self, source: Image.Image, spec, instruction: str, seed: int = 0) -> PairGroup:
-        target, _ = grammar.render(spec, source, seed)
+        target, footprint = grammar.render(spec, source, seed)
         wrong = grammar.make_distractors(spec, source, seed)
         if self.distractors_per_group is not None and len(wrong) > self.distractors_per_group:
             wrong = random.Random(seed).sample(wrong, self.distractors_per_group)
+        helped = changed_pixels(source, target, footprint)
+        map_masks = [(helped, np.zeros_like(helped))]
+        for distractor in wrong:
+            hurt = distractor.mask  # where it differs from the right answer, in the right answer's frame
+            kept = helped & ~hurt if distractor.image.size == target.size else np.zeros_like(hurt)
+            map_masks.append((kept, hurt))
         return PairGroup(
             source=_tensor(source, self.working_size),
             instruction=instruction,
@@ -251,7 +267,40 @@ class GrammarEditGroups(_PhotoSource):
             edit=spec.op,
             labels=[1.0] * len(wrong),
             failed_aspects=[d.fails for d in wrong],
+            map_masks=map_masks,
+            aspect_pairs=_unchanged_orderings([d.kind for d in wrong]),
         )
+
+
+def changed_pixels(source: Image.Image, output: Image.Image, footprint: np.ndarray) -> np.ndarray:
+    """The pixels of ``output`` an edit visibly changed within its footprint (all of them when the frame changed).
+
+    A footprint pixel the operation maps to itself (brightening white sky) did not change,
+    so the map is not asked to call it "helped".
+    """
+    if source.size != output.size:
+        return np.ones((output.height, output.width), dtype=bool)
+    difference = np.abs(np.asarray(output, dtype=np.int16) - np.asarray(source, dtype=np.int16)).max(axis=2)
+    return footprint & (difference > CHANGED_LEVEL)
+
+
+CHANGED_LEVEL = 2  # of 255: below this a pixel counts as unchanged (JPEG-free renders are exact)
+
+
+def _unchanged_orderings(kinds: list) -> list:
+    """Sub-score orderings that involve the unchanged output (the no-op distractor, candidate ``1 + k``).
+
+    An unchanged output keeps everything, so it preserves at least as well as the right
+    edit, and it is at least as clean as a degraded one: preservation and quality must
+    not mean "how little changed" in the other direction.
+    """
+    if "no_op" not in kinds:
+        return []
+    unchanged = 1 + kinds.index("no_op")
+    pairs = [(unchanged, 0, "preservation")]
+    if "degraded" in kinds:
+        pairs.append((unchanged, 1 + kinds.index("degraded"), "quality"))
+    return pairs
 
 
 class ManifestGroups:

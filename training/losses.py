@@ -10,6 +10,8 @@ __all__ = [
     "bradley_terry_loss",
     "hinge_loss",
     "clip_contrastive_loss",
+    "patch_map_targets",
+    "patch_map_loss",
 ]
 
 
@@ -61,3 +63,45 @@ def clip_contrastive_loss(image_embeddings: torch.Tensor, text_embeddings: torch
     logits = logit_scale.exp().clamp(max=100.0) * image_embeddings @ text_embeddings.t()
     targets = torch.arange(len(logits), device=logits.device)
     return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.t(), targets))
+
+
+# A patch counts as helped / hurt when at least this share of it is; patches on a mask's
+# edge, partly one and partly the other, are left out of the loss rather than guessed.
+PATCH_SHARE = 0.5
+
+
+def patch_map_targets(helped: torch.Tensor, hurt: torch.Tensor) -> torch.Tensor:
+    """Per-patch targets from mask coverages (``[L]`` shares in [0, 1], see ``Preprocess.patch_coverage``).
+
+    +1 where the patch is mostly helped (changed as asked) and not hurt, -1 where it is
+    mostly hurt, 0 where neither mask touches it (nothing should change and nothing
+    did), NaN on the edges in between (not supervised).
+    """
+    target = torch.full_like(helped, float("nan"))
+    target[(helped == 0) & (hurt == 0)] = 0.0
+    target[(helped >= PATCH_SHARE) & (hurt == 0)] = 1.0
+    target[hurt >= PATCH_SHARE] = -1.0
+    return target
+
+
+def patch_map_loss(patch_map: torch.Tensor, target: torch.Tensor, margin: float = 1.0) -> torch.Tensor:
+    """The signed map's dense loss: above ``margin`` where helped, below ``-margin`` where hurt, near 0 elsewhere.
+
+    Softplus pushes helped and hurt patches past the margin and then lets them be; the
+    unchanged patches get a Huber pull to zero. Each of the three kinds is averaged on its
+    own and the three means averaged, so the many unchanged patches of a local edit do
+    not drown out its few changed ones.
+
+    Args:
+        patch_map: ``[R, L]`` the metric's map (prior plus residual), one row per candidate.
+        target: ``[R, L]`` from :func:`patch_map_targets`: +1, -1, 0 or NaN (ignored).
+    """
+    terms = []
+    for sign, loss in ((1.0, F.softplus(margin - patch_map)), (-1.0, F.softplus(margin + patch_map)),
+                       (0.0, F.smooth_l1_loss(patch_map, torch.zeros_like(patch_map), reduction="none"))):
+        chosen = target == sign
+        if chosen.any():
+            terms.append(loss[chosen].mean())
+    if not terms:
+        return patch_map.sum() * 0.0  # keeps the graph (and DDP's gradient hooks) intact
+    return torch.stack(terms).mean()

@@ -6,7 +6,12 @@ scorer's base is trained here. Its images and captions:
 * ShapesWorld scenes with their captions ("a large red circle at the top left ...");
 * crops of the real photos bundled with scikit-image / scikit-learn (training split only),
   each with a canonical edit applied and the edit's instruction as its caption, so the
-  towers learn what "blur the left half" looks like.
+  towers learn what "blur the left half" looks like;
+* crops with a grammar edit of the ``train`` split applied (:mod:`i2imetric.data.synthetic.grammar`),
+  captioned with a training phrasing of it, so the text tower meets the grammar's whole
+  training vocabulary (operations, regions, degrees, the four forms) and not only sixteen
+  fixed strings. Held-out operations, combinations and phrasings are never drawn here, so
+  the metric's held-out splits stay unseen by the base too.
 
 The result is a plain open_clip state dict in a safetensors file with its sha256, loaded
 through the same path as any real base (``create_metric(..., pretrained=FILE)``)::
@@ -28,7 +33,7 @@ from accelerate import Accelerator
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from i2imetric.data.synthetic import edits, photos, shapesworld
+from i2imetric.data.synthetic import edits, grammar, photos, shapesworld
 from i2imetric.hub.weights import sha256_file
 from i2imetric.io.images import image_to_tensor
 from i2imetric.models.config import get_model_config
@@ -79,7 +84,13 @@ class CaptionedBatches:
         rng = random.Random(self.config.seed * 1_000_003 + step)
         images, captions = [], []
         for _ in range(self.config.batch_size):
-            image, text = self._photo_example(rng) if rng.random() < self.config.photo_share else self._scene_example(rng)
+            draw = rng.random()
+            if draw < self.config.photo_share:
+                image, text = self._photo_example(rng)
+            elif draw < self.config.photo_share + self.config.grammar_share:
+                image, text = self._grammar_example(rng)
+            else:
+                image, text = self._scene_example(rng)
             images.append(image_to_tensor(image))
             captions.append(text)
         return images, captions
@@ -93,6 +104,12 @@ class CaptionedBatches:
         edit = rng.choice(sorted(edits.CANONICAL_EDITS))
         # Edit at the crop's own resolution; the preprocessing resizes afterwards.
         return edits.apply_edit(crop, edit), edits.CANONICAL_EDITS[edit]
+
+    def _grammar_example(self, rng: random.Random):
+        crop = photos.random_crop(self.photos[rng.randrange(len(self.photos))], rng)
+        spec, text = grammar.sample_example(rng, "train")
+        edited, _ = grammar.render(spec, crop, seed=rng.randrange(2**31))
+        return edited, text
 
 
 def pretrain(config: PretrainConfig) -> Path:

@@ -22,7 +22,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import yaml
@@ -48,7 +48,7 @@ from .data import (
     grammar_validation_groups,
     validation_groups,
 )
-from .losses import bradley_terry_loss, hinge_loss
+from .losses import bradley_terry_loss, hinge_loss, patch_map_loss, patch_map_targets
 from .state import TrainingState, recover_state_dir, remove_state
 
 __all__ = ["train", "TrainResult", "warmup_cosine", "collate_groups", "group_loss", "pairwise_accuracy_table", "main",
@@ -85,44 +85,62 @@ class Progress:
 # ---------------------------------------------------------------------- batches
 
 
-def collate_groups(groups: list[PairGroup]):
+def collate_groups(groups: list[PairGroup], patch_coverage: Optional[Callable] = None):
     """Flatten groups into shared image/instruction lists and (source, text, output) index rows.
 
+    Args:
+        groups: the step's groups.
+        patch_coverage: ``mask [H, W] -> [L]`` shares per patch (the metric's
+            ``Preprocess.patch_coverage`` on its grid); None leaves the map unsupervised.
+
     Returns:
-        images, instructions, triplets ``[M, 3]``, and per-pair bookkeeping: for each
-        (right, wrong) pair the row of the right output, the row of the wrong one, its
-        label p(right preferred) and the index of the sub-score it fails (-1 if unknown).
+        images, instructions, triplets ``[M, 3]``, and the losses' bookkeeping: for each
+        (right, wrong) pair the row of the right output, the row of the wrong one and its
+        label p(right preferred); ``aspect_pairs [K, 3]``, (row that should win, row that
+        should lose, sub-score index) for every known sub-score ordering; and for the map
+        loss ``map_rows [R]`` with their per-patch targets ``map_targets [R, L]``.
     """
     images, instructions, rows = [], [], []
     text_index: dict[str, int] = {}
-    preferred_rows, rejected_rows, labels, aspects = [], [], [], []
+    preferred_rows, rejected_rows, labels, aspect_pairs = [], [], [], []
+    map_rows, map_targets = [], []
     for group in groups:
         source = len(images)
         images.append(group.source)
         text = text_index.setdefault(group.instruction, len(text_index))
         if text == len(instructions):
             instructions.append(group.instruction)
-        images.append(group.preferred)
-        preferred_row = len(rows)
-        rows.append((source, text, source + 1))
-        for wrong, label, aspect in zip(group.rejected, group.labels, group.aspects):
-            images.append(wrong)
+        candidate_rows = []
+        for candidate in [group.preferred, *group.rejected]:
+            images.append(candidate)
+            candidate_rows.append(len(rows))
             rows.append((source, text, len(images) - 1))
-            preferred_rows.append(preferred_row)
-            rejected_rows.append(len(rows) - 1)
+        for k, (label, aspect) in enumerate(zip(group.labels, group.aspects)):
+            preferred_rows.append(candidate_rows[0])
+            rejected_rows.append(candidate_rows[1 + k])
             labels.append(label)
-            aspects.append(SUBSCORE_NAMES.index(aspect) if aspect in SUBSCORE_NAMES else -1)
+            if aspect in SUBSCORE_NAMES and label == 1.0:
+                aspect_pairs.append((candidate_rows[0], candidate_rows[1 + k], SUBSCORE_NAMES.index(aspect)))
+        for a, b, aspect in group.aspect_pairs:
+            aspect_pairs.append((candidate_rows[a], candidate_rows[b], SUBSCORE_NAMES.index(aspect)))
+        if patch_coverage is not None and group.map_masks is not None:
+            for row, (helped, hurt) in zip(candidate_rows, group.map_masks):
+                map_rows.append(row)
+                map_targets.append(patch_map_targets(patch_coverage(torch.from_numpy(helped)),
+                                                     patch_coverage(torch.from_numpy(hurt))))
     pairs = {
         "preferred": torch.tensor(preferred_rows),
         "rejected": torch.tensor(rejected_rows),
         "label": torch.tensor(labels, dtype=torch.float32),
-        "aspect": torch.tensor(aspects),
+        "aspect_pairs": torch.tensor(aspect_pairs, dtype=torch.long).reshape(-1, 3),
+        "map_rows": torch.tensor(map_rows, dtype=torch.long),
+        "map_targets": torch.stack(map_targets) if map_targets else torch.zeros(0, 0),
     }
     return images, instructions, torch.tensor(rows), pairs
 
 
 def group_loss(output, pairs: dict, config: TrainConfig) -> tuple[torch.Tensor, dict]:
-    """Pairwise loss on scores, plus the sub-score loss where the failing aspect is known."""
+    """Pairwise loss on scores, the sub-score loss on known orderings, and the signed map's dense loss."""
     device = output.score.device
     preferred, rejected = pairs["preferred"].to(device), pairs["rejected"].to(device)
     label = pairs["label"].to(device)
@@ -132,14 +150,18 @@ def group_loss(output, pairs: dict, config: TrainConfig) -> tuple[torch.Tensor, 
     else:
         main_loss = bradley_terry_loss(score_a, score_b, label)
     loss, parts = main_loss, {"pairwise": main_loss.item()}
-    known = (pairs["aspect"] >= 0).to(device) & (label == 1.0)
-    if config.loss.subscore_weight > 0 and known.any():
-        aspect = pairs["aspect"].to(device)[known]
-        sub_a = output.subscores[preferred[known], aspect]
-        sub_b = output.subscores[rejected[known], aspect]
+    aspect_pairs = pairs["aspect_pairs"].to(device)
+    if config.loss.subscore_weight > 0 and len(aspect_pairs):
+        winner, loser, aspect = aspect_pairs.unbind(dim=1)
+        sub_a, sub_b = output.subscores[winner, aspect], output.subscores[loser, aspect]
         sub_loss = bradley_terry_loss(sub_a, sub_b, torch.ones_like(sub_a))
         loss = loss + config.loss.subscore_weight * sub_loss
         parts["subscore"] = sub_loss.item()
+    if config.loss.map_weight > 0 and len(pairs["map_rows"]):
+        patch_map = output.patch_map[pairs["map_rows"].to(device)]
+        map_loss = patch_map_loss(patch_map, pairs["map_targets"].to(device), config.loss.map_margin)
+        loss = loss + config.loss.map_weight * map_loss
+        parts["map"] = map_loss.item()
     parts["accuracy"] = (score_a > score_b).float().mean().item()
     return loss, parts
 
@@ -319,6 +341,8 @@ def train(config: TrainConfig, stop_after_step: Optional[int] = None) -> TrainRe
     if config.tensorboard:
         accelerator.init_trackers("i2imetric")
 
+    grid = metric.grid_size
+    patch_coverage = (lambda mask: metric.clip.preprocess.patch_coverage(mask, grid)) if config.loss.map_weight > 0 else None
     mixture = build_mixture(config)
     validation_sets = build_validation_sets(config)
     log = _JsonlLog(output_dir / LOG_FILE, accelerator.is_main_process)
@@ -328,7 +352,7 @@ def train(config: TrainConfig, stop_after_step: Optional[int] = None) -> TrainRe
     for step in bar:
         # Each process draws its own groups; the draw depends only on (seed, step, rank).
         groups = mixture.batch(step * accelerator.num_processes + accelerator.process_index, config.data.groups_per_step)
-        images, instructions, triplets, pairs = collate_groups(groups)
+        images, instructions, triplets, pairs = collate_groups(groups, patch_coverage)
         with accelerator.accumulate(model):
             output = model(images, instructions, triplets)
             loss, parts = group_loss(output, pairs, config)

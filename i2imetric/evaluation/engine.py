@@ -26,7 +26,7 @@ import torch
 from .._numbers import none_if_missing
 from ..models.batching import encode_once
 from ..models.metric import I2IMetric
-from ..models.outputs import SUBSCORE_NAMES, ImageFeatures
+from ..models.outputs import SUBSCORE_NAMES, ImageFeatures, TextFeatures
 from .baselines import Baseline, EncodedTriplets
 from .items import DecodedBatch, WorkItem
 
@@ -34,7 +34,7 @@ __all__ = ["FeatureCache", "ScoringEngine", "error_row", "item_inputs"]
 
 
 class FeatureCache:
-    """A least-recently-used map of tensors (or :class:`ImageFeatures`), bounded twice.
+    """A least-recently-used map of encoded features (:class:`ImageFeatures`, :class:`TextFeatures`), bounded twice.
 
     The engine's store for :func:`i2imetric.models.batching.encode_once`, the per-batch
     step it shares with :meth:`I2IMetric.score`. The keeping differs on purpose: ``score``
@@ -82,6 +82,8 @@ class FeatureCache:
 def _nbytes(value: Any) -> int:
     if isinstance(value, ImageFeatures):
         return sum(_nbytes(t) for t in (value.pooled, value.patches, value.timm_patches) if t is not None)
+    if isinstance(value, TextFeatures):
+        return sum(_nbytes(t) for t in (value.pooled, value.tokens, value.mask) if t is not None)
     return value.numel() * value.element_size()
 
 
@@ -122,7 +124,7 @@ class ScoringEngine:
         instruction = self._text_features(batch.instructions)
         output = _as_float(self.metric.encode_pixels(batch.output_clip, batch.output_timm))
         result = self.metric.forward_features(source, instruction, output)
-        encoded = EncodedTriplets(source, output, instruction, *self._caption_features(items))
+        encoded = EncodedTriplets(source, output, instruction.pooled, *self._caption_features(items))
         baselines = {b.name: b.compute(encoded).float().tolist() for b in self.feature_baselines}
         baselines.update(batch.pixel_baselines)
         scores = result.score.float().tolist()
@@ -152,15 +154,18 @@ class ScoringEngine:
         per_slot = encode_once(batch.source_keys, encode, self.cache)
         return ImageFeatures.cat([per_slot[slot] for slot in batch.source_slot.tolist()])
 
-    def _text_features(self, texts: Sequence[str]) -> torch.Tensor:
-        """``[N, D]`` embeddings of ``texts``; each distinct uncached text is encoded once."""
+    def _text_features(self, texts: Sequence[str]) -> TextFeatures:
+        """Features of ``texts`` (pooled ``[N, D]``, plus tokens for a head that reads words);
+        each distinct uncached text is encoded once."""
         if self.cache is None:
-            return self.metric.encode_instructions(texts).float()
+            return self.metric.encode_instructions(texts).to(torch.float32)
 
-        def encode(first: list[int]) -> list[torch.Tensor]:
-            return [row.clone() for row in self.metric.encode_instructions([texts[p] for p in first]).float()]
+        def encode(first: list[int]) -> list[TextFeatures]:
+            encoded = self.metric.encode_instructions([texts[p] for p in first]).to(torch.float32)
+            # clone(): a view would keep the whole batch's storage alive in the cache.
+            return [encoded.select(slice(j, j + 1)).clone() for j in range(len(first))]
 
-        return torch.stack(encode_once([("text", text) for text in texts], encode, self.cache))
+        return TextFeatures.cat(encode_once([("text", text) for text in texts], encode, self.cache))
 
     def _caption_features(self, items: list[WorkItem]) -> tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
         """Caption embeddings for the baselines that need them (NaN rows where an item has none)."""
@@ -170,7 +175,7 @@ class ScoringEngine:
         if not has:
             return None, None
         captions = [items[i].source_caption for i in has] + [items[i].target_caption for i in has]
-        embedded = self._text_features(captions)
+        embedded = self._text_features(captions).pooled
         source = torch.full((len(items), embedded.shape[-1]), math.nan, device=embedded.device)
         target = source.clone()
         index = torch.tensor(has, device=embedded.device)

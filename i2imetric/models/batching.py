@@ -29,7 +29,7 @@ import torch
 
 from ..errors import I2IInputError
 from ..io.images import as_image_list, check_instruction, check_instructions, image_to_tensor
-from .outputs import ImageFeatures, MetricOutput
+from .outputs import ImageFeatures, MetricOutput, TextFeatures
 
 __all__ = [
     "Distinct",
@@ -213,17 +213,21 @@ def iter_batches(
 
         per_item = encode_once([source_keys[i] for i in batch], encode_sources, cached_sources)
         output_images = [image_to_tensor(outputs[i], name=f"outputs[{i}]") for i in batch]
-        text = torch.stack([text_features[i] for i in batch])
+        text = TextFeatures.cat([text_features[i] for i in batch])
         yield torch.tensor(batch), metric.forward_features(
             ImageFeatures.cat(per_item), text, metric.encode_images(output_images)
         )
         cached_sources.release_through(start + len(batch) - 1)
 
 
-def _encode_texts(metric, texts: list[str], first: list[int], batch_size: int) -> list[torch.Tensor]:
-    """Embeddings of ``texts[p]`` for each ``p`` in ``first``, ``batch_size`` texts per forward pass."""
-    chunks = [first[start : start + batch_size] for start in range(0, len(first), batch_size)]
-    return [row for chunk in chunks for row in metric.encode_instructions([texts[p] for p in chunk])]
+def _encode_texts(metric, texts: list[str], first: list[int], batch_size: int) -> list[TextFeatures]:
+    """Features of ``texts[p]`` for each ``p`` in ``first`` (one row each), ``batch_size`` texts per forward pass."""
+    rows = []
+    for start in range(0, len(first), batch_size):
+        chunk = first[start : start + batch_size]
+        encoded = metric.encode_instructions([texts[p] for p in chunk])
+        rows.extend(encoded.select(slice(j, j + 1)) for j in range(len(chunk)))
+    return rows
 
 
 def _cat_outputs(parts: list[MetricOutput]) -> MetricOutput:

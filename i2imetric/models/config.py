@@ -90,6 +90,10 @@ class HeadConfig:
     mlp_ratio: float = 2.0
     latent_dim: int = 256
     dropout: float = 0.0
+    # Read the instruction word by word: the text tower's token outputs join the head's
+    # sequence, so patches can attend to "right half" or "sepia" and not only to one
+    # pooled vector. False keeps the pooled-only head of older checkpoints.
+    text_tokens: bool = False
 
     def __post_init__(self):
         # torch checks these only when it builds the layers, with messages that name no key
@@ -106,6 +110,9 @@ class HeadConfig:
             raise ConfigError(f"head.mlp_ratio: expected a positive number, got {self.mlp_ratio!r}")
         if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"head.dropout: expected a probability in [0, 1), got {self.dropout!r}")
+        for key in ("use_patch_tokens", "text_tokens"):
+            if not isinstance(getattr(self, key), bool):
+                raise ConfigError(f"head.{key}: expected true or false, got {getattr(self, key)!r}")
 
 
 @dataclass

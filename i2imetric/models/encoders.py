@@ -102,6 +102,56 @@ class OpenCLIPEncoder(nn.Module):
         """``[N, D]`` L2-normalised instruction embeddings, in float32."""
         return F.normalize(self.model.encode_text(tokens).float(), dim=-1)
 
+    def encode_text_tokens(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The pooled embedding and every token's output, from one pass of the text tower.
+
+        Returns:
+            ``t``: ``[N, D]`` as :meth:`encode_text` gives it; ``W``: ``[N, C, D]`` the
+            token outputs, sent through the same projection into the joint space and
+            L2-normalised (so a word lives where the pooled text does); ``mask``:
+            ``[N, C]`` bool, True for real tokens (start, words, end), False for padding.
+            ``C`` is trimmed to the longest instruction of the batch: padding carries no words.
+        """
+        hidden, pooled = self._text_hidden(tokens)
+        project = self._text_projection()
+        mask = tokens != self._pad_id()
+        length = int(mask.sum(-1).max())
+        words = project(hidden[:, :length])
+        return F.normalize(project(pooled).float(), dim=-1), F.normalize(words.float(), dim=-1), mask[:, :length]
+
+    def _text_hidden(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token outputs after the final LayerNorm, and the pooled one, before the projection."""
+        model = self.model
+        if isinstance(model, open_clip.CustomTextCLIP):
+            text = model.text
+            if not isinstance(text, open_clip.transformer.TextTransformer) or text.cls_emb is not None:
+                raise ConfigError("head.text_tokens needs an open_clip TextTransformer text tower without a CLS token")
+            x, attn_mask = text._embeds(tokens)
+            x = text.ln_final(text.transformer(x, attn_mask=attn_mask))
+            pool_type, eos_id = text.pool_type, getattr(text, "eos_id", None)
+        else:
+            # CLIP.encode_text, stopped before pooling so the per-token outputs are kept.
+            cast_dtype = model.transformer.get_cast_dtype()
+            x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding.to(cast_dtype)
+            x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask))
+            pool_type, eos_id = model.text_pool_type, getattr(model, "text_eos_id", None)
+        pooled = open_clip.transformer.text_global_pool(x, tokens, pool_type, eos_token_id=eos_id)
+        return x, pooled
+
+    def _text_projection(self):
+        projection = self.model.text.text_projection if isinstance(self.model, open_clip.CustomTextCLIP) else self.model.text_projection
+        if projection is None:
+            return lambda x: x
+        if isinstance(projection, nn.Linear):
+            return projection
+        return lambda x: x @ projection
+
+    def _pad_id(self) -> int:
+        # open_clip's SimpleTokenizer pads with 0; HF tokenizers name their own pad token.
+        inner = getattr(self.tokenizer, "tokenizer", None)
+        pad = getattr(inner, "pad_token_id", None)
+        return int(pad) if pad is not None else 0
+
     # ------------------------------------------------------------------ weights
 
     def load_weights(self, path: str) -> None:

@@ -4,8 +4,11 @@ Each patch position becomes one token ``[P_o, P_s, P_o - P_s]`` (plus the timm p
 when configured) with a learned position embedding. Fusing source and output *at the same
 position* is what lets the head see flips, rotations and collateral damage that pooled
 embeddings average away. In front go a text token (the instruction) and a global token
-(pooled embeddings and the prior's cosines). A few transformer blocks let the text token
-attend over the patch differences, i.e. ask "did the right place change?".
+(pooled embeddings and the prior's cosines). With ``text_tokens`` the instruction's words
+follow the patches, one token each (the text tower's per-token outputs, padding masked
+out). A few transformer blocks let the text token attend over the patch differences, i.e.
+ask "did the right place change?", and let each patch attend to the words, so "the right
+half" can steer which patches count.
 
 ``z`` is read from the text and global tokens. The score, sub-scores and per-patch map
 are *residuals* added to the zero-shot prior; their output layers start at zero, so an
@@ -49,8 +52,12 @@ class JointHead(nn.Module):
     def __init__(self, config: HeadConfig, clip_dim: int, num_patches: int, timm_dim: int = 0):
         super().__init__()
         self.use_patch_tokens = config.use_patch_tokens
+        self.reads_words = config.text_tokens
         width = config.fusion_dim
         self.text_in = nn.Linear(clip_dim, width)
+        if self.reads_words:
+            # The text tower already encodes word order; the bias tells words from patches.
+            self.word_in = nn.Linear(clip_dim, width)
         self.global_in = nn.Linear(3 * clip_dim + NUM_GLOBAL_COSINES, width)
         if self.use_patch_tokens:
             self.patch_in = nn.Linear(3 * clip_dim + 3 * timm_dim, width)
@@ -89,19 +96,32 @@ class JointHead(nn.Module):
         patches_output: torch.Tensor,
         timm_source: Optional[torch.Tensor] = None,
         timm_output: Optional[torch.Tensor] = None,
+        words: Optional[torch.Tensor] = None,
+        word_mask: Optional[torch.Tensor] = None,
     ) -> HeadOutput:
+        """``words [N, C, D]`` and ``word_mask [N, C]`` (True = a real token) are required
+        when the head reads words (``text_tokens``) and ignored otherwise."""
         global_features = torch.cat([g_output, g_source, g_output - g_source, cosines], dim=-1)
         tokens = [self.text_in(text)[:, None], self.global_in(global_features)[:, None]]
+        num_patches = 0
         if self.use_patch_tokens:
             local = [patches_output, patches_source, patches_output - patches_source]
             if timm_source is not None:
                 local += [timm_output, timm_source, timm_output - timm_source]
             tokens.append(self.patch_in(torch.cat(local, dim=-1)) + self.patch_position)
-        hidden = self.norm(self.blocks(torch.cat(tokens, dim=1)))
+            num_patches = patches_output.shape[1]
+        ignore = None
+        if self.reads_words:
+            if words is None or word_mask is None:
+                raise ValueError("this head reads the instruction's words: pass words and word_mask")
+            tokens.append(self.word_in(words))
+            attend = torch.cat([word_mask.new_ones(word_mask.shape[0], 2 + num_patches), word_mask], dim=1)
+            ignore = ~attend
+        hidden = self.norm(self.blocks(torch.cat(tokens, dim=1), src_key_padding_mask=ignore))
 
         latent = self.to_latent(hidden[:, :2].flatten(1))
         if self.use_patch_tokens:
-            patch_map = self.patch_out(hidden[:, 2:]).squeeze(-1)
+            patch_map = self.patch_out(hidden[:, 2 : 2 + num_patches]).squeeze(-1)
         else:
             patch_map = patches_output.new_zeros(patches_output.shape[:2])
         return HeadOutput(

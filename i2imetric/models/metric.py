@@ -36,7 +36,7 @@ from .config import SUBSCORE_NAMES, MetricConfig
 from .encoders import OpenCLIPEncoder, TimmPatchEncoder
 from .head import JointHead
 from .lora import ParameterCount, count_parameters, inject_lora, lora_merged, merge_lora, set_trainable, unmerge_lora
-from .outputs import Calibration, Explanation, ImageFeatures, MetricOutput
+from .outputs import Calibration, Explanation, ImageFeatures, MetricOutput, TextFeatures
 from .precision import resolve_dtype, tower_autocast
 from .preprocess import Preprocess
 from .prior import global_cosines, zero_shot_prior
@@ -199,11 +199,18 @@ class I2IMetric(nn.Module):
                 timm_patches = self.timm.encode_patches(timm_pixels.to(self.device, dtype, non_blocking=True))
         return self._head_dtype(ImageFeatures(pooled, patches, timm_patches))
 
-    def encode_instructions(self, instructions: Sequence[str]) -> torch.Tensor:
-        """``[N, D]`` instruction embeddings (over-long texts truncated with a warning)."""
+    def encode_instructions(self, instructions: Sequence[str]) -> TextFeatures:
+        """Encode instructions (over-long texts truncated with a warning).
+
+        Returns the pooled ``[N, D]`` embeddings, plus the per-token outputs when the head
+        reads words (``head.text_tokens``).
+        """
         tokens = self.clip.tokenize(instructions).to(self.device)
         with tower_autocast(self.device, self.tower_dtype):
-            text = self.clip.encode_text(tokens)
+            if self.config.head.text_tokens:
+                text = TextFeatures(*self.clip.encode_text_tokens(tokens))
+            else:
+                text = TextFeatures(self.clip.encode_text(tokens))
         return text.to(self.head.norm.weight.dtype)
 
     def _head_dtype(self, features: ImageFeatures) -> ImageFeatures:
@@ -212,19 +219,22 @@ class I2IMetric(nn.Module):
         timm = features.timm_patches.to(dtype) if features.timm_patches is not None else None
         return ImageFeatures(features.pooled.to(dtype), features.patches.to(dtype), timm)
 
-    def forward_features(self, source: ImageFeatures, text: torch.Tensor, output: ImageFeatures) -> MetricOutput:
+    def forward_features(self, source: ImageFeatures, text: TextFeatures, output: ImageFeatures) -> MetricOutput:
         """Prior plus head residuals, from encoded features of N aligned triplets."""
-        prior = zero_shot_prior(source.pooled, output.pooled, text, source.patches, output.patches, self.config.prior)
-        cosines = global_cosines(source.pooled, output.pooled, text, self.config.prior.direction_min_norm)
+        t = text.pooled
+        prior = zero_shot_prior(source.pooled, output.pooled, t, source.patches, output.patches, self.config.prior)
+        cosines = global_cosines(source.pooled, output.pooled, t, self.config.prior.direction_min_norm)
         head = self.head(
             source.pooled,
             output.pooled,
-            text,
+            t,
             cosines,
             source.patches,
             output.patches,
             source.timm_patches,
             output.timm_patches,
+            words=text.tokens,
+            word_mask=text.mask,
         )
         # The patch residuals are per-patch contributions to the score (their mean joins
         # it), so the score's loss is what teaches the map where an edit helped or hurt.
@@ -252,7 +262,9 @@ class I2IMetric(nn.Module):
         features = self.encode_images(images)
         text = self.encode_instructions(instructions)
         triplets = triplets.to(features.pooled.device)
-        return self.forward_features(features.select(triplets[:, 0]), text[triplets[:, 1]], features.select(triplets[:, 2]))
+        return self.forward_features(
+            features.select(triplets[:, 0]), text.select(triplets[:, 1]), features.select(triplets[:, 2])
+        )
 
     # ------------------------------------------------------------------ user API
 

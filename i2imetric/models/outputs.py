@@ -13,7 +13,8 @@ import torch
 
 from .config import CALIBRATED_MEANING, SUBSCORE_NAMES
 
-__all__ = ["SUBSCORE_NAMES", "CALIBRATED_MEANING", "ImageFeatures", "MetricOutput", "Explanation", "Calibration"]
+__all__ = ["SUBSCORE_NAMES", "CALIBRATED_MEANING", "ImageFeatures", "TextFeatures", "MetricOutput", "Explanation",
+           "Calibration"]
 
 
 @dataclass
@@ -32,6 +33,53 @@ class ImageFeatures:
     def cat(parts: Sequence["ImageFeatures"]) -> "ImageFeatures":
         timm = torch.cat([p.timm_patches for p in parts]) if parts[0].timm_patches is not None else None
         return ImageFeatures(torch.cat([p.pooled for p in parts]), torch.cat([p.patches for p in parts]), timm)
+
+
+@dataclass
+class TextFeatures:
+    """Encoded instructions: pooled ``t [N, D]`` and, for a head that reads words, the tokens.
+
+    ``tokens [N, C, D]`` are the text tower's per-token outputs in the joint space and
+    ``mask [N, C]`` marks the real ones; both are None when the head uses ``t`` alone.
+    Batches of different lengths are padded to the longest on :meth:`cat`.
+    """
+
+    pooled: torch.Tensor
+    tokens: Optional[torch.Tensor] = None
+    mask: Optional[torch.Tensor] = None
+
+    def select(self, index) -> "TextFeatures":
+        if self.tokens is None:
+            return TextFeatures(self.pooled[index])
+        return TextFeatures(self.pooled[index], self.tokens[index], self.mask[index])
+
+    def to(self, dtype: torch.dtype) -> "TextFeatures":
+        tokens = self.tokens.to(dtype) if self.tokens is not None else None
+        return TextFeatures(self.pooled.to(dtype), tokens, self.mask)
+
+    def clone(self) -> "TextFeatures":
+        if self.tokens is None:
+            return TextFeatures(self.pooled.clone())
+        return TextFeatures(self.pooled.clone(), self.tokens.clone(), self.mask.clone())
+
+    @staticmethod
+    def cat(parts: Sequence["TextFeatures"]) -> "TextFeatures":
+        pooled = torch.cat([p.pooled for p in parts])
+        if parts[0].tokens is None:
+            return TextFeatures(pooled)
+        length = max(p.tokens.shape[1] for p in parts)
+        tokens = torch.cat([_pad_tokens(p.tokens, length, 0.0) for p in parts])
+        mask = torch.cat([_pad_tokens(p.mask, length, False) for p in parts])
+        return TextFeatures(pooled, tokens, mask)
+
+
+def _pad_tokens(x: torch.Tensor, length: int, value) -> torch.Tensor:
+    """``x`` padded along dim 1 (tokens) to ``length`` with ``value``."""
+    if x.shape[1] == length:
+        return x
+    shape = list(x.shape)
+    shape[1] = length - x.shape[1]
+    return torch.cat([x, x.new_full(shape, value)], dim=1)
 
 
 @dataclass

@@ -99,7 +99,33 @@ class Preprocess:
                 raise CheckpointError(f"{where}.{key}: {data[key]!r} is not one of {list(allowed)}")
         return cls(**{**data, "size": sizes})
 
+    def patch_coverage(self, mask: torch.Tensor, grid: tuple) -> torch.Tensor:
+        """The share of each patch that a pixel mask covers, ``[gh * gw]`` in [0, 1].
+
+        ``mask`` is ``[H, W]`` (bool or float) on the image as the user gave it, at any
+        resolution: it goes through the same geometry as the pixels (squashed, or
+        letterboxed with empty padding), so entry ``i`` matches patch ``i`` of the tower.
+        The training loss of the per-patch map reads its targets through this.
+        """
+        mask = mask.float()[None]
+        placed = self._letterbox_mask(mask) if self.resize == "letterbox" else self._resize_mask(mask, self.size)
+        return F.adaptive_avg_pool2d(placed[None], grid)[0, 0].flatten()
+
     # ------------------------------------------------------------------ internals
+
+    def _resize_mask(self, mask: torch.Tensor, size: tuple) -> torch.Tensor:
+        # Area interpolation keeps shares exact where the sizes divide, and never overshoots.
+        return F.interpolate(mask[None], size=size, mode="area")[0]
+
+    def _letterbox_mask(self, mask: torch.Tensor) -> torch.Tensor:
+        height, width = mask.shape[-2:]
+        target_h, target_w = self.size
+        scale = min(target_h / height, target_w / width)
+        inner = (max(1, round(height * scale)), max(1, round(width * scale)))
+        canvas = mask.new_zeros(1, target_h, target_w)
+        top, left = (target_h - inner[0]) // 2, (target_w - inner[1]) // 2
+        canvas[:, top : top + inner[0], left : left + inner[1]] = self._resize_mask(mask, inner)
+        return canvas
 
     def _resize(self, image: torch.Tensor, size: tuple) -> torch.Tensor:
         if tuple(image.shape[-2:]) == size:
