@@ -648,3 +648,69 @@ def test_median_heuristic_sigma():
     assert sub == pytest.approx(full, rel=0.05)
     with pytest.raises(ValueError, match="median pairwise distance is 0"):
         median_heuristic_sigma(np.ones((3, 2)), np.ones((2, 2)))
+
+
+def test_median_heuristic_sigma_of_the_reference_alone_is_one_sigma_for_every_comparison():
+    rng = np.random.default_rng(15)
+    reference = rng.normal(size=(200, 3))
+    near, far = rng.normal(size=(200, 3)) + 0.5, rng.normal(size=(200, 3)) + 4.0
+    from scipy.spatial.distance import pdist
+
+    sigma = median_heuristic_sigma(reference)
+    assert sigma == pytest.approx(np.median(pdist(reference)))
+    # Pooled per pair, the far set would get a far wider kernel than the near one.
+    assert median_heuristic_sigma(reference, far) > 1.5 * median_heuristic_sigma(reference, near)
+    with pytest.raises(ValueError, match="x needs at least 2 rows"):
+        median_heuristic_sigma(reference[:1])
+
+
+def test_mmd2_unbiased_ci_contains_the_estimate_and_is_centred_on_it():
+    rng = np.random.default_rng(16)
+    x, y = rng.normal(size=(40, 3)), rng.normal(size=(50, 3)) + 1.0
+    estimate, low, high = stats.mmd2_unbiased_ci(x, y, sigma=1.5, n_resamples=300)
+    assert estimate == pytest.approx(mmd2_unbiased(x, y, 1.5))
+    assert low < estimate < high and low > 0
+    # Drawing a point twice must not pair it with its own copy (kernel 1): the
+    # resampled statistic stays centred on the estimate rather than above it.
+    assert (low + high) / 2 == pytest.approx(estimate, abs=0.25 * (high - low))
+
+
+def test_mmd2_unbiased_ci_resample_is_the_u_statistic_of_distinct_points(monkeypatch):
+    """One resample by hand: counts c, pairs of different points weighted c_i c_j."""
+    rng = np.random.default_rng(17)
+    x, y = rng.normal(size=(5, 2)), rng.normal(size=(4, 2))
+    counts_x, counts_y = np.array([2, 0, 1, 2, 0]), np.array([1, 1, 0, 2])
+
+    class FixedDraws:  # every resample draws these counts
+        def multinomial(self, n, p, size):
+            return np.array([counts_x if n == 5 else counts_y] * size)
+
+    monkeypatch.setattr(stats.distances.np.random, "default_rng", lambda seed: FixedDraws())
+    _, low, high = stats.mmd2_unbiased_ci(x, y, sigma=1.0, n_resamples=3)
+
+    def k(a, b):
+        return np.exp(-np.sum((a - b) ** 2) / 2.0)
+
+    def within(points, c):
+        total = sum(c[i] * c[j] * k(points[i], points[j]) for i in range(len(c)) for j in range(len(c)) if i != j)
+        return total / (c.sum() ** 2 - np.sum(c**2))
+
+    cross = sum(counts_x[i] * counts_y[j] * k(x[i], y[j]) for i in range(5) for j in range(4)) / (5 * 4)
+    expected = within(x, counts_x) + within(y, counts_y) - 2 * cross
+    assert low == pytest.approx(expected) and high == pytest.approx(expected)
+
+
+def test_mmd2_unbiased_of_a_set_against_itself_is_negative_and_its_interval_holds_zero():
+    x = np.random.default_rng(18).normal(size=(60, 4))
+    estimate, low, high = stats.mmd2_unbiased_ci(x, x, sigma=2.0, n_resamples=200)
+    assert estimate < 0 and low < 0 < high
+
+
+def test_mmd2_unbiased_ci_rejects_bad_options():
+    x = np.zeros((3, 2)) + np.arange(3)[:, None]
+    with pytest.raises(ValueError, match="n_resamples must be a positive integer"):
+        stats.mmd2_unbiased_ci(x, x, 1.0, n_resamples=0)
+    with pytest.raises(ValueError, match="confidence must be in"):
+        stats.mmd2_unbiased_ci(x, x, 1.0, confidence=1.0)
+    with pytest.raises(ValueError, match="sigma must be a finite number > 0"):
+        stats.mmd2_unbiased_ci(x, x, float("nan"))

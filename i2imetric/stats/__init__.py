@@ -23,7 +23,8 @@ Modules, each re-exported here:
   plain mean of per-group coefficients; Fisher z only for Pearson over groups of >= 4),
   an inter-rater ceiling.
 * :mod:`~i2imetric.stats.bootstrap`: percentile and paired bootstrap.
-* :mod:`~i2imetric.stats.distances`: Frechet distance and unbiased RBF MMD^2.
+* :mod:`~i2imetric.stats.distances`: Frechet distance and unbiased RBF MMD^2 (with a
+  bootstrap interval), the bandwidth fixed once per family of comparisons.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from .correlation import (
     inter_rater_ceiling,
     mean_of_defined,
 )
-from .distances import frechet_distance, median_heuristic_sigma, mmd2_unbiased
+from .distances import frechet_distance, median_heuristic_sigma, mmd2_unbiased, mmd2_unbiased_ci
 
 __all__ = [
     "CORRELATION_METHODS",
@@ -77,6 +78,7 @@ __all__ = [
     "mean_of_defined",
     "median_heuristic_sigma",
     "mmd2_unbiased",
+    "mmd2_unbiased_ci",
     "paired_bootstrap_test",
     "pairwise_accuracy",
     "tie_calibration",
