@@ -167,7 +167,8 @@ class MetaEvalResult:
         """The table as aligned plain text: scorers side by side, one statistic per line.
 
         Under a statistic, ``fitted`` shows the thresholds fitted per scorer and
-        ``metric - X`` the paired difference with its one-sided p-value.
+        ``metric - X`` the paired difference with its one-sided p-value (the first
+        scorer's name stands for ``metric`` in a table of judges).
         """
         show_human = any(row.human is not None for row in self.rows)
         header = ["statistic", "n", *self.scorers, *(["human"] if show_human else [])]
@@ -193,7 +194,7 @@ def _table_lines(row: StatisticRow, scorers: list[str], show_human: bool) -> lis
         lines.append(["  fitted", "", *fitted, *[""] * show_human])
     if row.versus_metric:
         versus = ["", *(format_comparison(row.versus_metric[s]) for s in scorers[1:])]
-        lines.append(["  metric - X", "", *versus, *[""] * show_human])
+        lines.append([f"  {scorers[0]} - X", "", *versus, *[""] * show_human])
     return lines
 
 
