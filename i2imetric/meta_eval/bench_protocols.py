@@ -25,6 +25,7 @@ from ..stats import (
     correlation_coefficient,
     fit_four_way_thresholds,
     four_way_accuracy,
+    four_way_tied_count,
     group_coefficients,
     inter_rater_ceiling,
     tie_calibration,
@@ -162,11 +163,17 @@ def genai_bench_protocols(
     fit, test = np.sort(order[:n_fit]), np.sort(order[n_fit:])
     estimands = []
     if len(fit) >= 1 and len(test) >= 2:
-        arrays, params = {}, {}
+        arrays, params, untied = {}, {}, []
         for scorer in _ordered(selection.scores):
             s = selection.scores[scorer]
             epsilon, tau = fit_four_way_thresholds(s[fit, 0], s[fit, 1], labels[fit])
-            params[scorer] = {"epsilon": epsilon, "tau": tau} if math.isfinite(tau) else {"epsilon": epsilon}
+            if four_way_tied_count(s[fit, 0], s[fit, 1], epsilon) == 0 or not math.isfinite(tau):
+                # No validation pair was best called tied-and-good: tau took no part in
+                # the fit, whatever number it holds, so none is reported.
+                untied.append(scorer)
+                params[scorer] = {"epsilon": epsilon}
+            else:
+                params[scorer] = {"epsilon": epsilon, "tau": tau}
             constant = np.ones(len(test))
             arrays[scorer] = (s[test, 0], s[test, 1], labels[test], epsilon * constant, tau * constant)
         estimands.append(
@@ -184,10 +191,11 @@ def genai_bench_protocols(
                 ],
                 notes=[
                     "A scalar metric gives no verdict, so its tie threshold epsilon and good/bad threshold tau are "
-                    "fitted on a seeded validation share of the votes and the agreement is that of the rest; a judge "
-                    "that outputs verdicts is scored on all votes. Fitted params with no tau: no validation pair "
-                    "was best called tied-and-good (no tie threshold for 'good')."
-                ],
+                    "fitted on a seeded validation share of the votes and the agreement is that of the rest; "
+                    "GenAI-Bench scores a judge's stated verdicts on all votes, with no thresholds "
+                    "(i2imetric meta-eval --results-format genai-bench)."
+                ]
+                + ([f"no tie threshold (no validation pair best called tied-and-good): {', '.join(untied)}."] if untied else []),
             )
         )
     three_way = np.where(labels == "both_bad", "tie", labels)
@@ -285,7 +293,8 @@ def imagenhub_protocols(
                 "averages the raw coefficients (no arctanh, though its comment says Fisher z) and then applies "
                 "tanh to the average. EditReward does not say which ImagenHub task its number is on (its "
                 "valid_imagenhub_processed.json is not released), so its rows are shown for every task."
-            ],
+            ]
+            + _constant_systems_note(human, systems),
         ),
     ]
     per_uid = {s: group_coefficients(v, human, uids)["spearman"] for s, v in scores.items()}
@@ -315,9 +324,12 @@ def editreward_imagenhub(scores: np.ndarray, human: np.ndarray, systems: np.ndar
     Reproduced as written there, quirks included: items are grouped by editing system
     (``item["model"]``), not by uid; the per-system coefficients are averaged as they are
     (their list is called ``z_score_list`` but no arctanh is taken); then
-    ``(exp(2z) - 1) / (exp(2z) + 1)``, i.e. tanh, is applied to that average. A system whose
-    coefficient is undefined (constant scores) makes the result NaN, as scipy's NaN
-    propagates through EditReward's ``sum``.
+    ``(exp(2z) - 1) / (exp(2z) + 1)``, i.e. tanh, is applied to that average.
+
+    One departure: a system whose coefficient is undefined (all its human or metric
+    scores equal) is left out of the mean. In EditReward's code scipy's NaN would turn
+    the whole number into NaN, and in ImagenHub's Text-Guided_IE ratings every output of
+    Imagic is rated 0, so the published (finite) number cannot have included such a system.
 
     Example:
         >>> import numpy as np
@@ -327,11 +339,22 @@ def editreward_imagenhub(scores: np.ndarray, human: np.ndarray, systems: np.ndar
     """
     coefficients = [
         scipy_stats.spearmanr(scores[systems == name], human[systems == name]).statistic
-        if len(np.unique(scores[systems == name])) > 1 and len(np.unique(human[systems == name])) > 1
-        else math.nan
         for name in dict.fromkeys(systems.tolist())
+        if len(np.unique(scores[systems == name])) > 1 and len(np.unique(human[systems == name])) > 1
     ]
+    if not coefficients:
+        return math.nan
     return float(math.tanh(sum(coefficients) / len(coefficients)))
+
+
+def _constant_systems_note(human: np.ndarray, systems: np.ndarray) -> list[str]:
+    constant = [name for name in sorted(set(systems)) if len(np.unique(human[systems == name])) < 2]
+    if not constant:
+        return []
+    return [
+        f"left out of the mean, every output rated alike (no coefficient; EditReward's code would give NaN): "
+        f"{', '.join(constant)}."
+    ]
 
 
 def _system_means_spearman(scores, human, systems) -> float:
@@ -545,8 +568,3 @@ def two_afc(key: str, title: str, pair_scores: dict[str, np.ndarray], p_a: np.nd
     """
     arrays = {s: (pair_scores[s][:, 0], pair_scores[s][:, 1], p_a) for s in _ordered(pair_scores)}
     return Estimand(key, title, "triplets", two_afc_score, arrays, references=list(references))
-
-
-def two_judges_agree(p_a: np.ndarray) -> float:
-    """BAPPS' human 2AFC score: the chance that two random judges pick the same side, p^2 + (1-p)^2."""
-    return float(np.mean(p_a**2 + (1.0 - p_a) ** 2))

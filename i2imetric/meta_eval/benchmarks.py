@@ -39,6 +39,7 @@ from ..data.loaders import (
     load_nights,
 )
 from ..errors import I2IInputError
+from ..stats import two_afc_human_score
 from . import bench_protocols as protocols
 from .bench_protocols import Estimand, Reference, Selection
 
@@ -370,7 +371,7 @@ def _measure_bapps(loaded: Loaded, selection: Selection, options: dict) -> list[
         p_a = np.array([used[j]["p_a"] for j in rows], dtype=float)
         human = Reference(
             "human-human",
-            protocols.two_judges_agree(p_a),
+            two_afc_human_score(p_a),
             "computed from the judge files: p^2 + (1-p)^2, the chance that two judges agree (BAPPS' human score)",
         )
         estimands.append(
