@@ -345,3 +345,15 @@ def test_a_broken_row_is_reported_and_the_rest_is_scored(tmp_path):
     assert report["data"]["skipped"] == 3 and "left_vote" in json.dumps(report["data"]["skipped_examples"])
     assert report["coverage"]["failed"] == 1 and report["coverage"]["error_rows"] == 1
     assert report["protocols"][0]["n"] == 2
+
+
+@pytest.mark.parametrize("metric", ["untrained:test-tiny", "checkpoint"])
+def test_any_metric_argument_of_the_other_commands_works(metric, bench_root, tiny_trained_checkpoint, tmp_path, capsys):
+    name = str(tiny_trained_checkpoint) if metric == "checkpoint" else metric
+
+    assert main(["bench", "--metric", name, "--bench", "discedit", "--data-root", bench_root, "--out", str(tmp_path),
+                 "--bootstrap", "10", "--num-workers", "0", "--no-progress", "--baselines", "clip_t"]) == 0
+
+    report = json.loads((tmp_path / "discedit.json").read_text(encoding="utf-8"))
+    assert report["metric"] == name and list(report["protocols"][0]["baselines"]) == ["clip_t"]
+    assert ("UNTRAINED" in capsys.readouterr().err) == (metric != "checkpoint")

@@ -5,6 +5,7 @@ Examples::
     i2imetric bench --metric demo --suite editing --data-root ~/benchmarks --out bench/   # resumable
     i2imetric bench --metric demo --bench genai-bench --baselines all                     # from the Hub
     i2imetric bench table bench/*.json --markdown
+    accelerate launch --multi_gpu --num_processes 4 -m i2imetric bench --metric demo --suite editing --data-root DIR
 
 ``--data-root DIR`` holds one folder per benchmark, named as ``--bench`` names them
 (``DIR/genai-bench/``, ``DIR/editreward-bench-tiger/`` ...), each in its upstream
@@ -98,10 +99,14 @@ def _bench(args: argparse.Namespace) -> int:
         hint = f" (these are ready: --bench {','.join(present)})" if present else ""
         raise I2IInputError(" | ".join(problems) + hint)
 
+    from ..evaluation.runner import process_state
     from ..meta_eval.bench_run import run_benchmark, summarize
     from ..meta_eval.bench_table import format_bench_table
 
-    metric = metric_from_argument(args.metric, args.device)
+    state = process_state()
+    # Under `accelerate launch` each process must use its own device; alone, keep --device's default.
+    device = args.device or (str(state.device) if state.num_processes > 1 else None)
+    metric = metric_from_argument(args.metric, device)
     reports = []
     for benchmark, root, loaded in ready:
         report = run_benchmark(
@@ -120,6 +125,8 @@ def _bench(args: argparse.Namespace) -> int:
             num_workers=args.num_workers,
             progress=not args.no_progress,
         )
+        if report is None:
+            continue  # another process of an `accelerate launch`: the main one reports
         reports.append(report)
         print(summarize(report))
         print(f"  -> {os.path.join(args.out, benchmark.name + '.json')}", file=sys.stderr)

@@ -53,7 +53,7 @@ def run_benchmark(
     batch_size: int = 32,
     num_workers: int | None = None,
     progress: bool = True,
-) -> dict:
+) -> dict | None:
     """Score ``loaded`` (``benchmark`` 's data) with ``metric`` and write ``<out_dir>/<name>.json``.
 
     Args:
@@ -71,19 +71,24 @@ def run_benchmark(
         progress: progress bars on stderr (shown only on a terminal).
 
     Returns:
-        The JSON written, as a dict.
+        The JSON written, as a dict; None on the other processes of an ``accelerate launch``.
     """
     from ..evaluation.baselines import BASELINES, resolve_baselines
-    from ..evaluation.runner import evaluate
+    from ..evaluation.runner import evaluate, process_state
 
     loaded = loaded.limited(limit)
     if not loaded.units:
         summaries = "; ".join(report.summary() for report in loaded.reports)
         raise I2IInputError(f"{benchmark.name}: no item to score ({summaries})")
     work = Path(out_dir) / benchmark.name
-    work.mkdir(parents=True, exist_ok=True)
     manifest = work / "manifest.jsonl"
-    write_manifest(manifest, triplets_of(loaded))
+    # Under `accelerate launch` every process scores its share (the engine shards the
+    # manifest); one writes the manifest first and, at the end, the statistics.
+    state = process_state()
+    if state.is_main_process:
+        work.mkdir(parents=True, exist_ok=True)
+        write_manifest(manifest, triplets_of(loaded))
+    state.wait_for_everyone()
     chosen = [b.name for b in resolve_baselines(baselines, has_timm=metric.timm is not None)]
     kept = [name for name in chosen if name not in benchmark.skip_baselines]
     results = work / "results.jsonl"
@@ -97,6 +102,8 @@ def run_benchmark(
         progress=progress,
         metric_name=metric_name,
     )
+    if not state.is_main_process:
+        return None
     distances = {name for name, b in BASELINES.items() if not b.higher_is_better}
     lookup = _score_lookup(read_results(results), benchmark.subscores, distances)
     selection = select_units([[out.key for out in unit] for unit in loaded.units], loaded.unit_ids, lookup.get)
