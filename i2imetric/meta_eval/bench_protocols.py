@@ -466,7 +466,7 @@ def editreward_bench_tiger(
                 references=_tiger_references("overall"),
                 notes=[
                     "EditReward's README 'Overall' column is not this pooled share (its Random row: 25.81, 11.33 and "
-                    "1.35 pool to 17.16 on 372 pairs, 150 and 148 groups, not 13.84), nor the mean of the three; "
+                    "1.35 pool to 17.16 on the counts its percentages imply, 372 pairs, 150 and 148 groups, not 13.84), nor the mean of the three; "
                     "i2imetric reports what the released eval_bench.py computes."
                 ],
             )

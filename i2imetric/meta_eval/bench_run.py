@@ -172,6 +172,7 @@ def _data_section(benchmark: Benchmark, loaded: Loaded, data_root: str) -> dict:
         "kept": sum(report.kept for report in loaded.reports),
         "skipped": len(skipped),
         "skipped_examples": [{"where": where, "reason": reason} for where, reason in skipped[:_MAX_LISTED]],
+        "notes": loaded.notes,
     }
 
 

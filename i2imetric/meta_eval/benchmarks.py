@@ -92,11 +92,13 @@ class Loaded:
     info: list[dict]
     reports: list[LoadReport]
     files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def limited(self, limit: int | None) -> "Loaded":
         if limit is None:
             return self
-        return Loaded(self.units[:limit], self.unit_ids[:limit], self.info[:limit], self.reports, self.files)
+        notes = [*self.notes, f"limited to the first {limit} of {len(self.units)} units (--limit)"]
+        return Loaded(self.units[:limit], self.unit_ids[:limit], self.info[:limit], self.reports, self.files, notes)
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,7 @@ def _measure_genai_bench(loaded: Loaded, selection: Selection, options: dict) ->
 
 
 def _read_imagenhub(root: str, work_dir: str) -> Loaded:
-    units, ids, info, reports = [], [], [], []
+    units, ids, info, reports, notes = [], [], [], [], []
     for task in find_imagenhub_tasks(root):
         records, report = load_imagenhub_ratings(task.tsv_paths, image_root=task.image_root, on_error="skip")
         reports.append(report)
@@ -246,8 +248,8 @@ def _read_imagenhub(root: str, work_dir: str) -> Loaded:
             ids.append(f"{task.name}/{uid}/{system}")
             info.append({"task": task.name, "uid": uid, "system": system, "by_rater": {r.rater: r.value for r in ratings}})
         if without:
-            report.skipped.append((f"{task.image_root}/dataset_lookup.json", f"{without} item(s) without an instruction"))
-    return Loaded(units, ids, info, reports, [p for r in reports for p in r.source.split(", ")])
+            notes.append(f"{task.name}: {without} rated item(s) have no instruction in dataset_lookup.json; not scored")
+    return Loaded(units, ids, info, reports, [p for r in reports for p in r.source.split(", ")], notes)
 
 
 def _measure_imagenhub(loaded: Loaded, selection: Selection, options: dict) -> list[Estimand]:
