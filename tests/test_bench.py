@@ -357,3 +357,31 @@ def test_any_metric_argument_of_the_other_commands_works(metric, bench_root, tin
     report = json.loads((tmp_path / "discedit.json").read_text(encoding="utf-8"))
     assert report["metric"] == name and list(report["protocols"][0]["baselines"]) == ["clip_t"]
     assert ("UNTRAINED" in capsys.readouterr().err) == (metric != "checkpoint")
+
+
+def test_judge_verdicts_sit_beside_the_metric_on_the_same_test_votes(bench_root, tmp_path, capsys):
+    from i2imetric.meta_eval.judges import genai_bench_correct
+
+    records, _ = load_genai_bench_votes(os.path.join(bench_root, "genai-bench"), image_dir=tmp_path / "images")
+    human = {"a": "leftvote", "b": "rightvote", "tie": "tievote", "both_bad": "bothbad_vote"}
+    verdicts = ["[[A>B]]", "[[B>A]]", "[[A=B]]", None]  # right, right, right for both ties, never
+    judge = tmp_path / "results" / "image_edition" / "judge-x" / "pairwise.jsonl"
+    judge.parent.mkdir(parents=True)
+    with open(judge, "w", encoding="utf-8") as out:
+        for record in records:
+            vote, human_vote = verdicts[int(record.id) % 4], human[record.label]
+            out.write(json.dumps({"idx": int(record.id), "response": f"verdict {vote or 'none'}", "model_vote": vote,
+                                  "human_vote": human_vote, "correct": genai_bench_correct(vote, human_vote)}) + "\n")
+
+    assert main(["bench", "--metric", "demo", "--bench", "genai-bench", "--data-root", bench_root, "--out",
+                 str(tmp_path / "out"), "--bootstrap", "10", "--num-workers", "0", "--no-progress", "--baselines",
+                 "none", "--judges", str(judge), "--markdown"]) == 0
+
+    report = json.loads((tmp_path / "out" / "genai-bench.json").read_text(encoding="utf-8"))
+    four_way = report["protocols"][0]
+    # The metric's four-way test votes: the seeded half not used to fit its thresholds (seed 0).
+    test = np.sort(np.random.default_rng(0).permutation(12)[6:])
+    assert four_way["n"] == 6 and four_way["judges"]["judge-x"]["value"] == pytest.approx(np.mean(test % 4 != 3))
+    assert "| judge-x (judge) |" in capsys.readouterr().out
+    assert main(["bench", "--bench", "nights", "--data-root", bench_root, "--judges", str(judge)]) == 2
+    assert "--judges are GenAI-Bench judge files: add genai-bench" in capsys.readouterr().err

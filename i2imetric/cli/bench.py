@@ -47,6 +47,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and of GenAI-Bench's validation split")
     parser.add_argument("--validation-fraction", type=float, default=0.5,
                         help="share of GenAI-Bench's votes that fits the four-way thresholds (default: 0.5)")
+    parser.add_argument("--judges", nargs="+", metavar="FILE", help="GenAI-Bench judge files "
+                        "(results/image_edition/<judge>/pairwise.jsonl) to table beside the metric on genai-bench's "
+                        "four-way votes, scored by GenAI-Bench's own rule")
     parser.add_argument("--limit", type=int, help="score only the first N items of each benchmark (a quick look)")
     parser.add_argument("--batch-size", type=int, default=32, help="outputs per forward pass (default: 32)")
     parser.add_argument("--num-workers", type=int, default=None, help="image-decoding processes (default: half the cores)")
@@ -85,6 +88,7 @@ def _bench(args: argparse.Namespace) -> int:
     if args.data_root is not None and not os.path.isdir(args.data_root):
         raise I2IInputError(f"--data-root {args.data_root}: no such folder")
     benchmarks = resolve_names(args.suite, args.bench)
+    judges = _judges(args.judges, benchmarks)
     # Every benchmark's data is found and read before the metric is loaded, and all
     # that is missing is said at once, so one run fixes them all.
     problems, ready = [], []
@@ -124,6 +128,7 @@ def _bench(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             num_workers=args.num_workers,
             progress=not args.no_progress,
+            judges=judges if benchmark.name == "genai-bench" else (),
         )
         if report is None:
             continue  # another process of an `accelerate launch`: the main one reports
@@ -134,3 +139,13 @@ def _bench(args: argparse.Namespace) -> int:
         print()
         print(format_bench_table(reports, markdown=args.markdown, ci=args.ci))
     return 0
+
+
+def _judges(paths: list[str] | None, benchmarks) -> list:
+    if not paths:
+        return []
+    if "genai-bench" not in [b.name for b in benchmarks]:
+        raise I2IInputError("--judges are GenAI-Bench judge files: add genai-bench to --bench (or use --suite editing)")
+    from ..meta_eval.judges import read_genai_bench_judge
+
+    return [read_genai_bench_judge(path) for path in paths]

@@ -69,9 +69,10 @@ class Reference:
 class Estimand:
     """One protocol's number, for every scorer, before the bootstrap.
 
-    ``fn(*arrays[scorer])`` is the scorer's value; the arrays are resampled together
-    along axis 0 (their units). ``breakdown`` holds per-task or per-system values that
-    the protocol prints beside its headline number.
+    ``fn(*arrays[scorer])`` is the scorer's value (``fns[scorer]`` where a scorer, such
+    as a judge that states verdicts, is measured its own way on the same units); the
+    arrays are resampled together along axis 0 (their units). ``breakdown`` holds
+    per-task or per-system values that the protocol prints beside its headline number.
     """
 
     key: str
@@ -80,6 +81,7 @@ class Estimand:
     fn: Callable[..., float]
     arrays: dict[str, tuple[np.ndarray, ...]]
     params: dict[str, dict[str, float]] = field(default_factory=dict)
+    fns: dict[str, Callable[..., float]] = field(default_factory=dict)
     breakdown: dict[str, dict[str, float]] = field(default_factory=dict)
     references: list[Reference] = field(default_factory=list)
     primary: bool = True
@@ -147,7 +149,12 @@ EDITREWARD_README = "EditReward README, 'Experimental Results: Alignment with Hu
 
 
 def genai_bench_protocols(
-    labels: np.ndarray, selection: Selection, validation_fraction: float, seed: int
+    labels: np.ndarray,
+    selection: Selection,
+    validation_fraction: float,
+    seed: int,
+    vote_ids: Sequence[str] | None = None,
+    judges: Sequence = (),
 ) -> list[Estimand]:
     """GenAI-Bench's four-way agreement, and EditReward's accuracy with ties, on the same votes.
 
@@ -157,6 +164,10 @@ def genai_bench_protocols(
         validation_fraction: share of the pairs, drawn with ``seed``, that fits the
             four-way thresholds; the rest is scored.
         seed: seed of that draw.
+        vote_ids: per used pair, its vote's position in ``test_v1`` (GenAI-Bench's ``idx``).
+        judges: :class:`i2imetric.meta_eval.judges.JudgeFile` s; each is scored with
+            GenAI-Bench's own rule (its verdict, no thresholds) on the same test votes as
+            the metric, as scorer ``judge:<name>``.
     """
     order = np.random.default_rng(seed).permutation(len(labels))
     n_fit = int(round(validation_fraction * len(order)))
@@ -176,6 +187,8 @@ def genai_bench_protocols(
                 params[scorer] = {"epsilon": epsilon, "tau": tau}
             constant = np.ones(len(test))
             arrays[scorer] = (s[test, 0], s[test, 1], labels[test], epsilon * constant, tau * constant)
+        judged, judge_notes = _judges_on(judges, [vote_ids[i] for i in test] if vote_ids is not None else None)
+        arrays.update(judged)
         estimands.append(
             Estimand(
                 "four-way",
@@ -195,7 +208,9 @@ def genai_bench_protocols(
                     "GenAI-Bench scores a judge's stated verdicts on all votes, with no thresholds "
                     "(i2imetric meta-eval --results-format genai-bench)."
                 ]
-                + ([f"no tie threshold (no validation pair best called tied-and-good): {', '.join(untied)}."] if untied else []),
+                + ([f"no tie threshold (no validation pair best called tied-and-good): {', '.join(untied)}."] if untied else [])
+                + judge_notes,
+                fns={name: np.mean for name in judged},
             )
         )
     three_way = np.where(labels == "both_bad", "tie", labels)
@@ -222,6 +237,31 @@ def genai_bench_protocols(
         )
     )
     return estimands
+
+
+def _judges_on(judges: Sequence, vote_ids: list[str] | None) -> tuple[dict[str, tuple[np.ndarray]], list[str]]:
+    """Each judge's right/wrong column (GenAI-Bench's rule) on the given votes, or why it is left out."""
+    if not judges:
+        return {}, []
+    from .judges import genai_bench_correct
+
+    if vote_ids is None:
+        return {}, ["judges left out: the votes have no GenAI-Bench idx to match their rows"]
+    arrays, notes = {}, []
+    for judge in judges:
+        by_idx = {str(vote.idx): vote for vote in judge.votes}
+        missing = [i for i in vote_ids if i not in by_idx]
+        if missing:
+            notes.append(f"judge {judge.name} left out: no verdict for {len(missing)} of the votes (e.g. idx {missing[0]}).")
+            continue
+        right = [genai_bench_correct(by_idx[i].model_vote, by_idx[i].human_vote) for i in vote_ids]
+        arrays[f"judge:{judge.name}"] = (np.array(right, dtype=float),)
+    if arrays:
+        notes.append(
+            "judge:<name> rows: the judge's stated verdicts scored by GenAI-Bench's rule on the same test votes as the "
+            "metric (its leaderboard figure, over all votes, is `i2imetric meta-eval --results-format genai-bench`)."
+        )
+    return arrays, notes
 
 
 def _four_way_fixed(score_a, score_b, labels, epsilon, tau) -> float:

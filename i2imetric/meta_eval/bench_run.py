@@ -53,6 +53,7 @@ def run_benchmark(
     batch_size: int = 32,
     num_workers: int | None = None,
     progress: bool = True,
+    judges=(),
 ) -> dict | None:
     """Score ``loaded`` (``benchmark`` 's data) with ``metric`` and write ``<out_dir>/<name>.json``.
 
@@ -69,6 +70,8 @@ def run_benchmark(
         limit: score only the first ``limit`` units (recorded; for quick looks and tests).
         batch_size, num_workers: of the evaluation engine.
         progress: progress bars on stderr (shown only on a terminal).
+        judges: GenAI-Bench judge files (:func:`i2imetric.meta_eval.judges.read_genai_bench_judge`),
+            tabled beside the metric where the benchmark's protocol has verdicts (GenAI-Bench's four-way).
 
     Returns:
         The JSON written, as a dict; None on the other processes of an ``accelerate launch``.
@@ -113,7 +116,8 @@ def run_benchmark(
     dropped = [name for name in chosen if name in benchmark.skip_baselines]
     if dropped:
         notes.append(f"not reported here, meaningless on {benchmark.name}: {', '.join(dropped)}.")
-    estimands = benchmark.measure(loaded, selection, options) if len(selection.used) >= 2 else []
+    measure_options = {**options, "judges": tuple(judges)}
+    estimands = benchmark.measure(loaded, selection, measure_options) if len(selection.used) >= 2 else []
     if not estimands:
         notes.append(f"{len(selection.used)} scored unit(s): too few for any protocol.")
     report = {
@@ -133,7 +137,7 @@ def run_benchmark(
             "error_rows": summary.error_rows,
             "error_examples": [{"id": i, "error": e} for i, e in summary.error_examples],
         },
-        "options": {**options, "baselines": kept, "confidence": 0.95},
+        "options": {**options, "baselines": kept, "judges": [j.path for j in judges], "confidence": 0.95},
         "protocols": _bootstrapped(estimands, n_resamples, seed, progress, benchmark.name),
         "notes": notes,
     }
@@ -184,19 +188,19 @@ def _bootstrapped(estimands: list[Estimand], n_resamples: int, seed: int, progre
         for estimand in estimands:
             values = {}
             for scorer, arrays in estimand.arrays.items():
-                values[scorer] = _estimate(estimand, scorer, arrays, n_resamples, seed)
+                values[scorer] = _estimate(estimand.fns.get(scorer, estimand.fn), estimand, scorer, arrays, n_resamples, seed)
                 bar.update(1)
             out.append(_protocol_entry(estimand, values))
     return out
 
 
-def _estimate(estimand: Estimand, scorer: str, arrays, n_resamples: int, seed: int) -> dict:
+def _estimate(fn, estimand: Estimand, scorer: str, arrays, n_resamples: int, seed: int) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RuntimeWarning)
         if estimand.n >= 2:
-            value, low, high = bootstrap_ci(estimand.fn, *arrays, n_resamples=n_resamples, seed=seed)
+            value, low, high = bootstrap_ci(fn, *arrays, n_resamples=n_resamples, seed=seed)
         else:
-            value, low, high = float(estimand.fn(*arrays)), math.nan, math.nan
+            value, low, high = float(fn(*arrays)), math.nan, math.nan
     entry = {"value": _finite(value), "ci95": [_finite(low), _finite(high)]}
     if estimand.params.get(scorer):
         entry["params"] = {k: _finite(v) for k, v in estimand.params[scorer].items()}
@@ -216,7 +220,8 @@ def _protocol_entry(estimand: Estimand, values: dict[str, dict]) -> dict:
         "n": estimand.n,
         **metric,
         "subscores": {s: v for s, v in values.items() if s.startswith(f"{METRIC}:")},
-        "baselines": {s: v for s, v in values.items() if s != METRIC and not s.startswith(f"{METRIC}:")},
+        "judges": {s.split(":", 1)[1]: v for s, v in values.items() if s.startswith("judge:")},
+        "baselines": {s: v for s, v in values.items() if s != METRIC and not s.startswith((f"{METRIC}:", "judge:"))},
         "breakdown": {s: {k: _finite(v) for k, v in b.items()} for s, b in estimand.breakdown.items()},
         "reference": [{"name": r.name, "value": _finite(r.value), "source": r.source} for r in estimand.references],
         "notes": estimand.notes,

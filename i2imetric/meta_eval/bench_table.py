@@ -85,6 +85,8 @@ def format_bench_table(reports: list[dict], markdown: bool = True, all_protocols
                 put(f"{metric} ({name.split(':', 1)[1]} sub-score)", column, _value(value, ci), 1)
             for name, value in entry["baselines"].items():
                 put(f"{name} ({metric})", column, _value(value, ci), 2)
+            for name, value in entry.get("judges", {}).items():
+                put(f"{name} (judge)", column, _value(value, ci), 3)
             for ref in entry["reference"]:
                 if ref["source"] not in footnotes:
                     footnotes.append(ref["source"])
