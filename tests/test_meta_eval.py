@@ -279,6 +279,25 @@ def test_four_way_thresholds_are_fitted_on_the_validation_split_only():
     assert row.values["metric"].value == pytest.approx(expected)
 
 
+def test_four_way_without_a_tied_validation_pair_says_no_tie_threshold():
+    # Every pair has distinct scores, so at the fitted epsilon 0 nothing is tied.
+    labels = ["a", "b", "a", "b", "both_bad", "a", "b", "a"]
+    score_a = [0.9, 0.1, 0.8, 0.2, 0.7, 0.6, 0.3, 0.95]
+    score_b = [0.1, 0.9, 0.2, 0.8, 0.3, 0.4, 0.7, 0.05]
+    records = [Pairwise("s.png", "e", f"{i}a.png", f"{i}b.png", label, id=str(i)) for i, label in enumerate(labels)]
+    rows = [ok_row(f"{i}/{side}", s) for i in range(8) for side, s in (("a", score_a[i]), ("b", score_b[i]))]
+    result = meta_evaluate(rows, records, n_resamples=RESAMPLES, seed=0)
+    row = row_of(result, "pairwise/four_way")
+    params = row.values["metric"].params
+    assert params["epsilon"] == 0.0
+    assert params["tau"].value is None and "no tie threshold" in params["tau"].reason
+    table = result.format_table()
+    assert "no tie threshold" in table and "tau=inf" not in table
+    (four_way,) = [r for r in json.loads(json.dumps(result.to_dict()))["statistics"] if r["key"] == "pairwise/four_way"]
+    tau = four_way["values"]["metric"]["params"]["tau"]
+    assert tau["value"] is None and tau["reason"].startswith("no tie threshold")
+
+
 def test_two_afc_with_soft_labels_and_the_bapps_human_score():
     p_a = np.array([1.0, 0.75, 0.5, 0.25, 0.0, 0.6])
     score_a = np.array([0.9, 0.2, 0.5, 0.1, 0.3, 0.8])
@@ -290,6 +309,9 @@ def test_two_afc_with_soft_labels_and_the_bapps_human_score():
     assert row.key == "two_afc/score"
     assert row.values["metric"].value == pytest.approx(two_afc_score(score_a, score_b, p_a))
     assert row.human.value == pytest.approx(np.mean(p_a**2 + (1 - p_a) ** 2))
+    # The best score a metric can reach is a different number, and the notes say so.
+    best = np.mean(np.maximum(p_a, 1 - p_a))
+    assert any(f"{best:.3f}" in note and "best score" in note for note in result.notes)
 
 
 # --------------------------------------------------------------------------
@@ -356,6 +378,29 @@ def test_correlations_match_scipy_and_stats_at_every_level():
         assert row_of(result, f"ratings/group/{method}").values["metric"].value == pytest.approx(per_group[method])
         assert row_of(result, f"ratings/system/{method}").values["metric"].value == pytest.approx(per_system[method])
     assert result.ratings.human == pytest.approx(human)
+
+
+def test_group_rows_are_plain_means_and_fisher_z_only_for_pearson_over_groups_of_four():
+    # Groups u0..u4 have 4 systems each; give u5 and u6 only 3, so the Fisher row leaves them out.
+    records = rating_records(n_groups=7)
+    records = [r for r in records if not (r.group in ("u5", "u6") and r.system == "s4")]
+    rows = rating_rows(records)
+    result = meta_evaluate(rows, records, n_resamples=RESAMPLES)
+    metric = np.array([row["score"] for row in rows])
+    human = np.array([np.mean([r.value for r in records if r.id.startswith(row["id"] + "/")]) for row in rows])
+    groups = np.array([row["id"].split("/")[0] for row in rows])
+    per_group = correlations(metric, human, level="group", groups=groups)
+    for method in ("pearson", "spearman", "kendall"):
+        row = row_of(result, f"ratings/group/{method}")
+        assert row.label == f"{method}, per group (mean)"
+        coefficients = [sps.pearsonr if method == "pearson" else sps.spearmanr if method == "spearman" else sps.kendalltau]
+        expected = np.mean([coefficients[0](metric[groups == g], human[groups == g]).statistic for g in np.unique(groups)])
+        assert row.values["metric"].value == pytest.approx(expected) == pytest.approx(per_group[method])
+    fisher = row_of(result, "ratings/group/pearson_fisher_z")
+    assert fisher.n == 5  # the groups of 4 only
+    assert fisher.values["metric"].value == pytest.approx(per_group["pearson_fisher_z"])
+    assert not [row for row in result.rows if row.key in ("ratings/group/spearman_fisher_z", "ratings/group/kendall_fisher_z")]
+    assert any(note.startswith("Group-level correlations: 5 groups of 4 items, 2 of 3;") for note in result.notes)
 
 
 def test_rating_aspect_selects_that_score():
@@ -590,7 +635,9 @@ def test_cli_reads_imagenhub_tsvs(imagenhub_tsvs, tmp_path, capsys):
     results = write_jsonl(tmp_path / "results.jsonl", rows)
     argv = ["meta-eval", "--results", results, "--labels", *imagenhub_tsvs, "--labels-format", "imagenhub"]
     assert main([*argv, "--bootstrap", "5", "--aspect", "SC"]) == 0
-    assert "spearman, per group (Fisher z)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "spearman, per group (mean)" in out
+    assert "Group-level correlations:" in out and "groups of" in out
 
 
 def test_cli_turns_bad_labels_into_a_one_line_error(tmp_path, capsys):

@@ -13,8 +13,15 @@ import i2imetric.evaluation.setlevel
 from i2imetric.cli.main import main
 from i2imetric.data import Pairwise, Triplet, write_manifest
 from i2imetric.errors import I2IInputError
-from i2imetric.evaluation.setlevel import embed_folder, embed_set, embed_triplets, read_triplets, set_distance
-from i2imetric.stats import frechet_distance, median_heuristic_sigma, mmd2_unbiased
+from i2imetric.evaluation.setlevel import (
+    embed_folder,
+    embed_set,
+    embed_triplets,
+    read_triplets,
+    reference_sigma,
+    set_distance,
+)
+from i2imetric.stats import frechet_distance, median_heuristic_sigma, mmd2_unbiased, mmd2_unbiased_ci
 
 
 @pytest.fixture(scope="module")
@@ -54,18 +61,34 @@ def test_docstring_examples_run():
     assert result.attempted >= 2 and result.failed == 0
 
 
-def test_set_distance_matches_stats_with_the_median_heuristic():
+def test_set_distance_matches_stats_with_sigma_from_the_reference():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(40, 6)), rng.normal(size=(30, 6)) + 1.0
-    result = set_distance(x, y)
-    sigma = median_heuristic_sigma(x, y)
+    result = set_distance(x, y, n_resamples=100)
+    sigma = median_heuristic_sigma(x)  # the reference alone, not x and y pooled
+    _, low, high = mmd2_unbiased_ci(x, y, sigma, n_resamples=100)
     assert result == {
         "fd": pytest.approx(frechet_distance(x, y)),
         "mmd2_unbiased": pytest.approx(mmd2_unbiased(x, y, sigma)),
+        "mmd2_low": pytest.approx(low),
+        "mmd2_high": pytest.approx(high),
+        "confidence": 0.95,
+        "n_resamples": 100,
         "sigma": pytest.approx(sigma),
+        "sigma_source": "median pairwise distance within x (40 points)",
         "n_x": 40,
         "n_y": 30,
     }
+    assert set_distance(x, y, n_resamples=0)["mmd2_low"] is None
+
+
+def test_comparisons_with_one_reference_share_one_sigma():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 3))
+    near = set_distance(x, rng.normal(size=(60, 3)) + 0.5, n_resamples=0)
+    far = set_distance(x, rng.normal(size=(60, 3)) + 3.0, n_resamples=0)
+    assert near["sigma"] == far["sigma"] == pytest.approx(reference_sigma(x))
+    assert far["mmd2_unbiased"] > near["mmd2_unbiased"]
 
 
 def test_set_distance_separates_shifted_sets_and_takes_tensors():
@@ -168,10 +191,38 @@ def test_z_needs_sources_and_pairs_are_refused(metric, folders, tmp_path):
 def test_cli_compares_two_folders(folders, capsys):
     root, _, _ = folders
     argv = ["setdist", "--metric", "untrained:test-tiny", "--a", str(root / "red"), "--b", str(root / "blue"), "--json"]
-    assert main(argv) == 0
+    assert main([*argv, "--bootstrap", "50"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["space"] == "clip" and (result["n_x"], result["n_y"]) == (5, 5)
-    assert result["fd"] > 0 and result["sigma"] > 0
+    assert result["space"] == "clip" and result["sigma"] > 0
+    assert result["sigma_source"] == "median pairwise distance within --a (5 items)"
+    (comparison,) = result["comparisons"]
+    assert (comparison["n_x"], comparison["n_y"]) == (5, 5) and comparison["fd"] > 0
+    assert comparison["mmd2_low"] <= comparison["mmd2_unbiased"] <= comparison["mmd2_high"]
+
+
+def test_cli_compares_several_sets_under_one_printed_sigma_and_explains_negative_mmd(folders, capsys):
+    root, _, _ = folders
+    red, blue = str(root / "red"), str(root / "blue")
+    argv = ["setdist", "--metric", "untrained:test-tiny", "--a", red, "--b", red, blue, "--bootstrap", "30"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.count("RBF sigma") == 1 and "the same for every --b" in out
+    assert out.count("95% CI [") == 2
+    assert "can come out negative (a folder against itself does)" in out
+    assert main([*argv, "--json"]) == 0
+    itself, other = json.loads(capsys.readouterr().out)["comparisons"]
+    assert itself["mmd2_unbiased"] < 0 < other["mmd2_unbiased"]
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [(["--sigma", "0"], "--sigma 0.0: the RBF bandwidth must be"), (["--bootstrap", "-1"], "--bootstrap -1")],
+)
+def test_cli_refuses_bad_options_in_one_line(folders, capsys, extra, message):
+    root, _, _ = folders
+    argv = ["setdist", "--metric", "untrained:test-tiny", "--a", str(root / "red"), "--b", str(root / "blue")]
+    assert main([*argv, *extra]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_cli_reports_a_missing_set_in_one_line(tmp_path, capsys):

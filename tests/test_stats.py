@@ -155,6 +155,15 @@ def test_fit_four_way_thresholds_crafted_case():
     epsilon, tau = fit_four_way_thresholds(score_a, score_b, labels)
     assert (epsilon, tau) == (0.25, 3.125)
     assert four_way_accuracy(score_a, score_b, labels, epsilon, tau) == 1.0
+    assert stats.four_way_tied_count(score_a, score_b, epsilon) == 2
+
+
+def test_fit_four_way_thresholds_without_any_tie_returns_inf_and_counts_no_tie():
+    # Every pair decided and right at epsilon 0: nothing is tied, tau never acts.
+    score_a, score_b, labels = [2.0, 0.0, 3.0], [1.0, 1.0, 0.5], ["a", "b", "a"]
+    epsilon, tau = fit_four_way_thresholds(score_a, score_b, labels)
+    assert (epsilon, tau) == (0.0, float("inf"))
+    assert stats.four_way_tied_count(score_a, score_b, epsilon) == 0
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -188,19 +197,25 @@ def test_group_accuracy_rejects_mismatched_groups():
         group_accuracy([1.0, 2.0], [0.0, 0.0], ["a", "a"], groups=["g"])
 
 
-def test_two_afc_score_hand_case_and_ceiling():
+def test_two_afc_score_hand_case_best_score_and_human_score():
     # Credits: p_a (prefers a), 1 - p_a (prefers b), 0.5 (equal).
     assert two_afc_score([0.9, 0.1, 0.5], [0.2, 0.3, 0.5], [0.8, 0.4, 0.9]) == pytest.approx(
         (0.8 + 0.6 + 0.5) / 3
     )
     p_a = np.array([0.9, 0.3, 0.6, 0.1])
     majority = np.where(p_a > 0.5, 1.0, 0.0)  # scores that always side with the majority
-    assert two_afc_score(majority, 1 - majority, p_a) == pytest.approx(np.mean(np.maximum(p_a, 1 - p_a)))
+    best = two_afc_score(majority, 1 - majority, p_a)
+    assert best == pytest.approx(np.mean(np.maximum(p_a, 1 - p_a))) == pytest.approx(stats.two_afc_best_score(p_a))
+    human = stats.two_afc_human_score(p_a)
+    assert human == pytest.approx(np.mean(p_a**2 + (1 - p_a) ** 2))
+    assert human < best  # siding with the majority beats being one more judge
 
 
 def test_two_afc_score_rejects_probabilities_outside_unit_interval():
     with pytest.raises(ValueError, match="p_a must lie in"):
         two_afc_score([1.0], [0.0], [1.5])
+    with pytest.raises(ValueError, match="p_a must lie in"):
+        stats.two_afc_human_score([-0.1])
 
 
 # --------------------------------------------------------------------------
@@ -226,7 +241,7 @@ def test_kendall_is_tau_b_with_ties():
     assert correlations(metric, human)["kendall"] == pytest.approx(11 / 13)
 
 
-def test_group_correlations_fisher_z_average_and_skips():
+def test_group_correlations_plain_mean_sizes_and_skips():
     rows = [  # (group, metric, human)
         ("g1", 1, 1), ("g1", 2, 2), ("g1", 3, 4), ("g1", 4, 3),
         ("g2", 1, 2), ("g2", 3, 1), ("g2", 2, 3), ("g2", 5, 4), ("g2", 4, 5),
@@ -239,10 +254,67 @@ def test_group_correlations_fisher_z_average_and_skips():
     human = np.array([r[2] for r in rows], dtype=float)
     result = correlations(metric, human, level="group", groups=groups)
     assert (result["n_groups"], result["n_groups_skipped"], result["n_items"]) == (3, 2, 17)
+    assert result["group_sizes"] == {3: 1, 4: 1, 5: 1}
     references = [("pearson", sps.pearsonr), ("spearman", sps.spearmanr), ("kendall", sps.kendalltau)]
     for method, fn in references:
         rs = [fn(metric[groups == g], human[groups == g]).statistic for g in ("g1", "g2", "g3")]
-        assert result[method] == pytest.approx(np.tanh(np.mean(np.arctanh(rs)))), method
+        assert result[method] == pytest.approx(np.mean(rs)), method
+    # Pearson's Fisher-z mean: only g1 (4 items, weight 1) and g2 (5 items, weight 2).
+    r1, r2 = (sps.pearsonr(metric[groups == g], human[groups == g]).statistic for g in ("g1", "g2"))
+    assert result["n_groups_fisher_z"] == 2
+    assert result["pearson_fisher_z"] == pytest.approx(np.tanh((np.arctanh(r1) + 2 * np.arctanh(r2)) / 3))
+    assert "spearman_fisher_z" not in result and "kendall_fisher_z" not in result
+
+
+def test_group_fisher_z_bias_in_groups_of_three_and_the_plain_mean():
+    """Issue 11: with a true within-group r of 0.5 and groups of 3, the Fisher-z mean read ~1.
+
+    A rank correlation of 3 items is +-1 about 40% of the time here; clipped at
+    1 - 1e-7 each becomes z = +-8.4 and the Fisher-z mean of Spearman's rho reads
+    0.98-1.0 (0.996 in the issue), whatever the true correlation. The plain mean
+    reads the expected value of the per-group coefficient instead: for Kendall's tau
+    exactly (2/pi) arcsin(0.5) = 1/3 at any group size; for Spearman's rho with n = 3,
+    6/(pi (n+1)) (arcsin(r) + (n-2) arcsin(r/2)) = 0.371; for Pearson's r a value
+    below 0.5 (r from 3 items is biased towards 0), far from 0.996.
+    """
+    rng = np.random.default_rng(11)
+    n_groups, size, rho = 3000, 3, 0.5
+    human = rng.normal(size=(n_groups, size))
+    metric = rho * human + np.sqrt(1 - rho**2) * rng.normal(size=(n_groups, size))
+    groups = np.repeat(np.arange(n_groups), size)
+    per_group = stats.group_coefficients(metric.ravel(), human.ravel(), groups)
+
+    old_fisher = fisher_z_mean(per_group["spearman"])  # the former default
+    assert old_fisher > 0.98
+    assert np.mean(np.abs(per_group["spearman"]) == 1.0) > 0.3
+
+    result = correlations(metric.ravel(), human.ravel(), level="group", groups=groups)
+    assert result["group_sizes"] == {3: n_groups}
+    expected_kendall = 2 / np.pi * np.arcsin(rho)
+    expected_spearman = 6 / (np.pi * (size + 1)) * (np.arcsin(rho) + (size - 2) * np.arcsin(rho / 2))
+    assert result["kendall"] == pytest.approx(expected_kendall, abs=0.03)
+    assert result["spearman"] == pytest.approx(expected_spearman, abs=0.03)
+    assert 0.35 < result["pearson"] < 0.5
+    # No group has the 4 items Fisher's z needs, so there is no Fisher-z number at all.
+    assert np.isnan(result["pearson_fisher_z"]) and result["n_groups_fisher_z"] == 0
+
+
+def test_group_fisher_z_pearson_is_close_to_the_truth_in_larger_groups():
+    rng = np.random.default_rng(12)
+    n_groups, size, rho = 2000, 8, 0.5
+    human = rng.normal(size=(n_groups, size))
+    metric = rho * human + np.sqrt(1 - rho**2) * rng.normal(size=(n_groups, size))
+    result = correlations(metric.ravel(), human.ravel(), level="group", groups=np.repeat(np.arange(n_groups), size))
+    assert result["pearson_fisher_z"] == pytest.approx(rho, abs=0.03)
+    assert result["n_groups_fisher_z"] == n_groups
+
+
+def test_fisher_z_mean_weights():
+    assert fisher_z_mean([0.5, 0.9], weights=[2, 1]) == pytest.approx(np.tanh((2 * np.arctanh(0.5) + np.arctanh(0.9)) / 3))
+    with pytest.raises(ValueError, match="weights must be >= 0 with a positive sum"):
+        fisher_z_mean([0.5, 0.9], weights=[0, 0])
+    with pytest.raises(ValueError, match="weights has 1 items"):
+        fisher_z_mean([0.5, 0.9], weights=[1])
 
 
 def test_group_correlations_all_groups_skipped_gives_nan():
@@ -298,15 +370,20 @@ def test_inter_rater_ceiling_leave_one_out():
         sps.pearsonr(ratings[r], np.delete(ratings, r, axis=0).mean(axis=0)).statistic
         for r in range(3)
     ]
-    expected = np.tanh(np.mean(np.arctanh(per_rater)))
+    expected = np.tanh(np.mean(np.arctanh(per_rater)))  # Pearson over 5 items: Fisher z
     assert inter_rater_ceiling(ratings, method="pearson") == pytest.approx(expected)
+    per_rater_tau = [
+        sps.kendalltau(ratings[r], np.delete(ratings, r, axis=0).mean(axis=0)).statistic for r in range(3)
+    ]
+    # Kendall's tau is never Fisher-transformed: a plain mean.
+    assert inter_rater_ceiling(ratings, method="kendall") == pytest.approx(np.mean(per_rater_tau))
 
 
 def test_inter_rater_ceiling_skips_constant_rater_and_validates():
     ratings = [[1, 2, 3, 4], [2, 1, 4, 3], [3, 3, 3, 3]]
     r0 = sps.spearmanr([1, 2, 3, 4], [2.5, 2, 3.5, 3]).statistic
     r1 = sps.spearmanr([2, 1, 4, 3], [2, 2.5, 3, 3.5]).statistic
-    assert inter_rater_ceiling(ratings) == pytest.approx(np.tanh((np.arctanh(r0) + np.arctanh(r1)) / 2))
+    assert inter_rater_ceiling(ratings) == pytest.approx((r0 + r1) / 2)  # Spearman: plain mean
     with pytest.raises(ValueError, match="ratings_by_rater needs at least 2 rows"):
         inter_rater_ceiling([[1, 2, 3]])
     with pytest.raises(ValueError, match="method must be one of"):
@@ -571,3 +648,69 @@ def test_median_heuristic_sigma():
     assert sub == pytest.approx(full, rel=0.05)
     with pytest.raises(ValueError, match="median pairwise distance is 0"):
         median_heuristic_sigma(np.ones((3, 2)), np.ones((2, 2)))
+
+
+def test_median_heuristic_sigma_of_the_reference_alone_is_one_sigma_for_every_comparison():
+    rng = np.random.default_rng(15)
+    reference = rng.normal(size=(200, 3))
+    near, far = rng.normal(size=(200, 3)) + 0.5, rng.normal(size=(200, 3)) + 4.0
+    from scipy.spatial.distance import pdist
+
+    sigma = median_heuristic_sigma(reference)
+    assert sigma == pytest.approx(np.median(pdist(reference)))
+    # Pooled per pair, the far set would get a far wider kernel than the near one.
+    assert median_heuristic_sigma(reference, far) > 1.5 * median_heuristic_sigma(reference, near)
+    with pytest.raises(ValueError, match="x needs at least 2 rows"):
+        median_heuristic_sigma(reference[:1])
+
+
+def test_mmd2_unbiased_ci_contains_the_estimate_and_is_centred_on_it():
+    rng = np.random.default_rng(16)
+    x, y = rng.normal(size=(40, 3)), rng.normal(size=(50, 3)) + 1.0
+    estimate, low, high = stats.mmd2_unbiased_ci(x, y, sigma=1.5, n_resamples=300)
+    assert estimate == pytest.approx(mmd2_unbiased(x, y, 1.5))
+    assert low < estimate < high and low > 0
+    # Drawing a point twice must not pair it with its own copy (kernel 1): the
+    # resampled statistic stays centred on the estimate rather than above it.
+    assert (low + high) / 2 == pytest.approx(estimate, abs=0.25 * (high - low))
+
+
+def test_mmd2_unbiased_ci_resample_is_the_u_statistic_of_distinct_points(monkeypatch):
+    """One resample by hand: counts c, pairs of different points weighted c_i c_j."""
+    rng = np.random.default_rng(17)
+    x, y = rng.normal(size=(5, 2)), rng.normal(size=(4, 2))
+    counts_x, counts_y = np.array([2, 0, 1, 2, 0]), np.array([1, 1, 0, 2])
+
+    class FixedDraws:  # every resample draws these counts
+        def multinomial(self, n, p, size):
+            return np.array([counts_x if n == 5 else counts_y] * size)
+
+    monkeypatch.setattr(stats.distances.np.random, "default_rng", lambda seed: FixedDraws())
+    _, low, high = stats.mmd2_unbiased_ci(x, y, sigma=1.0, n_resamples=3)
+
+    def k(a, b):
+        return np.exp(-np.sum((a - b) ** 2) / 2.0)
+
+    def within(points, c):
+        total = sum(c[i] * c[j] * k(points[i], points[j]) for i in range(len(c)) for j in range(len(c)) if i != j)
+        return total / (c.sum() ** 2 - np.sum(c**2))
+
+    cross = sum(counts_x[i] * counts_y[j] * k(x[i], y[j]) for i in range(5) for j in range(4)) / (5 * 4)
+    expected = within(x, counts_x) + within(y, counts_y) - 2 * cross
+    assert low == pytest.approx(expected) and high == pytest.approx(expected)
+
+
+def test_mmd2_unbiased_of_a_set_against_itself_is_negative_and_its_interval_holds_zero():
+    x = np.random.default_rng(18).normal(size=(60, 4))
+    estimate, low, high = stats.mmd2_unbiased_ci(x, x, sigma=2.0, n_resamples=200)
+    assert estimate < 0 and low < 0 < high
+
+
+def test_mmd2_unbiased_ci_rejects_bad_options():
+    x = np.zeros((3, 2)) + np.arange(3)[:, None]
+    with pytest.raises(ValueError, match="n_resamples must be a positive integer"):
+        stats.mmd2_unbiased_ci(x, x, 1.0, n_resamples=0)
+    with pytest.raises(ValueError, match="confidence must be in"):
+        stats.mmd2_unbiased_ci(x, x, 1.0, confidence=1.0)
+    with pytest.raises(ValueError, match="sigma must be a finite number > 0"):
+        stats.mmd2_unbiased_ci(x, x, float("nan"))

@@ -23,6 +23,7 @@ COMMANDS = {
     "models": ("i2imetric.cli.models", "list model configs and pretrained scorers"),
     "perturb": ("i2imetric.cli.perturb", "turn a folder of images into edit/distractor training pairs"),
     "meta-eval": ("i2imetric.cli.meta_eval", "agreement of the metric and baselines with human labels"),
+    "bench": ("i2imetric.cli.bench", "the editing benchmarks under their published protocols, and their table"),
     "setdist": ("i2imetric.cli.setdist", "Frechet distance and MMD between two sets of images or edits"),
     "report": ("i2imetric.cli.report", "one self-contained HTML report of a results file"),
     "demo": ("i2imetric.cli.demo", "score held-out edit cases with the shipped scorer, with heatmaps"),

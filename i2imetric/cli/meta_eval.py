@@ -1,13 +1,19 @@
 """``i2imetric meta-eval``: agreement of the metric and the baselines with human labels.
 
 Labels join result rows by content (source, instruction, output), else by the id
-conventions documented in :mod:`i2imetric.meta_eval`.
+conventions documented in :mod:`i2imetric.meta_eval`. With ``--results-format
+genai-bench`` the results are judge verdicts instead, GenAI-Bench's released
+``results/image_edition/<judge>/pairwise.jsonl`` files, which carry the human votes
+themselves (:mod:`i2imetric.meta_eval.judges`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+
+from ..errors import I2IInputError
+from .common import require_files
 
 
 def add_label_arguments(parser: argparse.ArgumentParser, required: bool) -> None:
@@ -69,18 +75,74 @@ def meta_eval_options(args: argparse.Namespace) -> dict:
     }
 
 
+RESULTS_FORMATS = ("i2imetric", "genai-bench")
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--results", required=True, help="the result file of `i2imetric eval --out` (.jsonl, .csv or .parquet)"
+        "--results",
+        required=True,
+        nargs="+",
+        metavar="FILE",
+        help="the result file of `i2imetric eval --out` (.jsonl, .csv or .parquet); with --results-format "
+        "genai-bench, one or more judge files (results/image_edition/<judge>/pairwise.jsonl), a column each",
     )
-    add_label_arguments(parser, required=True)
+    parser.add_argument(
+        "--results-format",
+        choices=RESULTS_FORMATS,
+        default="i2imetric",
+        help="i2imetric: scores written by eval, joined to --labels; genai-bench: GenAI-Bench judge verdicts "
+        "(model_vote, human_vote), scored by GenAI-Bench's leaderboard rule, no --labels (default: i2imetric)",
+    )
+    add_label_arguments(parser, required=False)
     parser.add_argument("--out", help="also write the table as JSON to this file")
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..meta_eval import meta_evaluate
+def _check_arguments(args: argparse.Namespace) -> None:
+    if args.results_format == "genai-bench":
+        if args.labels:
+            raise I2IInputError(
+                "--labels: GenAI-Bench judge files carry the human votes (human_vote); drop --labels "
+                "with --results-format genai-bench"
+            )
+        # These shape how scores meet labels; judge verdicts have neither, so they would do nothing.
+        unused = {
+            "--labels-format": args.labels_format != "manifest",
+            "--image-root": args.image_root is not None,
+            "--aspect": args.aspect is not None,
+            "--lower-is-better": args.lower_is_better is not None,
+            "--validation-fraction": args.validation_fraction != 0.5,
+        }
+        given = [flag for flag, is_set in unused.items() if is_set]
+        if given:
+            raise I2IInputError(
+                f"{', '.join(given)}: not used with --results-format genai-bench (judge verdicts need no "
+                "labels, thresholds or score direction); drop them"
+            )
+        for path in args.results:
+            require_files(results=path)
+        return
+    if not args.labels:
+        raise I2IInputError("--labels is required: the manifest(s) or rater TSVs holding the human judgements")
+    if len(args.results) > 1:
+        raise I2IInputError(
+            f"--results: {len(args.results)} files given; an i2imetric result file holds the metric and its "
+            "baselines already, give one (several files are for --results-format genai-bench judges)"
+        )
 
-    result = meta_evaluate(args.results, labels_from_arguments(args), **meta_eval_options(args))
+
+def run(args: argparse.Namespace) -> int:
+    _check_arguments(args)
+    if args.results_format == "genai-bench":
+        from ..meta_eval.judges import evaluate_judges
+
+        result = evaluate_judges(
+            args.results, n_resamples=args.bootstrap, seed=args.seed, progress=not args.no_progress
+        )
+    else:
+        from ..meta_eval import meta_evaluate
+
+        result = meta_evaluate(args.results[0], labels_from_arguments(args), **meta_eval_options(args))
     print(result.format_table())
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:

@@ -10,20 +10,28 @@ Two embedding spaces:
   file whose rows carry ``source``, ``instruction`` and ``output``.
 
 :func:`set_distance` compares two embedding sets with the Frechet distance and the
-unbiased RBF MMD^2 of :mod:`i2imetric.stats`, the bandwidth by the median heuristic
-unless given. Values are comparable only within one space and one metric.
+unbiased RBF MMD^2 of :mod:`i2imetric.stats`, with a bootstrap interval of the MMD^2.
+Values are comparable only within one space, one metric and, for the MMD, one kernel
+bandwidth sigma. Unless given, sigma is the median pairwise distance within ``x``, the
+reference set, so every comparison against one reference shares it; pooling each pair
+would give each comparison its own kernel. The unbiased MMD^2 is ~0 for two samples of
+one distribution and can be negative: a folder against itself gives a small negative
+number, which reads as "no difference", not as an error.
 
 Example:
     >>> metric = i2imetric.create_metric("test-tiny")  # doctest: +SKIP
     >>> x = embed_folder(metric, "real/")  # doctest: +SKIP
     >>> y = embed_folder(metric, "generated/")  # doctest: +SKIP
     >>> set_distance(x, y)  # doctest: +SKIP
-    {'fd': 0.41, 'mmd2_unbiased': 0.012, 'sigma': 0.93, 'n_x': 500, 'n_y': 500}
+    {'fd': 0.41, 'mmd2_unbiased': 0.012, 'mmd2_low': 0.008, 'mmd2_high': 0.017, 'confidence': 0.95,
+     'n_resamples': 200, 'sigma': 0.93, 'sigma_source': 'median pairwise distance within x (500 points)',
+     'n_x': 500, 'n_y': 500}
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -34,43 +42,82 @@ from ..data import Rating, Triplet, read_manifest
 from ..errors import I2IInputError
 from ..io.images import find_images, image_to_tensor
 from ..models.batching import encode_once, image_key
-from ..stats import frechet_distance, median_heuristic_sigma, mmd2_unbiased
+from ..stats import frechet_distance, median_heuristic_sigma, mmd2_unbiased, mmd2_unbiased_ci
 from .results import output_format, read_results
 
-__all__ = ["SPACES", "embed_folder", "embed_set", "embed_triplets", "read_triplets", "set_distance"]
+__all__ = ["SPACES", "embed_folder", "embed_set", "embed_triplets", "read_triplets", "reference_sigma", "set_distance"]
 
 SPACES = ("clip", "z")
 
 
-def set_distance(x, y, sigma: float | None = None, seed: int = 0) -> dict:
-    """Frechet distance and unbiased RBF MMD^2 between two embedding sets.
+def set_distance(
+    x, y, sigma: float | None = None, seed: int = 0, n_resamples: int = 200, confidence: float = 0.95
+) -> dict:
+    """Frechet distance and unbiased RBF MMD^2 (with a bootstrap CI) between two embedding sets.
 
     Args:
-        x: ``[n, d]`` embeddings (numpy array or torch tensor), ``n >= 2``.
+        x: ``[n, d]`` reference embeddings (numpy array or torch tensor), ``n >= 2``.
         y: ``[m, d]`` embeddings in the same space, ``m >= 2``.
-        sigma: RBF bandwidth; None picks the median pairwise distance of the pooled sets.
-        seed: seed of the median heuristic's subsample (used above 1000 points).
+        sigma: RBF bandwidth; None takes the median pairwise distance within ``x``
+            (:func:`reference_sigma`), the same for every ``y`` compared with one ``x``.
+            To compare several pairs that do not share a reference, pass one sigma.
+        seed: seed of the median heuristic's subsample (above 1000 points) and of the bootstrap.
+        n_resamples: bootstrap resamples of the MMD^2 interval
+            (:func:`i2imetric.stats.mmd2_unbiased_ci`); 0 skips it.
+        confidence: level of that interval.
 
     Returns:
-        ``{"fd", "mmd2_unbiased", "sigma", "n_x", "n_y"}``; ``mmd2_unbiased`` is ~0 (and
-        may be negative) when both sets come from one distribution.
+        ``{"fd", "mmd2_unbiased", "mmd2_low", "mmd2_high", "confidence", "n_resamples",
+        "sigma", "sigma_source", "n_x", "n_y"}``; ``mmd2_unbiased`` is ~0 (and may be
+        negative) when both sets come from one distribution; ``mmd2_low`` and
+        ``mmd2_high`` are None when ``n_resamples`` is 0 (or, for sets of a few
+        points, when no resample has two distinct points in each set).
 
     Example:
         >>> rng = np.random.default_rng(0)
         >>> result = set_distance(rng.normal(size=(50, 4)), rng.normal(size=(50, 4)) + 3.0)
-        >>> round(result["fd"]), result["mmd2_unbiased"] > 0.5  # shift 3 in 4 dims: fd ~ 36
+        >>> round(result["fd"]), result["mmd2_low"] > 0.5  # shift 3 in 4 dims: fd ~ 36
         (34, True)
     """
     x, y = _as_numpy(x, "x"), _as_numpy(y, "y")
     if sigma is None:
-        sigma = median_heuristic_sigma(x, y, seed=seed)
+        sigma, source = reference_sigma(x, seed=seed), f"median pairwise distance within x ({len(x)} points)"
+    else:
+        source = "given"
+    if int(n_resamples) != n_resamples or n_resamples < 0:
+        raise I2IInputError(f"n_resamples must be an integer >= 0, got {n_resamples}")
+    if n_resamples:
+        mmd2, low, high = mmd2_unbiased_ci(x, y, sigma, int(n_resamples), confidence, seed)
+        if not (math.isfinite(low) and math.isfinite(high)):  # only for sets of a few points
+            low = high = None
+    else:
+        mmd2, low, high = mmd2_unbiased(x, y, sigma), None, None
     return {
         "fd": frechet_distance(x, y),
-        "mmd2_unbiased": mmd2_unbiased(x, y, sigma),
+        "mmd2_unbiased": mmd2,
+        "mmd2_low": low,
+        "mmd2_high": high,
+        "confidence": confidence,
+        "n_resamples": int(n_resamples),
         "sigma": float(sigma),
+        "sigma_source": source,
         "n_x": len(x),
         "n_y": len(y),
     }
+
+
+def reference_sigma(x, seed: int = 0) -> float:
+    """The MMD bandwidth of a family of comparisons: the median pairwise distance within ``x``.
+
+    Args:
+        x: ``[n, d]`` embeddings of the reference set (numpy array or torch tensor).
+        seed: seed of the subsample above 1000 points.
+
+    Example:
+        >>> reference_sigma(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 4.0]]))
+        4.0
+    """
+    return median_heuristic_sigma(_as_numpy(x, "x"), seed=seed)
 
 
 def embed_folder(metric, folder, space: str = "clip", batch_size: int = 32) -> torch.Tensor:

@@ -48,18 +48,36 @@ protocol where ``"tie"`` means both good):
 * accuracy without ties: human-tied pairs left out; a metric tie counts as wrong.
 * accuracy with ties, tie-calibrated (Deutsch et al., 2023): epsilon is swept on all the
   pairs, as in the paper, and re-fitted in every bootstrap resample; the table shows it.
-* four-way agreement (GenAI-Bench: A>B, B>A, both good, both bad), when some label is
-  ``"both_bad"``: epsilon and tau are fitted on a seeded ``validation_fraction`` of the
-  pairs (default half) and the accuracy is that of the remaining pairs.
-* group accuracy (EditReward-Bench), when pairs share a group (``extra["group"]``, else
-  the same source and instruction): the share of groups whose untied pairs are all right.
+* four-way agreement (GenAI-Bench's four classes: A>B, B>A, both good, both bad), when
+  some label is ``"both_bad"``: epsilon and tau are fitted on a seeded
+  ``validation_fraction`` of the pairs (default half) and the accuracy is that of the
+  remaining pairs. GenAI-Bench's own leaderboard scores judges that emit the four
+  verdicts directly, on all 919 pairs, with no fit; :mod:`~i2imetric.meta_eval.judges`
+  reproduces that number from their released per-item files. When no validation pair
+  is tied at the fitted epsilon (or every tie is best called bad) there is no tie
+  threshold, and the table and JSON say so instead of printing ``tau=inf``.
+* group accuracy, when pairs share a group (``extra["group"]``, else the same source and
+  instruction): the share of groups whose untied pairs are all right. That is the
+  all-comparisons-right rule of the K-pair groups of TIGER-AI-Lab's EditReward-Bench,
+  except that human-tied pairs are left out here and a group need not hold all K
+  comparisons; VectorSpaceLab's EditReward-Bench (EditScore) is another benchmark, whose
+  number is strict pairwise accuracy.
 
-Float labels (the share of people preferring a): the 2AFC score (BAPPS, NIGHTS), with the
-human score of BAPPS, ``p^2 + (1-p)^2`` (the chance that two random judges agree).
+Float labels (the share of people preferring a): the 2AFC score (BAPPS, NIGHTS). The human
+column is BAPPS' human score, ``p^2 + (1-p)^2`` (the chance that two random judges agree);
+the best score any metric can reach, ``mean(max(p, 1-p))``, is given in the notes. They
+are different numbers, and a metric can beat the first.
 
 Ratings: Pearson, Spearman and Kendall tau-b per item (with the leave-one-rater-out
-ceiling when there are several raters), per group averaged in Fisher z (as EditReward
-reports ImagenHub), and per system (correlation of per-system means).
+ceiling when there are several raters); per group (one source and instruction, i.e. one
+ImagenHub uid) as the plain mean of the per-group coefficients, with the group sizes in
+the notes, plus Pearson's Fisher-z mean over groups of at least 4 items (Fisher's z is
+never applied to Spearman or Kendall, see :mod:`i2imetric.stats.correlation`); and per
+system (correlation of per-system means). None of these is EditReward's ImagenHub number:
+their ``evaluate_imagenhub_from_json`` (TIGER-AI-Lab/EditReward,
+``EditReward/evaluate/eval_bench.py``) correlates Spearman's rho within each editing
+model rather than each uid, and takes ``tanh`` of the plain mean of those coefficients
+without ``arctanh`` first.
 
 Resampling: items of one group (one source and instruction) are correlated, so pairs and
 rated items are resampled in whole groups when there are at least 10 groups (fewer give
@@ -73,6 +91,8 @@ Modules
   computed by :mod:`i2imetric.stats`.
 * :mod:`~i2imetric.meta_eval.evaluate`: :func:`meta_evaluate`, which bootstraps them.
 * :mod:`~i2imetric.meta_eval.tables`: :class:`MetaEvalResult` and its formatting.
+* :mod:`~i2imetric.meta_eval.judges`: discrete judge verdicts (GenAI-Bench's released
+  ``pairwise.jsonl`` files) and GenAI-Bench's leaderboard agreement.
 """
 
 from __future__ import annotations
@@ -80,6 +100,7 @@ from __future__ import annotations
 from ..evaluation.results import read_results
 from .evaluate import meta_evaluate
 from .join import LABEL_FORMATS, load_labels
+from .judges import evaluate_judges, read_genai_bench_judge
 from .tables import METRIC, Coverage, Estimate, MetaEvalResult, RatedItems, StatisticRow, format_comparison
 
 __all__ = [
@@ -90,8 +111,10 @@ __all__ = [
     "MetaEvalResult",
     "RatedItems",
     "StatisticRow",
+    "evaluate_judges",
     "format_comparison",
     "load_labels",
     "meta_evaluate",
+    "read_genai_bench_judge",
     "read_results",
 ]

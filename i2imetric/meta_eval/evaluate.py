@@ -12,7 +12,7 @@ from ..evaluation.results import read_results
 from ..stats import bootstrap_ci, paired_bootstrap_test
 from .join import complete_scorers, join_labels, load_labels
 from .protocols import Statistic, statistics_for
-from .tables import METRIC, Estimate, MetaEvalResult, StatisticRow
+from .tables import Estimate, MetaEvalResult, StatisticRow
 
 __all__ = ["meta_evaluate"]
 
@@ -126,13 +126,16 @@ def _estimate(statistic: Statistic, options: dict, bar: tqdm) -> StatisticRow:
         )
         for scorer, arrays in statistic.arrays.items()
     }
-    metric_arrays = statistic.arrays[METRIC]
+    # The first scorer (the metric, or the first judge of a judge table) is the one
+    # every other is tested against.
+    first = next(iter(statistic.arrays))
+    metric_arrays = statistic.arrays[first]
     versus = {
         scorer: counted(
             paired_bootstrap_test, statistic.fn, metric_arrays, arrays, groups=statistic.clusters, **resampling
         )
         for scorer, arrays in statistic.arrays.items()
-        if scorer != METRIC
+        if scorer != first
     }
     human = None
     if statistic.human is not None:

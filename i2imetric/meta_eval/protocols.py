@@ -17,20 +17,25 @@ import numpy as np
 from ..data import Pairwise
 from ..stats import (
     CORRELATION_METHODS,
+    FISHER_MIN_ITEMS,
     correlation_coefficient,
     correlations,
-    fisher_z_mean,
     fit_four_way_thresholds,
     four_way_accuracy,
+    four_way_tied_count,
     group_all_correct,
     group_coefficients,
+    group_fisher_z_pearson,
     inter_rater_ceiling,
+    mean_of_defined,
     pairwise_accuracy,
     tie_calibration,
+    two_afc_best_score,
+    two_afc_human_score,
     two_afc_score,
 )
 from .join import LabelUnit, RatedOutput
-from .tables import RatedItems
+from .tables import METRIC, Param, RatedItems
 
 __all__ = ["Statistic", "statistics_for"]
 
@@ -52,7 +57,7 @@ class Statistic:
     fn: Callable[..., float]
     arrays: dict[str, tuple[np.ndarray, ...]]
     clusters: np.ndarray | None = None
-    params: dict[str, dict[str, float]] = field(default_factory=dict)
+    params: dict[str, dict[str, float | Param]] = field(default_factory=dict)
     human: tuple[Callable[..., float], tuple[np.ndarray, ...], np.ndarray | None] | None = None
 
 
@@ -87,7 +92,7 @@ def statistics_for(
         pairs = _Pairs.build(hard, scorers, signs)
         statistics += _pairwise_statistics(pairs, validation_fraction, seed, notes)
     if soft:
-        statistics += _two_afc_statistics(_Pairs.build(soft, scorers, signs))
+        statistics += _two_afc_statistics(_Pairs.build(soft, scorers, signs), notes)
     ratings = _rated_items(rated, scorers, signs) if rated else None
     if ratings is not None:
         statistics += _rating_statistics(ratings, notes)
@@ -195,7 +200,7 @@ def _four_way_statistic(pairs: _Pairs, validation_fraction: float, seed: int, no
     arrays, params = {}, {}
     for scorer, (a, b, labels) in pairs.arrays(validation).items():
         epsilon, tau = fit_four_way_thresholds(a, b, labels)
-        params[scorer] = {"epsilon": epsilon, "tau": tau}
+        params[scorer] = {"epsilon": epsilon, "tau": _reported_tau(tau, four_way_tied_count(a, b, epsilon))}
         # The fitted thresholds ride along as constant columns, so one statistic
         # function serves every scorer, including inside the paired test.
         constant = np.ones(len(test))
@@ -203,6 +208,20 @@ def _four_way_statistic(pairs: _Pairs, validation_fraction: float, seed: int, no
     label = f"four-way agreement (fit on {validation_fraction:.0%})"
     clusters = _clusters(pairs.groups[test])
     return [Statistic("pairwise/four_way", label, "pairs", _four_way_fitted, arrays, clusters, params)]
+
+
+def _reported_tau(tau: float, n_tied: int) -> float | Param:
+    """The fitted tau, or why there is none: an infinite tau is a verdict, not a threshold.
+
+    ``inf`` either means no validation pair is tied at the fitted epsilon (tau never
+    acted) or that every tied pair is best called "both bad"; either way there is no
+    tie threshold to print, and JSON could not hold inf.
+    """
+    if math.isfinite(tau):
+        return tau
+    if n_tied == 0:
+        return Param(None, "no tie threshold (no validation pair is tied at eps)")
+    return Param(None, f"no tie threshold (all {n_tied} tied validation pairs are best called both bad)")
 
 
 def _four_way_fitted(score_a, score_b, labels, epsilon, tau) -> float:
@@ -230,20 +249,20 @@ def _group_accuracy_statistic(pairs: _Pairs, decided: np.ndarray, notes: list[st
     return [Statistic("pairwise/group_accuracy", "group accuracy, no ties", "groups", np.mean, arrays)]
 
 
-def _two_afc_statistics(pairs: _Pairs) -> list[Statistic]:
+def _two_afc_statistics(pairs: _Pairs, notes: list[str]) -> list[Statistic]:
     if len(pairs.labels) < 2:
         return []
     p_a = pairs.labels.astype(float)
     everything = np.ones(len(p_a), dtype=bool)
     arrays = pairs.arrays(everything, p_a)
     clusters = _clusters(pairs.groups)
-    human = (_two_judges_agree, (p_a,), clusters)
+    human = (two_afc_human_score, (p_a,), clusters)
+    notes.append(
+        "2AFC: the human column is BAPPS' human score, mean(p^2 + (1-p)^2), the chance that two random "
+        "judges agree; a metric can exceed it. The best score any metric can reach, mean(max(p, 1-p)), "
+        f"is {two_afc_best_score(p_a):.3f} on these {len(p_a)} pairs."
+    )
     return [Statistic("two_afc/score", "2AFC score", "pairs", two_afc_score, arrays, clusters, human=human)]
-
-
-def _two_judges_agree(p_a: np.ndarray) -> float:
-    """BAPPS' human 2AFC score: the chance that two random judges pick the same side."""
-    return float(np.mean(p_a**2 + (1.0 - p_a) ** 2))
 
 
 # ---------------------------------------------------------------- ratings
@@ -278,7 +297,7 @@ def _rating_statistics(ratings: RatedItems, notes: list[str]) -> list[Statistic]
         return []
     statistics = _sample_correlations(ratings, notes)
     if ratings.groups is not None and len(np.unique(ratings.groups)) >= 2:
-        statistics += _group_correlation_statistics(ratings)
+        statistics += _group_correlation_statistics(ratings, notes)
     else:
         notes.append("Group-level correlations: the ratings have no groups (or only one).")
     if ratings.systems is not None and len(np.unique(ratings.systems)) >= 3:
@@ -319,32 +338,65 @@ def _ceiling(by_rater: np.ndarray, method: str) -> float:
     return inter_rater_ceiling(by_rater.T, method)
 
 
-def _group_correlation_statistics(ratings: RatedItems) -> list[Statistic]:
-    """Fisher-z means of per-group coefficients, resampling groups.
+def _group_correlation_statistics(ratings: RatedItems, notes: list[str]) -> list[Statistic]:
+    """Plain means of per-group coefficients, and Pearson's Fisher-z mean; resampling groups.
 
     The per-group coefficients are :func:`i2imetric.stats.group_coefficients`, NaN for
     the groups :func:`i2imetric.stats.correlations` skips at ``level="group"``, so the
-    point estimate is that function's.
+    point estimates are that function's. The Fisher-z row exists only for Pearson and
+    only over groups of at least 4 items (see :mod:`i2imetric.stats.correlation`).
     """
     per_group = {
         scorer: group_coefficients(scores, ratings.human, ratings.groups)
         for scorer, scores in ratings.scores.items()
     }
-    return [
+    sizes = per_group[METRIC]["n"]
+    notes.append(f"Group-level correlations: {_group_sizes_text(sizes)}; {_GROUP_MEAN_NOTE}")
+    statistics = [
         Statistic(
             f"ratings/group/{method}",
-            f"{method}, per group (Fisher z)",
+            f"{method}, per group (mean)",
             "groups",
-            _fisher_mean_of_defined,
+            mean_of_defined,
             {scorer: (coefficients[method],) for scorer, coefficients in per_group.items()},
         )
         for method in CORRELATION_METHODS
     ]
+    large = sizes >= FISHER_MIN_ITEMS
+    if np.any(large):
+        # Only the groups it averages are resampled, so the row's n counts them.
+        statistics.append(
+            Statistic(
+                "ratings/group/pearson_fisher_z",
+                f"pearson, per group of >={FISHER_MIN_ITEMS} (Fisher z)",
+                "groups",
+                _fisher_z_pearson,
+                {scorer: (coefficients["pearson"][large], sizes[large]) for scorer, coefficients in per_group.items()},
+            )
+        )
+    else:
+        notes.append(f"Pearson's Fisher-z group mean: no group has {FISHER_MIN_ITEMS} or more items.")
+    return statistics
 
 
-def _fisher_mean_of_defined(coefficients: np.ndarray) -> float:
-    defined = coefficients[np.isfinite(coefficients)]
-    return fisher_z_mean(defined) if defined.size else math.nan
+_GROUP_MEAN_NOTE = (
+    "the rows 'per group (mean)' are plain means of the per-group coefficients; groups of "
+    "fewer than 3 items, or with constant scores, are left out. The Fisher-z mean is given "
+    f"for Pearson only, over groups of >= {FISHER_MIN_ITEMS} items weighted by n - 3: in smaller "
+    "groups a coefficient of +-1 is common and its z (~8.4 once clipped) swamps the mean."
+)
+
+
+def _group_sizes_text(sizes: np.ndarray) -> str:
+    """``"12 groups of 4 items, 3 of 2"``: how many groups have each size, largest first."""
+    values, counts = np.unique(sizes, return_counts=True)
+    parts = [f"{count} of {value}" for value, count in zip(values[::-1], counts[::-1])]
+    parts[0] = parts[0].replace(" of ", " groups of ", 1) + " items"
+    return ", ".join(parts)
+
+
+def _fisher_z_pearson(coefficients: np.ndarray, sizes: np.ndarray) -> float:
+    return group_fisher_z_pearson(coefficients, sizes)[0]
 
 
 def _system_correlation_statistics(ratings: RatedItems) -> list[Statistic]:

@@ -7,10 +7,30 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-__all__ = ["METRIC", "Coverage", "Estimate", "MetaEvalResult", "RatedItems", "StatisticRow", "format_comparison"]
+__all__ = [
+    "METRIC",
+    "Coverage",
+    "Estimate",
+    "MetaEvalResult",
+    "Param",
+    "RatedItems",
+    "StatisticRow",
+    "format_comparison",
+]
 
 METRIC = "metric"  # the scorer name of a result row's own ``score``; baselines go by theirs
 _PARAM_SYMBOLS = {"epsilon": "eps", "tau": "tau"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A fitted parameter that has no value, and why (e.g. no tie threshold was fitted).
+
+    JSON holds it as ``{"value": null, "reason": "..."}``; the table prints the reason.
+    """
+
+    value: None
+    reason: str
 
 
 @dataclass
@@ -20,15 +40,19 @@ class Estimate:
     value: float
     low: float
     high: float
-    params: dict[str, float] = field(default_factory=dict)
+    params: dict[str, float | Param] = field(default_factory=dict)
 
     def format(self) -> str:
         """``"0.712 [0.668, 0.755]"``; undefined numbers read ``n/a``."""
         return f"{_number_text(self.value)} [{_number_text(self.low)}, {_number_text(self.high)}]"
 
     def format_params(self) -> str:
-        """The fitted thresholds, e.g. ``"eps=0.05 tau=1.2"``; empty when none were fitted."""
-        return " ".join(f"{_PARAM_SYMBOLS.get(name, name)}={value:.4g}" for name, value in self.params.items())
+        """The fitted thresholds, e.g. ``"eps=0.05 tau=1.2"``, or the reason one is missing
+        (``"eps=0 no tie threshold: ..."``); empty when none were fitted."""
+        return " ".join(
+            value.reason if isinstance(value, Param) else f"{_PARAM_SYMBOLS.get(name, name)}={value:.4g}"
+            for name, value in self.params.items()
+        )
 
 
 def format_comparison(test: dict[str, float]) -> str:
@@ -143,7 +167,8 @@ class MetaEvalResult:
         """The table as aligned plain text: scorers side by side, one statistic per line.
 
         Under a statistic, ``fitted`` shows the thresholds fitted per scorer and
-        ``metric - X`` the paired difference with its one-sided p-value.
+        ``metric - X`` the paired difference with its one-sided p-value (the first
+        scorer's name stands for ``metric`` in a table of judges).
         """
         show_human = any(row.human is not None for row in self.rows)
         header = ["statistic", "n", *self.scorers, *(["human"] if show_human else [])]
@@ -169,7 +194,7 @@ def _table_lines(row: StatisticRow, scorers: list[str], show_human: bool) -> lis
         lines.append(["  fitted", "", *fitted, *[""] * show_human])
     if row.versus_metric:
         versus = ["", *(format_comparison(row.versus_metric[s]) for s in scorers[1:])]
-        lines.append(["  metric - X", "", *versus, *[""] * show_human])
+        lines.append([f"  {scorers[0]} - X", "", *versus, *[""] * show_human])
     return lines
 
 

@@ -1,7 +1,10 @@
 """Agreement of a metric's pairwise decisions with human judgements.
 
 Pairwise accuracy with tie calibration (Deutsch et al., 2023), the four-way GenAI-Bench
-protocol, group accuracy (EditReward-Bench) and the soft 2AFC score (BAPPS, NIGHTS).
+protocol, group accuracy (all pairs of a group right, the rule of the K-pair groups of
+TIGER-AI-Lab's EditReward-Bench; not VectorSpaceLab's EditReward-Bench of EditScore,
+which reports strict pairwise accuracy) and the soft 2AFC score (BAPPS, NIGHTS) with its
+two reference rows: the human score and the best score any metric can reach.
 """
 
 from __future__ import annotations
@@ -132,7 +135,7 @@ def tie_calibration(
 
 
 # --------------------------------------------------------------------------
-# Four-way (GenAI-Bench) and group (EditReward-Bench) accuracy
+# Four-way (GenAI-Bench's classes) and group (all pairs right) accuracy
 # --------------------------------------------------------------------------
 
 
@@ -148,11 +151,15 @@ def four_way_accuracy(
     epsilon: float,
     tau: float,
 ) -> float:
-    """Four-way agreement as in GenAI-Bench: A>B, B>A, both good, both bad.
+    """Four-way agreement over GenAI-Bench's classes: A>B, B>A, both good, both bad.
 
     The metric predicts ``"tie"`` (both good) or ``"both_bad"`` when
     ``|score_a - score_b| <= epsilon``, choosing ``"tie"`` iff the mean score
     ``(score_a + score_b) / 2 >= tau``; otherwise it predicts the higher side.
+    GenAI-Bench itself scores judges that state one of the four verdicts, with no
+    thresholds, and also counts a plain ``A=B`` verdict right for both kinds of tie
+    (see :mod:`i2imetric.meta_eval.judges`); a scalar metric needs the two thresholds
+    to state a verdict at all, fitted with :func:`fit_four_way_thresholds`.
 
     Args:
         score_a: Metric score of edit a per pair, higher is better.
@@ -202,7 +209,10 @@ def fit_four_way_thresholds(
 
     Returns:
         ``(epsilon, tau)``. ``tau`` is the smallest mean score predicted "good"
-        among tied validation pairs, or ``inf`` when every tie is best called bad.
+        among tied validation pairs, or ``inf`` when every tie is best called bad,
+        which includes the case where no validation pair is tied at ``epsilon``
+        (then tau plays no part in the fit: :func:`four_way_tied_count` tells the
+        cases apart, and a report should say "no tie threshold" rather than inf).
 
     Example:
         >>> fit_four_way_thresholds([4.0, 3.0, 0.5, 1.0], [1.0, 3.25, 0.25, 3.0],
@@ -253,6 +263,23 @@ def fit_four_way_thresholds(
     return epsilon, tau
 
 
+def four_way_tied_count(score_a: ArrayLike, score_b: ArrayLike, epsilon: float) -> int:
+    """How many pairs :func:`four_way_accuracy` calls tied (``|score_a - score_b| <= epsilon``).
+
+    On the validation split that fitted ``(epsilon, tau)``, zero means tau was never
+    used: the fit found no tie threshold, whatever number ``tau`` holds.
+
+    Example:
+        >>> four_way_tied_count([1.0, 2.0, 3.0], [1.0, 2.5, 0.0], epsilon=0.0)
+        1
+    """
+    a = as_vector(score_a, "score_a")
+    b = as_vector(score_b, "score_b")
+    check_same_length(score_a=a, score_b=b)
+    epsilon = check_threshold(epsilon, "epsilon")
+    return int(np.sum(np.abs(a - b) <= epsilon))
+
+
 def group_accuracy(
     score_a: ArrayLike,
     score_b: ArrayLike,
@@ -260,12 +287,16 @@ def group_accuracy(
     groups: ArrayLike,
     epsilon: float = 0.0,
 ) -> float:
-    """Fraction of groups whose pairs are all judged correctly (EditReward-Bench).
+    """Fraction of groups whose pairs are all judged correctly.
 
     A group is typically all candidate pairs for one source image and
     instruction; it counts as correct only if every pair in it is correct under
     the rule of :func:`pairwise_accuracy`. It is the mean of
-    :func:`group_all_correct`.
+    :func:`group_all_correct`. This is the all-pairs-right rule of the 3- and
+    4-candidate groups of TIGER-AI-Lab's EditReward-Bench (their inference scripts
+    count a group right when all its comparisons are); it does not check that a
+    group has all K comparisons, and VectorSpaceLab's EditReward-Bench (EditScore)
+    reports a different number, strict pairwise accuracy.
 
     Args:
         score_a: Metric score of edit a per pair, higher is better.
@@ -325,10 +356,16 @@ def two_afc_score(score_a: ArrayLike, score_b: ArrayLike, p_a: ArrayLike) -> flo
     """2AFC agreement with soft human judgements (BAPPS / NIGHTS style).
 
     Each triplet earns ``p_a`` if the metric prefers a, ``1 - p_a`` if it prefers
-    b and 0.5 if the scores are equal, so a metric that always sides with the
-    majority scores the human-vs-human ceiling ``mean(max(p_a, 1 - p_a))``.
-    Scores are higher-is-better (more similar to the reference); for a distance
-    such as LPIPS pass ``-distance``.
+    b and 0.5 if the scores are equal. Scores are higher-is-better (more similar to
+    the reference); for a distance such as LPIPS pass ``-distance``.
+
+    Two reference numbers go with it, and they differ:
+
+    * :func:`two_afc_best_score`, ``mean(max(p_a, 1 - p_a))``: what a metric that
+      always sides with the majority earns, the best score any metric can reach.
+    * :func:`two_afc_human_score`, ``mean(p_a^2 + (1 - p_a)^2)``: the chance that
+      two random judges agree, the "human" row of BAPPS (LPIPS) tables. A metric
+      can beat it, since siding with the majority is better than being one judge.
 
     Args:
         score_a: Metric score of distortion a per triplet, higher is better.
@@ -344,9 +381,38 @@ def two_afc_score(score_a: ArrayLike, score_b: ArrayLike, p_a: ArrayLike) -> flo
     """
     a = as_vector(score_a, "score_a")
     b = as_vector(score_b, "score_b")
-    p = as_vector(p_a, "p_a")
+    p = _probabilities(p_a)
     check_same_length(score_a=a, score_b=b, p_a=p)
-    if np.any((p < 0) | (p > 1)):
-        raise I2IInputError("p_a must lie in [0, 1]")
     credit = np.where(a > b, p, np.where(a < b, 1.0 - p, 0.5))
     return float(np.mean(credit))
+
+
+def two_afc_best_score(p_a: ArrayLike) -> float:
+    """The best 2AFC score any metric can reach: ``mean(max(p_a, 1 - p_a))``.
+
+    Not a human number: see :func:`two_afc_human_score` for that.
+
+    Example:
+        >>> two_afc_best_score([0.75, 0.5, 0.0])
+        0.75
+    """
+    p = _probabilities(p_a)
+    return float(np.mean(np.maximum(p, 1.0 - p)))
+
+
+def two_afc_human_score(p_a: ArrayLike) -> float:
+    """BAPPS' human 2AFC score: ``mean(p_a^2 + (1 - p_a)^2)``, the chance two random judges agree.
+
+    Example:
+        >>> two_afc_human_score([0.75, 0.5, 0.0])
+        0.7083333333333334
+    """
+    p = _probabilities(p_a)
+    return float(np.mean(p**2 + (1.0 - p) ** 2))
+
+
+def _probabilities(p_a: ArrayLike) -> np.ndarray:
+    p = as_vector(p_a, "p_a")
+    if np.any((p < 0) | (p > 1)):
+        raise I2IInputError("p_a must lie in [0, 1]")
+    return p

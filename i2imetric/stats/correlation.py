@@ -1,7 +1,18 @@
 """Correlations of metric scores with human scores, and the human-human ceiling.
 
-Pearson, Spearman and Kendall tau-b at sample, group (Fisher-z averaged) and system
-level, and the leave-one-rater-out inter-rater ceiling.
+Pearson, Spearman and Kendall tau-b at sample, group and system level, and the
+leave-one-rater-out inter-rater ceiling.
+
+Group level averages the per-group coefficients with a plain mean. Editing benchmarks
+have groups of 2 to 5 outputs per (source, instruction); in such groups a coefficient
+of exactly +-1 is common (a rank correlation of 3 items is +-1 two times in five when
+the true correlation is 0.5), and the Fisher-z mean turns each into z ~ +-8.4 (after
+clipping at ``1 - 1e-7``), which swamps every other group: with a true within-group
+correlation of 0.5 and groups of 3, the Fisher-z mean of Spearman's rho reads ~0.99
+while the plain mean reads ~0.38. Fisher's z is exact only for Pearson's r, and its
+variance ``1 / (n - 3)`` exists only for ``n >= 4``, so the Fisher-z mean is offered
+for Pearson over groups of at least 4 items only (``"pearson_fisher_z"``), weighted by
+``n - 3``; Kendall's tau and Spearman's rho are never Fisher-transformed.
 """
 
 from __future__ import annotations
@@ -11,13 +22,18 @@ from numpy.typing import ArrayLike
 from scipy import stats as scipy_stats
 
 from ..errors import I2IInputError
-from ._checks import as_matrix, as_vector, check_same_length, group_index
+from ._checks import as_float_array, as_matrix, as_vector, check_same_length, group_index
 
 CORRELATION_METHODS = ("pearson", "spearman", "kendall")
 
-# arctanh(+-1) is infinite, so perfect per-group correlations would swamp the
-# Fisher-z mean; clipping keeps them large but finite.
+# arctanh(+-1) is infinite; clipping keeps a perfect coefficient large (z ~ 8.4) but
+# finite. It still dominates an unweighted mean, hence the n - 3 weights and the
+# minimum group size of the Fisher-z option below.
 _FISHER_CLIP = 1.0 - 1e-7
+# Fisher's z of a Pearson r from n items has variance 1 / (n - 3): defined from n = 4.
+FISHER_MIN_ITEMS = 4
+# Fewer items give r = +-1 by construction.
+_MIN_GROUP_ITEMS = 3
 
 
 def _correlate(x: np.ndarray, y: np.ndarray, method: str) -> float:
@@ -64,17 +80,20 @@ def _check_method(method: str) -> str:
     return method
 
 
-def fisher_z_mean(coefficients: ArrayLike) -> float:
-    """Average correlation coefficients in Fisher-z space.
+def fisher_z_mean(coefficients: ArrayLike, weights: ArrayLike | None = None) -> float:
+    """Average Pearson correlation coefficients in Fisher-z space.
 
-    ``tanh(mean(arctanh(r)))`` with ``|r|`` clipped to ``1 - 1e-7`` first, since
-    ``arctanh(+-1)`` is infinite. Even clipped, a perfect coefficient maps to
-    z ~ 8.4 and pulls the mean strongly towards it, which is why callers skip
-    groups of fewer than 3 items. The transform is exact for Pearson's r and a
-    common approximation for Spearman and Kendall.
+    ``tanh(sum(w * arctanh(r)) / sum(w))`` with ``|r|`` clipped to ``1 - 1e-7`` first,
+    since ``arctanh(+-1)`` is infinite. Even clipped, a perfect coefficient maps to
+    z ~ 8.4 and pulls the mean strongly towards it. The transform stabilises the
+    variance of Pearson's r only (``var(z) = 1 / (n - 3)``, so the usual weights are
+    ``n - 3``); for Spearman's rho it is an approximation and for Kendall's tau it is
+    wrong, so average those with a plain mean.
 
     Args:
-        coefficients: Correlations in ``[-1, 1]``, non-empty, no NaN.
+        coefficients: Pearson correlations in ``[-1, 1]``, non-empty, no NaN.
+        weights: Optional weight per coefficient, ``>= 0`` with a positive sum (e.g.
+            ``n - 3`` for coefficients of ``n`` items); None weighs them equally.
 
     Returns:
         The back-transformed mean correlation.
@@ -82,12 +101,61 @@ def fisher_z_mean(coefficients: ArrayLike) -> float:
     Example:
         >>> round(fisher_z_mean([0.5, 0.9]), 4)
         0.7661
+        >>> round(fisher_z_mean([0.5, 0.9], weights=[1, 0]), 4)
+        0.5
     """
     r = as_vector(coefficients, "coefficients")
     if np.any(np.abs(r) > 1):
         raise I2IInputError("coefficients must lie in [-1, 1]")
     z = np.arctanh(np.clip(r, -_FISHER_CLIP, _FISHER_CLIP))
-    return float(np.tanh(np.mean(z)))
+    if weights is None:
+        return float(np.tanh(np.mean(z)))
+    w = as_vector(weights, "weights")
+    check_same_length(coefficients=r, weights=w)
+    if np.any(w < 0) or w.sum() <= 0:
+        raise I2IInputError("weights must be >= 0 with a positive sum")
+    return float(np.tanh(np.sum(w * z) / np.sum(w)))
+
+
+def group_fisher_z_pearson(coefficients: ArrayLike, sizes: ArrayLike) -> tuple[float, int]:
+    """Fisher-z mean of per-group Pearson coefficients, over groups of >= 4 items.
+
+    Each group's ``z = arctanh(r)`` has variance ``1 / (n - 3)``, so groups are weighted
+    by ``n - 3``; groups of fewer than 4 items (whose z has no finite variance) and
+    undefined coefficients (NaN) are left out. Use it for Pearson's r only.
+
+    Args:
+        coefficients: Pearson r per group, NaN where undefined.
+        sizes: Items per group.
+
+    Returns:
+        ``(mean, n_groups)``: the back-transformed weighted mean (NaN when no group
+        qualifies) and how many groups it averages.
+
+    Example:
+        >>> value, n = group_fisher_z_pearson([0.5, 0.9, 1.0], [5, 4, 3])
+        >>> round(value, 4), n  # weights 2 and 1; the group of 3 is left out
+        (0.6947, 2)
+    """
+    r = as_float_array(coefficients, "coefficients").reshape(-1)
+    n = as_float_array(sizes, "sizes").reshape(-1)
+    check_same_length(coefficients=r, sizes=n)
+    keep = np.isfinite(r) & (n >= FISHER_MIN_ITEMS)
+    if not keep.any():
+        return float("nan"), 0
+    return fisher_z_mean(r[keep], weights=n[keep] - 3), int(keep.sum())
+
+
+def mean_of_defined(coefficients: ArrayLike) -> float:
+    """Plain mean of the defined (non-NaN) coefficients; NaN when none is defined.
+
+    Example:
+        >>> mean_of_defined([0.5, float("nan"), 1.0])
+        0.75
+    """
+    r = as_float_array(coefficients, "coefficients").reshape(-1)
+    defined = r[np.isfinite(r)]
+    return float(np.mean(defined)) if defined.size else float("nan")
 
 
 def _all_correlations(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -95,12 +163,12 @@ def _all_correlations(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 
 def group_coefficients(metric: ArrayLike, human: ArrayLike, groups: ArrayLike) -> dict[str, np.ndarray]:
-    """Every method's correlation coefficient within each group.
+    """Every method's correlation coefficient within each group, and each group's size.
 
     The per-group values behind ``correlations(..., level="group")``, which is the
-    Fisher-z mean (:func:`fisher_z_mean`) of the defined ones. A group-level
-    bootstrap resamples these values rather than the items: resampling items with
-    their group ids would merge a group drawn twice into one larger group.
+    plain mean of the defined ones (:func:`mean_of_defined`). A group-level bootstrap
+    resamples these values rather than the items: resampling items with their group
+    ids would merge a group drawn twice into one larger group.
 
     Args:
         metric: Metric score per item.
@@ -110,18 +178,20 @@ def group_coefficients(metric: ArrayLike, human: ArrayLike, groups: ArrayLike) -
     Returns:
         Method -> float array with one coefficient per distinct group, in sorted
         group order; NaN for a group of fewer than 3 items or with constant metric
-        or human values (the groups :func:`correlations` skips).
+        or human values (the groups :func:`correlations` skips). ``"n"`` holds the
+        number of items in each group.
 
     Example:
         >>> r = group_coefficients([1, 2, 3, 1, 2], [1, 2, 3, 2, 1], ["x", "x", "x", "y", "y"])
-        >>> r["spearman"]
-        array([ 1., nan])
+        >>> r["spearman"], r["n"]
+        (array([ 1., nan]), array([3, 2]))
     """
     x = as_vector(metric, "metric")
     y = as_vector(human, "human")
     check_same_length(metric=x, human=y)
-    coefficients, _ = _per_group(x, y, group_index(groups, "groups", x.size))
-    return coefficients
+    group_ids = group_index(groups, "groups", x.size)
+    coefficients, _ = _per_group(x, y, group_ids)
+    return {**coefficients, "n": np.bincount(group_ids)}
 
 
 def _per_group(
@@ -138,7 +208,7 @@ def _per_group(
         x, y = metric[members], human[members]
         # Fewer than 3 items gives r = +-1 by construction; constant values
         # leave r undefined. Neither says anything about ranking quality.
-        if members.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        if members.size < _MIN_GROUP_ITEMS or np.ptp(x) == 0 or np.ptp(y) == 0:
             continue
         used[g] = True
         for method in CORRELATION_METHODS:
@@ -146,16 +216,21 @@ def _per_group(
     return coefficients, used
 
 
-def _group_correlations(
-    metric: np.ndarray, human: np.ndarray, group_ids: np.ndarray
-) -> dict[str, float]:
-    """Fisher-z mean of per-group correlations, skipping undefined groups."""
+def _group_correlations(metric: np.ndarray, human: np.ndarray, group_ids: np.ndarray) -> dict:
+    """Plain mean of per-group correlations, the group sizes, and Pearson's Fisher-z mean."""
     coefficients, used = _per_group(metric, human, group_ids)
-    result = {
-        m: fisher_z_mean(values[used]) if used.any() else float("nan")
-        for m, values in coefficients.items()
+    sizes = np.bincount(group_ids)
+    result = {m: mean_of_defined(values[used]) if used.any() else float("nan") for m, values in coefficients.items()}
+    fisher, n_fisher = group_fisher_z_pearson(np.where(used, coefficients["pearson"], np.nan), sizes)
+    size_counts = np.unique(sizes[used], return_counts=True)
+    return {
+        **result,
+        "pearson_fisher_z": fisher,
+        "n_groups": int(used.sum()),
+        "n_groups_skipped": int((~used).sum()),
+        "n_groups_fisher_z": n_fisher,
+        "group_sizes": {int(size): int(count) for size, count in zip(*size_counts)},
     }
-    return {**result, "n_groups": int(used.sum()), "n_groups_skipped": int((~used).sum())}
 
 
 def _system_correlations(
@@ -176,16 +251,19 @@ def correlations(
     level: str = "sample",
     groups: ArrayLike | None = None,
     systems: ArrayLike | None = None,
-) -> dict[str, float]:
+) -> dict:
     """Pearson, Spearman and Kendall tau-b between metric and human scores.
 
     Levels:
 
     * ``"sample"``: correlate all items directly.
     * ``"group"``: correlate within each group (e.g. all edits of one source and
-      instruction), then average in Fisher-z space (:func:`fisher_z_mean`).
+      instruction), then take the plain mean of the per-group coefficients.
       Groups with fewer than 3 items or constant metric/human values are
-      skipped and counted.
+      skipped and counted. ``"pearson_fisher_z"`` is Pearson's Fisher-z mean over
+      the groups of at least 4 items, weighted by ``n - 3``
+      (:func:`group_fisher_z_pearson`); there is none for Spearman or Kendall
+      (see the module docstring for why).
     * ``"system"``: average metric and human scores per system (editing model),
       then correlate the means.
 
@@ -200,7 +278,9 @@ def correlations(
 
     Returns:
         Dict with ``"pearson"``, ``"spearman"``, ``"kendall"`` and ``"n_items"``;
-        level ``"group"`` adds ``"n_groups"`` (used) and ``"n_groups_skipped"``;
+        level ``"group"`` adds ``"n_groups"`` (used), ``"n_groups_skipped"``,
+        ``"group_sizes"`` (items per group -> how many used groups have that many),
+        ``"pearson_fisher_z"`` and ``"n_groups_fisher_z"`` (the groups it averages);
         level ``"system"`` adds ``"n_systems"``.
 
     Example:
@@ -233,8 +313,10 @@ def inter_rater_ceiling(ratings_by_rater: ArrayLike, method: str = "spearman") -
     """Human-human agreement ceiling by leave-one-rater-out correlation.
 
     Each rater is correlated with the mean of the other raters and the
-    coefficients are averaged in Fisher-z space; raters for whom the correlation
-    is undefined (constant ratings) are skipped. A metric correlated with the
+    coefficients are averaged: in Fisher-z space for Pearson (each coefficient
+    spans all items, so ``n >= 4`` gives z a finite variance), with a plain mean
+    for Spearman and Kendall, or for Pearson over 3 items. Raters for whom the
+    correlation is undefined (constant ratings) are skipped. A metric correlated with the
     mean of *all* raters can exceed this number, because that mean is less noisy
     than the n-1 rater mean used here; read it as a rough ceiling.
 
@@ -244,12 +326,12 @@ def inter_rater_ceiling(ratings_by_rater: ArrayLike, method: str = "spearman") -
         method: ``"pearson"``, ``"spearman"`` or ``"kendall"``.
 
     Returns:
-        Fisher-z mean of the per-rater correlations, NaN if all are undefined.
+        The mean of the per-rater correlations, NaN if all are undefined.
 
     Example:
         >>> ratings = [[1, 2, 3, 4, 5], [2, 1, 3, 5, 4], [3, 1, 2, 4, 5]]
         >>> round(inter_rater_ceiling(ratings), 4)
-        0.8355
+        0.827
     """
     method = _check_method(method)
     ratings = as_matrix(ratings_by_rater, "ratings_by_rater", min_rows=2)
@@ -259,4 +341,8 @@ def inter_rater_ceiling(ratings_by_rater: ArrayLike, method: str = "spearman") -
     others_mean = (ratings.sum(axis=0) - ratings) / (n_raters - 1)
     coefficients = [_correlate(ratings[r], others_mean[r], method) for r in range(n_raters)]
     defined = [c for c in coefficients if np.isfinite(c)]
-    return fisher_z_mean(defined) if defined else float("nan")
+    if not defined:
+        return float("nan")
+    if method == "pearson" and ratings.shape[1] >= FISHER_MIN_ITEMS:
+        return fisher_z_mean(defined)
+    return float(np.mean(defined))

@@ -8,19 +8,33 @@ in ``extra``, and names systems ``system_a`` / ``system_b`` and captions
 - :mod:`.genai_bench`: GenAI-Bench (GenAI-Arena) image-editing votes;
 - :mod:`.bapps`: BAPPS 2AFC folders (LPIPS);
 - :mod:`.nights`: NIGHTS 2AFC triplets (DreamSim);
-- :mod:`.editreward`: EditReward-Data pairs;
-- :mod:`.imagenhub`: ImagenHub's human ratings.
+- :mod:`.editreward`: EditReward-Data pairs (training data);
+- :mod:`.editreward_bench_tiger`: TIGER-AI-Lab's EditReward-Bench (``editreward-bench-tiger``);
+- :mod:`.editscore_bench`: EditScore's EditReward-Bench (``editscore-bench``), another
+  benchmark under the same name;
+- :mod:`.imagenhub`: ImagenHub's human ratings;
+- :mod:`.discedit`: AURORA's DiscEdit (true against contrast instruction).
+
+Loaders of Hugging Face parquet copies write the images inside them to an
+``image_dir`` (:mod:`i2imetric.data.parquet`).
 """
 
 from .bapps import load_bapps_2afc
+from .discedit import load_discedit
 from .editreward import load_editreward
+from .editreward_bench_tiger import load_editreward_bench_tiger
+from .editscore_bench import load_editscore_bench
 from .genai_bench import load_genai_bench_votes
-from .imagenhub import load_imagenhub_ratings, split_aspects
+from .imagenhub import find_imagenhub_tasks, load_imagenhub_ratings, split_aspects
 from .nights import load_nights
 
 __all__ = [
+    "find_imagenhub_tasks",
     "load_bapps_2afc",
+    "load_discedit",
     "load_editreward",
+    "load_editreward_bench_tiger",
+    "load_editscore_bench",
     "load_genai_bench_votes",
     "load_imagenhub_ratings",
     "load_nights",

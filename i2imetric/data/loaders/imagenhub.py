@@ -11,6 +11,7 @@ outputs are ``<root>/<system>/<uid>``, sources ``<root>/input/<uid>``, and
 ``source_global_caption`` and ``target_global_caption``.
 """
 
+import glob
 import json
 import math
 import os
@@ -235,3 +236,59 @@ def _mean_rating(raters: list[Rating]) -> Rating:
         id=f"{first.group}/{first.system}",
         extra={**first.extra, "n_raters": len(raters)},
     )
+
+
+# ---------------------------------------------------------------- a whole copy
+
+IMAGENHUB_EDITING_TASKS = ("Text-Guided_IE", "Mask-Guided_IE", "Subject-Driven_IE")
+
+
+class ImagenHubTask(NamedTuple):
+    """One ImagenHub task in a local copy: its rater TSVs and its results folder."""
+
+    name: str
+    tsv_paths: list[str]
+    image_root: str
+
+
+def find_imagenhub_tasks(root, tasks=IMAGENHUB_EDITING_TASKS) -> list[ImagenHubTask]:
+    """The editing tasks of a local ImagenHub copy that have ratings, each with its images.
+
+    Layout (ImagenHub's repository, plus ImagenMuseum's images):
+    ``<root>/eval/human_ratings/<Task>/<Task>_rater<k>.tsv`` and
+    ``<root>/ImagenHub_<Task>/`` (``<system>/<uid>``, ``input/<uid>``,
+    ``dataset_lookup.json``), as at ``https://chromaica.github.io/Museum/ImagenHub_<Task>/``;
+    ``<root>/Museum/ImagenHub_<Task>/`` is accepted too.
+
+    Args:
+        root: the local copy.
+        tasks: task names to look for; the default are the editing tasks (those with a
+            source image): text-guided, mask-guided and subject-driven editing.
+
+    Returns:
+        The tasks found, in the order given.
+
+    Raises:
+        I2IInputError: no task has ratings, or a task with ratings has no images folder.
+    """
+    root = os.path.abspath(os.fspath(root))
+    found = []
+    for task in tasks:
+        tsvs = sorted(glob.glob(os.path.join(glob.escape(root), "eval", "human_ratings", task, f"{task}_rater*.tsv")))
+        if not tsvs:
+            continue
+        images = [os.path.join(root, prefix, f"ImagenHub_{task}") for prefix in ("", "Museum")]
+        image_root = next((path for path in images if os.path.isdir(path)), None)
+        if image_root is None:
+            raise I2IInputError(
+                f"{root}: ratings for {task} but no {images[0]}; put ImagenMuseum's images of the task there "
+                f"(https://chromaica.github.io/Museum/ImagenHub_{task}/: <system>/<uid>, input/<uid>, "
+                "dataset_lookup.json)"
+            )
+        found.append(ImagenHubTask(task, tsvs, image_root))
+    if not found:
+        raise I2IInputError(
+            f"{root}: no eval/human_ratings/<Task>/<Task>_rater*.tsv for {', '.join(tasks)}; clone "
+            "https://github.com/TIGER-AI-Lab/ImagenHub there and add ImagenMuseum's images"
+        )
+    return found
