@@ -128,3 +128,29 @@ def test_demo_scorer_reproduces_stored_scores():
         stored = json.load(handle)
     assert stored["instruction"] == example.instruction
     torch.testing.assert_close(scores, torch.tensor(stored["scores"]), atol=1e-4, rtol=1e-4)
+
+
+def test_an_uncalibrated_scorer_prints_raw_logits_and_says_there_is_no_calibration(demo):
+    out, rows, printed = demo
+    assert "This scorer has no calibration" in printed
+    assert all(row["calibrated"] is None for row in rows)
+    assert "No calibration" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_calibrated_scorer_prints_and_reports_the_calibrated_score_with_its_meaning(tiny_trained_checkpoint, tmp_path):
+    from i2imetric.models.config import CALIBRATED_MEANING
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        argv = ["demo", "--metric", str(tiny_trained_checkpoint), "--out", str(tmp_path), "--shapes", "1", "--photos", "0"]
+        assert main(argv) == 0
+    printed = printed.getvalue()
+    assert CALIBRATED_MEANING in printed and "no calibration" not in printed
+    rows = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    for row in rows:
+        # The fixture's calibration is sigmoid(0.5 * score + 0.1).
+        assert row["calibrated"] == pytest.approx(float(torch.sigmoid(torch.tensor(0.5 * row["score"] + 0.1))), abs=1e-6)
+        assert f"{row['calibrated']:6.3f}  (raw {row['score']:+8.3f})  {row['system']}" in printed
+        assert f"{row['calibrated']:.3f} ({row['score']:+.3f}) {html.escape(row['system'])}" in page
+    assert html.escape(CALIBRATED_MEANING) in page

@@ -37,3 +37,11 @@ def test_general_vitb16_recipe():
     assert kinds == {"manifest", "canonical_edits"}
     assert all(source.images for source in config.data.sources if source.kind == "canonical_edits")
     assert config.steps % config.checkpoint_every == 0
+
+
+def test_finetune_demo_recipe_starts_from_the_demo_on_a_folder():
+    config = load_train_config("finetune_demo")
+    assert config.init_from == "demo" and config.model is None and config.pretrained is None
+    assert config.bundle_base is True and 0 < config.validation.holdout_fraction < 1
+    folders = [source for source in config.data.sources if source.kind == "grammar"]
+    assert len(folders) == 1 and folders[0].images  # the placeholder a user overrides

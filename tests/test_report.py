@@ -1,6 +1,7 @@
 """The HTML report: one self-contained, well-formed file whose every embedded image decodes."""
 
 import base64
+import html
 import io
 import json
 import re
@@ -138,7 +139,9 @@ def test_every_embedded_image_decodes(full_report):
 
 
 def test_examples_show_heatmaps_and_escape_text(full_report):
-    assert len(re.findall(r"<figcaption>heatmap: red helped, blue hurt \(re-scored [+-]\d+\.\d{3}\)</figcaption>", full_report)) == 6
+    # The metric has a calibration: the re-scored number is shown calibrated, with its raw logit.
+    rescored = r"<figcaption>heatmap: red helped, blue hurt \(re-scored [01]\.\d{3} \([+-]\d+\.\d{3}\)\)</figcaption>"
+    assert len(re.findall(rescored, full_report)) == 6
     assert "edit &lt;b&gt;" in full_report and "edit <b>" not in full_report
     assert "metric − this:" in full_report  # paired tests under each baseline
     assert "l2 is a distance" in full_report
@@ -250,3 +253,53 @@ def test_cli_writes_the_report(bench, capsys):
     page = out.read_text(encoding="utf-8")
     assert "Best 2 by score" in page and "spearman, per item" in page
     embedded_images(parse(page))
+
+
+# ------------------------------------------------------------------ calibrated scores
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def test_eval_results_show_the_calibrated_score_the_header_records(bench, metric, tmp_path):
+    from i2imetric.evaluation.results import read_header
+    from i2imetric.evaluation.runner import evaluate
+    from i2imetric.models.config import CALIBRATED_MEANING
+
+    out = tmp_path / "eval.jsonl"
+    evaluate(metric, bench / "data.jsonl", out=out, baselines=())
+    assert read_header(out)["metric"]["calibration"] == {"slope": 0.5, "intercept": 0.1}
+    page = build_report(out, tmp_path / "r.html", top=12).read_text(encoding="utf-8")
+    rows = [json.loads(line) for line in out.read_text().splitlines()[1:]]
+    for row in rows:
+        # The calibrated number is the metric's own calibrated score, with the raw logit beside it.
+        expected = metric.score(row["source"], row["instruction"], row["output"], calibrated=True)
+        assert f"calibrated {float(expected):.3f} (raw score {row['score']:+.3f})" in page
+    calibrated = np.array([_sigmoid(0.5 * row["score"] + 0.1) for row in rows])
+    assert f"calibrated score: mean {calibrated.mean():.3f}, median {np.median(calibrated):.3f}" in page
+    assert html.escape(CALIBRATED_MEANING) in page
+    assert "raw score (logit): mean" in page and "No calibration" not in page
+
+
+def test_rows_without_a_calibration_show_the_raw_logit_and_say_so(bench):
+    page = build_report(bench / "results.jsonl", bench / "raw.html", top=2).read_text(encoding="utf-8")
+    assert "No calibration: the scorer that made these rows carries none" in page
+    assert "(raw logit; no calibration)" in page and "calibrated score:" not in page
+
+
+def test_a_rows_own_calibrated_field_wins_and_cases_show_it(tmp_path):
+    rows = case_rows()
+    for row in rows:
+        if row["status"] == "ok":
+            row["calibrated"] = round(_sigmoid(row["score"]), 6)
+    page = build_report(rows, tmp_path / "r.html", right_answer="right").read_text(encoding="utf-8")
+    # Candidates: place, calibrated score, (raw logit), system.
+    shown = re.findall(r"<figcaption>(\d)\. ([01]\.\d{3}) \(([+-][\d.]+)\) (\w+)", page)
+    assert shown[:3] == [("1", f"{_sigmoid(0.9):.3f}", "+0.900", "w1"), ("2", f"{_sigmoid(0.5):.3f}", "+0.500", "right"),
+                         ("3", f"{_sigmoid(0.1):.3f}", "+0.100", "w2")]
+    assert "Calibrated score (the number in [0, 1] shown first)" in page
+    # A case without a calibrated score among calibrated ones is named in the note, not guessed.
+    rows[0]["calibrated"] = None
+    page = build_report(rows, tmp_path / "r.html", right_answer="right").read_text(encoding="utf-8")
+    assert "1 of 7 rows have no calibrated score and show the raw one only" in page

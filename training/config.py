@@ -142,13 +142,22 @@ class ValidationConfig:
     # Groups per grammar split (train, heldout_phrasing, heldout_combo, heldout_operation) on
     # the held-out photos; used only when data.sources has a grammar source, 0 leaves them out.
     grammar_count: int = 48
+    # The share of each source folder (canonical_edits / grammar with ``images: FOLDER``) kept
+    # out of training and validated on instead, chosen by file content (training.data.split_folder);
+    # at least one image. Without it a fine-tune would be validated on the bundled photos only.
+    holdout_fraction: float = 0.2
 
 
 @dataclass
 class TrainConfig:
-    model: str = "test-tiny"  # a model config name, see i2imetric.list_models()
+    # A model config name (see i2imetric.list_models()), or null with init_from: the checkpoint's model.
+    model: Optional[str] = "test-tiny"
     model_overrides: dict = field(default_factory=dict)
     pretrained: Union[str, bool, None] = None  # base weights: tag, hf-hub id, local file, or true for the default tag
+    # Start from a trained scorer's weights (base, LoRA, head; not its calibration, which is
+    # refitted) instead of a fresh head: a registered name ("demo"), a checkpoint folder or an
+    # hf-hub: id. Its architecture must be the config's model (see training.train.build_metric).
+    init_from: Optional[str] = None
     output_dir: str = "runs/metric"
     seed: int = 0
     steps: int = 1000
@@ -157,7 +166,11 @@ class TrainConfig:
     log_every: int = 10
     tensorboard: bool = False
     calibrate: bool = True
-    bundle_base: bool = False  # copy a file base into the checkpoint (self-contained, shippable)
+    # Copy a local-file base (the demo's ShapesCLIP, a downloaded .safetensors) into the saved
+    # checkpoint, so the folder loads anywhere; an OpenCLIP tag or hf-hub: base is recorded by
+    # reference either way, which is how another machine fetches it. false records the file's
+    # absolute path instead: a checkpoint that loads on this machine only.
+    bundle_base: bool = True
     optim: OptimConfig = field(default_factory=OptimConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -200,12 +213,15 @@ class PretrainConfig:
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    """Apply ``a.b=value`` strings (values parsed as YAML) to a nested dict, in place."""
+    """Apply ``a.b=value`` strings (values parsed as YAML) to a nested dict, in place.
+
+    A list element is ``data.sources.0.images`` or, as error messages name it, ``data.sources[0].images``.
+    """
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. steps=200 or optim.lr=3e-4")
         dotted, raw = item.split("=", 1)
-        keys = dotted.split(".")
+        keys = re.sub(r"\[(\d+)\]", r".\1", dotted).split(".")
         target = data
         for key in keys[:-1]:
             target = _child(target, key, item)
@@ -329,6 +345,9 @@ def _check_train_values(config: TrainConfig, where: str) -> None:
     for key, value, smallest in at_least:
         if value < smallest:
             raise ConfigError(f"{where}.{key}: {value} is below the smallest allowed value, {smallest}")
+    if not 0 < config.validation.holdout_fraction < 1:
+        raise ConfigError(f"{where}.validation.holdout_fraction: {config.validation.holdout_fraction} must lie "
+                          "strictly between 0 and 1 (the share of each images: folder kept for validation, e.g. 0.2)")
     if not (config.optim.lr > 0 and math.isfinite(config.optim.lr)):
         raise ConfigError(f"{where}.optim.lr: {config.optim.lr} must be a positive number")
     for key, value in (("loss.subscore_weight", config.loss.subscore_weight), ("loss.map_weight", config.loss.map_weight),
@@ -340,6 +359,9 @@ def _check_train_values(config: TrainConfig, where: str) -> None:
     for key, value, allowed in choices:
         if value not in allowed:
             raise ConfigError(f"{where}.{key}: {value!r} is not one of {', '.join(allowed)}")
+    if config.model is None and config.init_from is None:
+        raise ConfigError(f"{where}.model: null takes the model from init_from, which is not set; name a model "
+                          "config (i2imetric models lists them) or set init_from to a scorer, e.g. init_from=demo")
     if not config.data.sources:
         raise ConfigError(f"{where}.data.sources: empty; list at least one source, e.g. [{{kind: shapesworld}}]")
     for index, source in enumerate(config.data.sources):

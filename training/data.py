@@ -7,7 +7,8 @@ on the fly, so no dataset has to be written to disk:
 
 * :class:`ShapesWorldGroups`: procedural scenes with exactly executed object edits;
 * :class:`CanonicalEditGroups`: the 16 canonical edits on crops of real photos, from the
-  bundled photos or any folder of the user's own images;
+  bundled photos or any folder of the user's own images (minus the share of it that
+  :func:`split_folder` holds out for validation);
 * :class:`GrammarEditGroups`: edits sampled from the open-vocabulary edit grammar
   (:mod:`i2imetric.data.synthetic.grammar`, train split and train phrasings only) on the
   same crops, against the grammar's own distractors;
@@ -22,6 +23,7 @@ pure function of ``(seed, step)``, so a resumed run sees exactly the data it wou
 
 from __future__ import annotations
 
+import hashlib
 import random
 import warnings
 from dataclasses import dataclass, field
@@ -50,6 +52,9 @@ __all__ = [
     "GroupMixture",
     "DISTRACTOR_ASPECT",
     "changed_pixels",
+    "FolderSplit",
+    "split_folder",
+    "folder_validation_groups",
 ]
 
 # Which sub-score a distractor kind fails on. "instruction" covers doing the wrong thing,
@@ -142,6 +147,76 @@ class ShapesWorldGroups:
         )
 
 
+@dataclass(frozen=True)
+class FolderSplit:
+    """A folder's images, split into the ones training may use and the ones validation keeps."""
+
+    folder: Path
+    train: list  # paths, sorted
+    heldout: list  # paths, sorted
+
+
+def split_folder(folder: str | Path, holdout_fraction: float) -> FolderSplit:
+    """Hold out a fixed share of a folder's images for validation, chosen by their content.
+
+    Files are grouped by the sha256 of their bytes and the groups ordered by that hash; the
+    first ``max(1, round(holdout_fraction * groups))`` (and never all of them) are held out.
+    So the split is a function of what the images are, not of their names or the order a
+    file system lists them in: renaming or moving files changes nothing, a resumed run sees
+    the same split, and copies of one image never end up on both sides. Adding images can
+    move the boundary; the held-out images are then still never trained on in that run.
+
+    Args:
+        folder: a folder of images (searched recursively, as :func:`i2imetric.io.images.find_images`).
+        holdout_fraction: the share to hold out, in (0, 1).
+
+    Returns:
+        The :class:`FolderSplit`.
+
+    Raises:
+        I2IInputError: no images, or fewer than two distinct ones (one to validate on, one to train on).
+    """
+    folder = Path(folder)
+    paths = find_images(folder)
+    if not paths:
+        raise I2IInputError(f"{folder}: no images found (files PIL can open; hidden ones are skipped)")
+    by_content: dict[str, list] = {}
+    for path in paths:
+        by_content.setdefault(_content_hash(path), []).append(path)
+    if len(by_content) < 2:
+        raise I2IInputError(
+            f"{folder}: {len(paths)} image file(s), {len(by_content)} distinct; training on a folder holds out "
+            f"validation.holdout_fraction ({holdout_fraction}) of its images for validation (at least one) and "
+            "trains on the rest, so it needs at least 2 distinct images: add images to the folder"
+        )
+    hashes = sorted(by_content)
+    held = min(len(hashes) - 1, max(1, round(holdout_fraction * len(hashes))))
+    heldout = sorted(p for h in hashes[:held] for p in by_content[h])
+    train = sorted(p for h in hashes[held:] for p in by_content[h])
+    return FolderSplit(folder, train, heldout)
+
+
+# sha256 by (path, size, mtime): the mixture, the validation sets and the run's summary line
+# each split the same folder, and a large folder should be read once, not three times.
+_HASHES: dict[tuple, str] = {}
+
+
+def _content_hash(path: Path) -> str:
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHES:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        _HASHES[key] = digest.hexdigest()
+    return _HASHES[key]
+
+
+def _load_images(paths, max_side: int) -> list:
+    return [photos.shrink_to(load_image(path), max_side) for path in paths]
+
+
 class _PhotoSource:
     """Where a photo-crop source gets its images: the bundled training photos or a folder."""
 
@@ -150,11 +225,16 @@ class _PhotoSource:
         return cls(photos.training_photos(max_side), **kwargs)
 
     @classmethod
-    def from_folder(cls, folder: str | Path, max_side: int = 256, **kwargs):
-        paths = find_images(folder)
-        if not paths:
-            raise I2IInputError(f"{folder}: no images found (files PIL can open; hidden ones are skipped)")
-        return cls([photos.shrink_to(load_image(path), max_side) for path in paths], **kwargs)
+    def from_folder(cls, folder: str | Path, max_side: int = 256, holdout_fraction: Optional[float] = None, **kwargs):
+        """Every image of ``folder``, or with ``holdout_fraction`` only the training side of
+        :func:`split_folder` (the trainer always passes it, so validation images never train)."""
+        if holdout_fraction is not None:
+            paths = split_folder(folder, holdout_fraction).train
+        else:
+            paths = find_images(folder)
+            if not paths:
+                raise I2IInputError(f"{folder}: no images found (files PIL can open; hidden ones are skipped)")
+        return cls(_load_images(paths, max_side), **kwargs)
 
 
 class CanonicalEditGroups(_PhotoSource):
@@ -499,13 +579,13 @@ def validation_groups(image_size: int, photo_names=photos.HELDOUT_PHOTOS, shapes
         "shapes_heldout_combos": [held_combos.group(start + i) for i in range(shapes_count)],
     }
     if photo_crops > 0:
-        sets["photos_heldout"] = _photo_validation_groups(photo_names, photo_crops, working_size)
+        images = [photos.load_photo(n, max_side=256) for n in photo_names]
+        sets["photos_heldout"] = _photo_validation_groups(images, photo_crops, working_size)
     return sets
 
 
-def _photo_validation_groups(photo_names, photo_crops: int, working_size: int) -> list[PairGroup]:
-    maker = CanonicalEditGroups([photos.load_photo(n, max_side=256) for n in photo_names],
-                                working_size=working_size, crop=False)
+def _photo_validation_groups(images: list, photo_crops: int, working_size: int) -> list[PairGroup]:
+    maker = CanonicalEditGroups(images, working_size=working_size, crop=False)
     rng = random.Random(0)
     groups = []
     for image in maker.images:
@@ -526,15 +606,34 @@ GRAMMAR_VALIDATION_SPLITS = {
 
 
 def grammar_validation_groups(count: int, photo_names=photos.HELDOUT_PHOTOS,
-                              working_size: int = 96) -> dict[str, list[PairGroup]]:
+                              working_size: int = 96, images: Optional[list] = None) -> dict[str, list[PairGroup]]:
     """``count`` grammar groups per split (:data:`GRAMMAR_VALIDATION_SPLITS`) on crops of
-    photos never used in training, the same on every call, so each split is reported apart."""
+    photos never used in training (the bundled held-out photos, or ``images`` when given),
+    the same on every call, so each split is reported apart."""
     if count <= 0:
         return {}
-    images = [photos.load_photo(n, max_side=256) for n in photo_names]
+    if images is None:
+        images = [photos.load_photo(n, max_side=256) for n in photo_names]
     sets = {}
     for name, split in GRAMMAR_VALIDATION_SPLITS.items():
         maker = GrammarEditGroups(images, working_size=working_size, split=split)
         rng = random.Random(f"grammar-validation/{split}")
         sets[name] = [maker.sample(rng) for _ in range(count)]
     return sets
+
+
+def folder_validation_groups(split: FolderSplit, kind: str, label: str, *, photo_crops: int = 1,
+                             grammar_count: int = 48, working_size: int = 96) -> dict[str, list[PairGroup]]:
+    """The validation sets of a folder source, on its held-out images only.
+
+    Named as the bundled sets with ``@label`` added (``photos_heldout@my_photos``,
+    ``grammar_train@my_photos``, ``grammar_heldout_phrasing@my_photos``, ...), so the summary
+    lists the user's domain next to the bundled photos. A ``canonical_edits`` source gets the
+    canonical-edit set (as ``photos_heldout``), a ``grammar`` source one set per grammar split.
+    """
+    images = _load_images(split.heldout, 256)
+    if kind == "canonical_edits":
+        sets = {"photos_heldout": _photo_validation_groups(images, photo_crops, working_size)} if photo_crops > 0 else {}
+    else:
+        sets = grammar_validation_groups(grammar_count, working_size=working_size, images=images)
+    return {f"{name}@{label}": groups for name, groups in sets.items()}

@@ -17,6 +17,7 @@ same data, optimizer state and RNG.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import time
@@ -32,7 +33,7 @@ from safetensors import SafetensorError
 from tqdm import tqdm
 
 import i2imetric
-from i2imetric.errors import ConfigError, I2IError
+from i2imetric.errors import ConfigError, I2IError, I2IInputError
 from i2imetric.models.config import get_model_config
 from i2imetric.models.metric import SUBSCORE_NAMES, I2IMetric
 
@@ -45,7 +46,9 @@ from .data import (
     PairGroup,
     RatingGroups,
     ShapesWorldGroups,
+    folder_validation_groups,
     grammar_validation_groups,
+    split_folder,
     validation_groups,
 )
 from .losses import bradley_terry_loss, hinge_loss, patch_map_loss, patch_map_targets
@@ -235,11 +238,34 @@ def build_mixture(config: TrainConfig) -> GroupMixture:
     """
     sources = []
     for index, spec in enumerate(config.data.sources):
-        try:
-            sources.append(_build_source(spec, config.data))
-        except I2IError as exc:
-            raise type(exc)(f"data.sources[{index}] ({spec.kind}): {exc}") from exc
+        with _naming_source(index, spec):
+            if spec.kind in PHOTO_KINDS and spec.images and not Path(spec.images).is_dir():
+                # The shipped fine-tune configs hold a placeholder folder: say which key to set.
+                raise I2IInputError(f"images: {spec.images}: no such folder; give your folder of images with "
+                                    f"data.sources[{index}].images=/your/images")
+            sources.append(_build_source(spec, config))
     return GroupMixture(sources, [spec.weight for spec in config.data.sources], seed=config.seed)
+
+
+@contextlib.contextmanager
+def _naming_source(index: int, spec):
+    """Prefix an error with the config entry (``data.sources[1] (manifest)``): several may look alike."""
+    try:
+        yield
+    except I2IError as exc:
+        raise type(exc)(f"data.sources[{index}] ({spec.kind}): {exc}") from exc
+
+
+def _folder_sources(config: TrainConfig) -> list[tuple[int, object, str]]:
+    """``(index, source, label)`` of every photo source with its own folder; the label names its
+    validation sets (the folder's name, with the source index added where two folders share one)."""
+    found = [(i, s, Path(s.images).resolve()) for i, s in enumerate(config.data.sources)
+             if s.kind in PHOTO_KINDS and s.images]
+    folders_by_name: dict[str, set] = {}
+    for _, _, folder in found:
+        folders_by_name.setdefault(folder.name, set()).add(folder)
+    return [(i, s, folder.name if len(folders_by_name[folder.name]) == 1 else f"{folder.name}#{i}")
+            for i, s, folder in found]
 
 
 def build_validation_sets(config: TrainConfig) -> dict[str, list[PairGroup]]:
@@ -248,26 +274,49 @@ def build_validation_sets(config: TrainConfig) -> dict[str, list[PairGroup]]:
     Always the ShapesWorld and canonical-photo sets; with a ``grammar`` source in the data,
     also one set per grammar split on the held-out photos (``grammar_train``,
     ``grammar_heldout_phrasing``, ``grammar_heldout_combo``, ``grammar_heldout_operation``),
-    each reported on its own line of the validation summary.
+    each reported on its own line of the validation summary. A photo source with its own
+    folder (``images: FOLDER``) adds the same sets on the share of that folder held out of
+    training (``validation.holdout_fraction``), named ``<set>@<folder name>``.
     """
     sets = validation_groups(config.data.image_size, shapes_count=config.validation.shapes_count,
                              photo_crops=config.validation.photo_crops, working_size=config.data.working_size)
     if any(source.kind == "grammar" for source in config.data.sources):
         sets.update(grammar_validation_groups(config.validation.grammar_count, working_size=config.data.working_size))
+    for index, source, label in _folder_sources(config):
+        with _naming_source(index, source):
+            split = split_folder(source.images, config.validation.holdout_fraction)
+            sets.update(folder_validation_groups(
+                split, source.kind, label, photo_crops=config.validation.photo_crops,
+                grammar_count=config.validation.grammar_count, working_size=config.data.working_size))
     return sets
 
 
-def _build_source(spec, data):
+def describe_folder_splits(config: TrainConfig) -> list[str]:
+    """One line per source folder: how many of its images train and how many validate."""
+    lines = []
+    for index, source, label in _folder_sources(config):
+        with _naming_source(index, source):
+            split = split_folder(source.images, config.validation.holdout_fraction)
+        lines.append(f"data.sources[{index}] ({source.kind}): {source.images}: training on {len(split.train)} images, "
+                     f"{len(split.heldout)} held out for validation (validation.holdout_fraction "
+                     f"{config.validation.holdout_fraction}; sets named *@{label})")
+    return lines
+
+
+PHOTO_KINDS = ("canonical_edits", "grammar")  # the sources that take ``images: FOLDER``
+
+
+def _build_source(spec, config: TrainConfig):
+    data = config.data
     if spec.kind == "shapesworld":
         return ShapesWorldGroups(data.image_size, split="train")
-    if spec.kind == "canonical_edits":
+    if spec.kind in PHOTO_KINDS:
+        groups = CanonicalEditGroups if spec.kind == "canonical_edits" else GrammarEditGroups
         if spec.images:
-            return CanonicalEditGroups.from_folder(spec.images, working_size=data.working_size)
-        return CanonicalEditGroups.from_bundled_photos(working_size=data.working_size)
-    if spec.kind == "grammar":
-        if spec.images:
-            return GrammarEditGroups.from_folder(spec.images, working_size=data.working_size)
-        return GrammarEditGroups.from_bundled_photos(working_size=data.working_size)
+            # Only the training side of the folder: its held-out share is validated on instead.
+            return groups.from_folder(spec.images, working_size=data.working_size,
+                                      holdout_fraction=config.validation.holdout_fraction)
+        return groups.from_bundled_photos(working_size=data.working_size)
     if spec.kind == "ratings":
         return RatingGroups(spec.path, working_size=data.working_size)
     return ManifestGroups(spec.path, working_size=data.working_size)
@@ -276,11 +325,16 @@ def _build_source(spec, data):
 def build_metric(config: TrainConfig) -> I2IMetric:
     """The metric to train, with a bad model setting reported as a ConfigError naming its key.
 
+    A fresh head on the configured base, or with ``init_from`` a trained scorer's weights
+    (see :func:`metric_from_checkpoint`).
+
     Raises:
         ConfigError: a ``model_overrides`` value of the wrong type, or settings the model
             builder rejects with a plain ValueError (torch's ``nn.Dropout`` refuses ``head.dropout: 2``,
             peft a LoRA setting the library does not check itself).
     """
+    if config.init_from is not None:
+        return metric_from_checkpoint(config)
     overrides = config.model_overrides
     # Types first: torch and peft meet e.g. a string head width with a TypeError deep inside.
     check_field_types(get_model_config(config.model, **overrides), "model_overrides", only=overrides)
@@ -291,6 +345,106 @@ def build_metric(config: TrainConfig) -> I2IMetric:
     except (ValueError, SafetensorError) as exc:
         raise ConfigError(f"model={config.model!r} with model_overrides={overrides} and "
                           f"pretrained={config.pretrained!r}: rejected when building the model: {exc}") from exc
+
+
+# What describes a checkpoint but does not build it: a checkpoint of "shapesclip" with
+# another description is the same architecture.
+_NOT_ARCHITECTURE = ("name", "description")
+
+
+def metric_from_checkpoint(config: TrainConfig) -> I2IMetric:
+    """The scorer ``init_from`` names, unmerged and ready to train, without its calibration.
+
+    The architecture is the checkpoint's. With ``model: null`` it is simply taken; with a
+    model named, that model (with ``model_overrides``) must build the same architecture, or
+    the weights would not fit it (or, for settings such as ``trainable`` or the prior, would
+    silently mean something else). ``pretrained`` must be null or name the checkpoint's own
+    base. The calibration is dropped: it maps the old scorer's logits, and the run fits a
+    new one at the end (``calibrate``).
+
+    Raises:
+        ConfigError: ``init_from`` names no scorer, or the config's model or base differ
+            from the checkpoint's; the message names both and the fix.
+    """
+    from i2imetric.hub.pretrained import checkpoint_folder
+
+    try:
+        folder = checkpoint_folder(config.init_from)
+        metric = I2IMetric.from_pretrained(folder, merge_adapters=False)
+    except I2IError as exc:
+        raise type(exc)(f"init_from={config.init_from!r}: {exc}") from exc
+    stored = metric.config.to_dict()
+    if config.model is None:
+        wanted, named = _merged(stored, config.model_overrides), f"{stored['name']!r} (the checkpoint's, model: null)"
+    else:
+        check_field_types(get_model_config(config.model, **config.model_overrides), "model_overrides",
+                          only=config.model_overrides)
+        wanted, named = get_model_config(config.model, **config.model_overrides).to_dict(), repr(config.model)
+    if config.model_overrides:
+        named += f" with model_overrides {config.model_overrides}"
+    differences = [key for key in _dotted_differences(stored, wanted) if key.split(".")[0] not in _NOT_ARCHITECTURE]
+    if differences:
+        shown = "; ".join(f"{key}: checkpoint {_short(_at(stored, key))}, config {_short(_at(wanted, key))}"
+                          for key in differences[:4])
+        more = f" (and {len(differences) - 4} more)" if len(differences) > 4 else ""
+        fix = "model=null" + (" pretrained=null" if config.pretrained is not None else "")
+        fix += " and no model_overrides" if config.model_overrides else ""
+        raise ConfigError(
+            f"init_from={config.init_from!r} ({folder}) holds a {stored['name']!r} scorer, but the config's model "
+            f"{named} is another architecture: {shown}{more}. Its weights cannot start that model: set {fix} to "
+            "train the checkpoint's own architecture, or init_from a scorer of this model"
+        )
+    _check_same_base(config, metric, folder)
+    metric.calibration = None
+    return metric
+
+
+def _check_same_base(config: TrainConfig, metric: I2IMetric, folder: Path) -> None:
+    """``pretrained`` beside ``init_from`` must name the checkpoint's own base (or be null)."""
+    from i2imetric.hub.weights import sha256_file
+
+    wanted, source = config.pretrained, metric.base_source
+    if wanted is None:
+        return
+    if wanted is True:
+        wanted = metric.config.base.default_pretrained
+    same = False
+    if source.kind in ("open_clip", "hf-hub"):
+        same = wanted == source.ref
+    elif source.kind == "file" and isinstance(wanted, str) and Path(wanted).expanduser().is_file():
+        same = sha256_file(Path(wanted).expanduser()) == source.sha256
+    if not same:
+        recorded = f"{source.kind} {source.ref}" if source.ref else source.kind
+        raise ConfigError(
+            f"pretrained={config.pretrained!r}: with init_from={config.init_from!r} the base weights are the "
+            f"checkpoint's ({recorded}, recorded in {folder}); set pretrained=null to use them"
+        )
+
+
+def _merged(base: dict, overrides: dict) -> dict:
+    """``overrides`` deep-merged into a copy of ``base``, as model_overrides merge into a model config."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        merged[key] = _merged(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return merged
+
+
+def _dotted_differences(a, b, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = sorted(set(a) | set(b))
+        return [d for key in keys for d in _dotted_differences(a.get(key), b.get(key), f"{prefix}{key}.")]
+    return [] if a == b else [prefix.rstrip(".")]
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _at(data: dict, dotted: str):
+    for key in dotted.split("."):
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
 
 
 def _check_state_support(accelerator: Accelerator) -> None:
@@ -320,6 +474,9 @@ def train(config: TrainConfig, stop_after_step: Optional[int] = None) -> TrainRe
     _check_state_support(accelerator)
     set_seed(config.seed)
     metric = build_metric(config)
+    if metric.base_source.kind == "file" and not config.bundle_base:
+        accelerator.print(f"note: bundle_base is false, so {output_dir / BEST_DIR} will name its base by path "
+                          f"({metric.base_source.ref}) and load on this machine only; bundle_base=true copies it in")
     metric.train()
     trainable = [p for p in metric.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.optim.lr, weight_decay=config.optim.weight_decay)
@@ -345,6 +502,8 @@ def train(config: TrainConfig, stop_after_step: Optional[int] = None) -> TrainRe
     patch_coverage = (lambda mask: metric.clip.preprocess.patch_coverage(mask, grid)) if config.loss.map_weight > 0 else None
     mixture = build_mixture(config)
     validation_sets = build_validation_sets(config)
+    for line in describe_folder_splits(config):
+        accelerator.print(line)
     log = _JsonlLog(output_dir / LOG_FILE, accelerator.is_main_process)
     started, last_validation = time.time(), {}
     bar = tqdm(range(progress.step, config.steps), initial=progress.step, total=config.steps, desc="train",

@@ -4,7 +4,9 @@ Each case is a source image and an instruction with its right answer and every k
 wrong answer (held-out ShapesWorld scenes, and canonical edits of bundled photos that were
 kept out of training). The scorer never sees which candidate is right: it scores each
 (source, instruction, candidate) triplet from pixels and text alone, and the table shows
-where the right answer landed.
+where the right answer landed. Each candidate's score is printed calibrated, in [0, 1],
+with its raw logit beside it, when the scorer carries a calibration (the shipped demo
+does); otherwise the raw logit, and a line saying there is no calibration.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def run_demo(metric_name: str = "demo", out: str | Path = DEFAULT_OUT, shapes: i
     started = time.time()
     out = Path(out)
     metric = metric_from_argument(metric_name)
+    print(_scale_line(metric.calibration is not None))
     rows = []
     for case in build_cases(shapes, photo_edits):
         case_rows = _score_case(metric, case, out / case.name)
@@ -129,6 +132,7 @@ def _score_case(metric, case: DemoCase, case_dir: Path) -> list[dict]:
                 "status": "ok",
                 "error": None,
                 "score": explanation.score,
+                "calibrated": explanation.calibrated,  # None without a calibration; the report shows it
                 "subscores": explanation.subscores,
                 "baselines": {},
                 "case": case.name,
@@ -145,11 +149,25 @@ def _write_results(path: Path, rows: list[dict]) -> Path:
     return path
 
 
+def _scale_line(calibrated: bool) -> str:
+    """What the printed numbers are, said once before the cases."""
+    from ..models.config import CALIBRATED_MEANING
+
+    if calibrated:
+        return f"Scores: calibrated, in [0, 1]: {CALIBRATED_MEANING}; the raw logit follows in brackets."
+    return ("Scores: raw logits (higher is better; only their order within a case means something). "
+            "This scorer has no calibration, so there is no [0, 1] score.")
+
+
 def _print_case(ranking) -> None:
     print(f"\n{ranking.case}: \"{ranking.instruction}\"")
     for place, row in enumerate(ranking.ranked, start=1):
         marker = "  <- the right answer" if row["system"] == RIGHT else ""
-        print(f"  {place}. {row['score']:+8.3f}  {row['system']}{marker}")
+        if row.get("calibrated") is None:
+            shown = f"{row['score']:+8.3f}"
+        else:
+            shown = f"{row['calibrated']:6.3f}  (raw {row['score']:+8.3f})"
+        print(f"  {place}. {shown}  {row['system']}{marker}")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

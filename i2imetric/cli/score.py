@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         width = max(len(name) for name in explanation.subscores) + 2  # at least one space before the sign
         if explanation.calibrated is not None:
             print(f"{'calibrated':<{width + 2}}{explanation.calibrated:.3f}  ({CALIBRATED_MEANING})")
+        else:
+            print(f"{'calibrated':<{width + 2}}none  (this scorer has no calibration: only the raw score below)")
         print(f"{'score':<{width + 2}}{explanation.score:+.4f}  (raw logit, higher is better)")
         for name, value in explanation.subscores.items():
             print(f"  {name:<{width}}{value:+.4f}")

@@ -11,7 +11,8 @@ Every result file says what made it, so a resume never mixes results of two setu
 A JSONL file (result or shard) starts with one header line::
 
     {"i2imetric_results": 1, "status": "header",
-     "metric": {"name": "demo", "config_sha256": "...", "weights_sha256": "...", "version": "0.1.0"},
+     "metric": {"name": "demo", "config_sha256": "...", "weights_sha256": "...", "version": "0.1.0",
+                "calibration": {"slope": 0.12, "intercept": 1.2}},
      "baselines": ["clip_t", "l2"], "baseline_settings": {"pixel_max_side": 1024},
      "manifest": {"path": "/abs/bench.jsonl", "sha256": "..."}}
 

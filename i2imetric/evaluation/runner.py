@@ -232,7 +232,10 @@ def metric_identity(metric: I2IMetric, name: Optional[str] = None) -> dict:
         a checkpoint defines (name, dtype, shape and bytes of every trainable tensor, and
         where the frozen base came from, a file by its sha256), so any change of LoRA,
         head or base changes it, while loading the same checkpoint again, or folding its
-        LoRA into the base for inference, does not; ``version`` of i2imetric.
+        LoRA into the base for inference, does not; ``version`` of i2imetric;
+        ``calibration``, its Platt ``slope`` and ``intercept`` (None without one), so a
+        reader of the rows (the HTML report) can show the calibrated score next to the
+        raw one. Resuming does not compare it: it maps scores, it does not change them.
     """
     name = name or metric.config.name
     if os.path.isdir(name):
@@ -255,6 +258,7 @@ def metric_identity(metric: I2IMetric, name: Optional[str] = None) -> dict:
         "config_sha256": hashlib.sha256(config.encode()).hexdigest(),
         "weights_sha256": weights.hexdigest(),
         "version": __version__,
+        "calibration": vars(metric.calibration).copy() if metric.calibration is not None else None,
     }
 
 

@@ -128,7 +128,9 @@ def _save(metric: I2IMetric, folder: str | Path, card: Optional[str], bundle_bas
     save_file(trainable_tensors(metric), str(folder / WEIGHTS_NAME))
     base_source = metric.base_source
     if bundle_base and base_source.kind == "file":
-        base_source = _copy_base_file(base_source, folder / BASE_NAME)
+        # Under its own kind of name: a .pt base copied to base.safetensors would be read as safetensors.
+        suffix = Path(base_source.ref).suffix.lower()
+        base_source = _copy_base_file(base_source, folder / ("base" + suffix if suffix != ".safetensors" else BASE_NAME))
     base_source = _relative_if_inside(_bundle_if_needed(base_source, metric.clip.model, folder / BASE_NAME, metric), folder)
     timm_source = metric.timm_source
     if metric.timm is not None:

@@ -23,6 +23,13 @@ as the demo prints them), then each case's candidates best first. A wrong answer
 ties the right one ranks above it and is not beaten. A candidate's heatmap is the PNG its
 row names in ``heatmap`` (the demo draws them as it scores), else drawn with ``metric``.
 
+Scores are shown calibrated where the scorer has a calibration: a row's own
+``calibrated`` field (``i2imetric demo`` writes one), else the Platt calibration that the
+results header records of the metric (``i2imetric eval`` writes it), as a number in [0, 1]
+with its raw logit beside it; the summary says once what the calibrated number means
+(:data:`~i2imetric.models.config.CALIBRATED_MEANING`). Without either, the raw logit is
+shown and the summary says that the scorer has no calibration.
+
 Image paths: a result row names its images by absolute path, as ``i2imetric eval`` and
 ``i2imetric demo`` write them. A relative path (a hand-written file) is read from the
 results file's folder, never from the working folder, so the report reads the same
@@ -46,10 +53,11 @@ from matplotlib.figure import Figure
 from PIL import Image, ImageOps
 
 from .._numbers import real_or_nan
-from ..errors import I2IInputError
+from ..errors import I2IInputError, ResultsError
+from ..evaluation.results import read_header
 from ..io.images import load_image
 from ..meta_eval import METRIC, MetaEvalResult, format_comparison, load_labels, meta_evaluate, read_results
-from ..models.config import SUBSCORE_NAMES
+from ..models.config import CALIBRATED_MEANING, SUBSCORE_NAMES
 from .heatmap import heatmap_overlay
 
 __all__ = ["CaseRanking", "build_report", "rank_cases"]
@@ -112,9 +120,12 @@ def build_report(
     Returns:
         The path of the written file.
     """
-    rows = read_results(results) if isinstance(results, (str, os.PathLike)) else list(results)
-    title = os.path.basename(os.fspath(results)) if isinstance(results, (str, os.PathLike)) else "results"
-    scored = [row for row in rows if _is_scored(row)]
+    from_file = isinstance(results, (str, os.PathLike))
+    rows = read_results(results) if from_file else list(results)
+    title = os.path.basename(os.fspath(results)) if from_file else "results"
+    calibration = _header_calibration(Path(results)) if from_file else None
+    # Copies: rows passed in memory belong to the caller.
+    scored = [{**row, "calibrated": _calibrated(row, calibration)} for row in rows if _is_scored(row)]
     triplets = _triplets_by_id(data)
     if right_answer is None:
         sections = [_summary_section(rows, scored), _distribution_section(scored)]
@@ -151,12 +162,32 @@ def _summary_section(rows: list[dict], scored: list[dict], pooled: bool = True) 
         f"systems: {', '.join(systems) if systems else 'none named'}",
         f"baselines: {', '.join(baselines) if baselines else 'none'}",
     ]
+    calibrated = np.array([row["calibrated"] for row in scored if row["calibrated"] is not None])
+    if calibrated.size and pooled:
+        share = "" if calibrated.size == len(scored) else f" ({calibrated.size} of {len(scored)} rows)"
+        items.append(f"calibrated score: mean {calibrated.mean():.3f}, median {np.median(calibrated):.3f}, "
+                     f"range [{calibrated.min():.3f}, {calibrated.max():.3f}]{share}")
     if scored and pooled:
         scores = np.array([row["score"] for row in scored])
-        items.append(f"score: mean {scores.mean():.3f}, median {np.median(scores):.3f}, range [{scores.min():.3f}, {scores.max():.3f}]")
+        items.append(f"raw score (logit): mean {scores.mean():.3f}, median {np.median(scores):.3f}, "
+                     f"range [{scores.min():.3f}, {scores.max():.3f}]")
     items += [f"failed {count}x: {reason}" for reason, count in failures.most_common(5)]
     listing = "".join(f"<li>{html.escape(item)}</li>" for item in items)
-    return f'<section id="summary"><h2>Summary</h2><ul>{listing}</ul></section>'
+    note = f'<p class="note">{html.escape(_scale_note(calibrated.size, len(scored)))}</p>' if scored else ""
+    return f'<section id="summary"><h2>Summary</h2><ul>{listing}</ul>{note}</section>'
+
+
+def _scale_note(calibrated: int, scored: int) -> str:
+    """What the numbers shown for each row are, said once rather than on every row."""
+    raw = ("The raw score is a logit: higher is better, and a difference of d between two outputs for the "
+           "same source and instruction is a log-odds: the first is preferred with odds e**d.")
+    if not calibrated:
+        return (f"No calibration: the scorer that made these rows carries none, so only raw scores are shown. {raw} "
+                "Training fits one (calibrate: true); metric.score(..., calibrated=True) applies it.")
+    note = f"Calibrated score (the number in [0, 1] shown first): {CALIBRATED_MEANING}. {raw}"
+    if calibrated < scored:
+        note += f" {scored - calibrated} of {scored} rows have no calibrated score and show the raw one only."
+    return note
 
 
 def _distribution_section(scored: list[dict]) -> str:
@@ -180,7 +211,7 @@ def _score_figure(scored: list[dict]) -> Figure:
         ((name, scores),) = by_system.items()
         axes.hist(scores, bins=min(40, max(5, len(scores) // 4)), color="#4c72b0")
         axes.set_title(f"metric score, {name} (n={len(scores)})")
-        axes.set_xlabel("score")
+        axes.set_xlabel("raw score (logit)")
         axes.set_ylabel("rows")
     else:
         names = sorted(by_system, key=lambda name: np.median(by_system[name]), reverse=True)
@@ -188,7 +219,7 @@ def _score_figure(scored: list[dict]) -> Figure:
         labels = [f"{name}\n(n={len(by_system[name])})" for name in names]
         axes.set_xticks(range(1, len(names) + 1), labels, rotation=30 if len(names) > 6 else 0, fontsize=8)
         axes.set_title("metric score per system, best median first (higher is better)")
-        axes.set_ylabel("score")
+        axes.set_ylabel("raw score (logit)")
     figure.tight_layout()
     return figure
 
@@ -298,7 +329,7 @@ def _caption(row: dict, instruction: str | None) -> str:
     subscores = ", ".join(f"{name} {real_or_nan(value):+.3f}" for name, value in (row.get("subscores") or {}).items())
     baselines = ", ".join(f"{name} {real_or_nan(value):.3f}" for name, value in (row.get("baselines") or {}).items())
     lines = [
-        f"<b>score {row['score']:+.3f}</b> &nbsp; <code>{html.escape(str(row.get('id')))}</code>"
+        f"<b>{html.escape(_score_text(row))}</b> &nbsp; <code>{html.escape(str(row.get('id')))}</code>"
         + (f" &nbsp; system {html.escape(str(row['system']))}" if row.get("system") else ""),
         f"instruction: “{html.escape(instruction)}”" if instruction else "instruction: (none)",
         f"sub-scores: {html.escape(subscores)}" if subscores else "",
@@ -331,19 +362,23 @@ def _thumbnail_img(path: str, name: str, size: int) -> str:
 def _heatmap_figure(metric, source: str, instruction: str, output: str) -> str:
     # The given metric re-scores the triplet; showing its score exposes a mismatch with
     # the results when they came from another metric.
-    image, score = _heatmap(metric, source, instruction, output, THUMBNAIL_PX)
-    caption = f"heatmap: red helped, blue hurt (re-scored {score:+.3f})" if score is not None else "heatmap"
+    image, explanation = _heatmap(metric, source, instruction, output, THUMBNAIL_PX)
+    if explanation is None:
+        caption = "heatmap"
+    else:
+        rescored = _score_text({"score": explanation.score, "calibrated": explanation.calibrated}, short=True)
+        caption = f"heatmap: red helped, blue hurt (re-scored {rescored})"
     return f"<figure>{image}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
 
-def _heatmap(metric, source: str, instruction: str, output: str, size: int) -> tuple[str, float | None]:
-    """The heatmap of a triplet as an embedded image, and the metric's score of it (None on failure)."""
+def _heatmap(metric, source: str, instruction: str, output: str, size: int) -> tuple[str, object]:
+    """The heatmap of a triplet as an embedded image, and the metric's explanation of it (None on failure)."""
     try:
         explanation = metric.explain(source, instruction, output)
         overlay = heatmap_overlay(explanation.patch_map, output)
     except I2IInputError as problem:
         return _missing(f"heatmap failed: {problem}"), None
-    return _img(_png(_thumbnail(overlay, size)), "", "heatmap: red helped, blue hurt"), explanation.score
+    return _img(_png(_thumbnail(overlay, size)), "", "heatmap: red helped, blue hurt"), explanation
 
 
 def _missing(text: str) -> str:
@@ -517,7 +552,7 @@ def _case(ranking: CaseRanking, triplets: dict[str, tuple], metric) -> str:
 def _candidate(place: int, row: dict, right_answer: str, triplets: dict[str, tuple], metric) -> str:
     source, instruction, output = _images_of(row, triplets)
     is_right = row.get("system") == right_answer
-    caption = f"{place}. {row['score']:+.3f} {row.get('system')}" + (" ← the right answer" if is_right else "")
+    caption = f"{place}. {_score_text(row, short=True)} {row.get('system')}" + (" ← the right answer" if is_right else "")
     if output is None:
         images = "<div class='missing'>no image path in this row; pass the scored manifest (--data)</div>"
     else:
@@ -533,6 +568,42 @@ def _candidate(place: int, row: dict, right_answer: str, triplets: dict[str, tup
 # --------------------------------------------------------------------------
 # Rows, images, HTML
 # --------------------------------------------------------------------------
+
+
+def _score_text(row: dict, short: bool = False) -> str:
+    """A row's score as shown: calibrated first when it has one, its raw logit always."""
+    raw = f"{row['score']:+.3f}"
+    if row.get("calibrated") is None:
+        return raw if short else f"score {raw} (raw logit; no calibration)"
+    return f"{row['calibrated']:.3f} ({raw})" if short else f"calibrated {row['calibrated']:.3f} (raw score {raw})"
+
+
+def _header_calibration(path: Path):
+    """The Platt calibration the results header records of the metric, or None.
+
+    A malformed entry counts as none: the report then shows raw scores, which are always right.
+    """
+    try:
+        header = read_header(path)
+    except ResultsError:
+        return None
+    calibration = ((header or {}).get("metric") or {}).get("calibration")
+    if not isinstance(calibration, dict):
+        return None
+    slope, intercept = real_or_nan(calibration.get("slope")), real_or_nan(calibration.get("intercept"))
+    return (slope, intercept) if math.isfinite(slope) and math.isfinite(intercept) else None
+
+
+def _calibrated(row: dict, calibration) -> float | None:
+    """The row's own calibrated score (the demo writes one), else the header's calibration applied to its score."""
+    own = real_or_nan(row.get("calibrated"))
+    if math.isfinite(own) and 0.0 <= own <= 1.0:
+        return own
+    if calibration is None:
+        return None
+    slope, intercept = calibration
+    # The same formula as i2imetric.models.outputs.Calibration, without importing torch here.
+    return 1.0 / (1.0 + math.exp(-min(700.0, max(-700.0, slope * row["score"] + intercept))))
 
 
 def _is_scored(row: dict) -> bool:
