@@ -39,6 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="test-tiny, batches 2 and 4, 2 steps: a smoke test")
     parser.add_argument("--json", action="store_true", help="end with one JSON list of every row")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="also measure each dtype with metric.optimize_for_inference(channels_last=True)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also measure each dtype with metric.optimize_for_inference(compile=True)")
     args = parser.parse_args(argv)
     if args.quick:
         args.models, args.batch_sizes, args.steps, args.warmup = ["test-tiny"], [2, 4], 2, 1
@@ -52,12 +56,14 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(model: str, batch: int, dtype: torch.dtype, device: torch.device, steps: int, warmup: int) -> dict:
+def measure(model: str, batch: int, dtype: torch.dtype, device: torch.device, steps: int, warmup: int,
+            options: dict | None = None) -> dict:
     import i2imetric
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "random weights": intended here
         metric = i2imetric.create_metric(model, device=str(device), dtype=dtype).merge_adapters()
+    metric.optimize_for_inference(**(options or {}))
     clip_preprocess, timm_preprocess = metric.image_preprocessors()
     generator = torch.Generator().manual_seed(0)
 
@@ -93,7 +99,7 @@ def measure(model: str, batch: int, dtype: torch.dtype, device: torch.device, st
     return {
         "model": model,
         "batch": batch,
-        "dtype": str(dtype).removeprefix("torch."),
+        "dtype": str(dtype).removeprefix("torch.") + "".join(f"+{k}" for k, on in (options or {}).items() if on),
         "triplets_per_s": steps * batch / seconds,
         "peak_mb": peak,
     }
@@ -115,26 +121,29 @@ def main(argv=None) -> int:
     else:
         print(f"device: {device} (figures are a smoke test, not a benchmark), torch {torch.__version__}")
     rows = []
-    print(f"{'model':<16}{'batch':>6}  {'dtype':<9}{'triplets/s':>11}{'x fp32':>8}{'peak MB':>10}{'x fp32':>8}")
+    print(f"{'model':<16}{'batch':>6}  {'dtype':<24}{'triplets/s':>11}{'x fp32':>8}{'peak MB':>10}{'x fp32':>8}")
     for model in args.models:
         for batch in args.batch_sizes:
             reference = None
+            variants = [{}] + [{key: True} for key, on in (("channels_last", args.channels_last),
+                                                          ("compile", args.compile)) if on]
             for name in args.dtypes:
-                row = measure(model, batch, DTYPES[name], device, args.steps, args.warmup)
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()  # the metric was freed on return; start the next one clean
-                if name == "float32":
-                    reference = row
-                row["speed_ratio"] = row["triplets_per_s"] / reference["triplets_per_s"]
-                row["memory_ratio"] = row["peak_mb"] / reference["peak_mb"] if row["peak_mb"] else None
-                rows.append(row)
-                peak = f"{row['peak_mb']:10.0f}" if row["peak_mb"] is not None else f"{'-':>10}"
-                memory = f"{row['memory_ratio']:8.2f}" if row["memory_ratio"] is not None else f"{'-':>8}"
-                print(
-                    f"{model:<16}{batch:>6}  {row['dtype']:<9}{row['triplets_per_s']:11.1f}"
-                    f"{row['speed_ratio']:8.2f}{peak}{memory}",
-                    flush=True,
-                )
+                for options in variants:
+                    row = measure(model, batch, DTYPES[name], device, args.steps, args.warmup, options)
+                    if device.type == "cuda":
+                        torch.cuda.empty_cache()  # the metric was freed on return; start the next one clean
+                    if name == "float32" and not options:
+                        reference = row  # plain float32: the reference of every ratio
+                    row["speed_ratio"] = row["triplets_per_s"] / reference["triplets_per_s"]
+                    row["memory_ratio"] = row["peak_mb"] / reference["peak_mb"] if row["peak_mb"] else None
+                    rows.append(row)
+                    peak = f"{row['peak_mb']:10.0f}" if row["peak_mb"] is not None else f"{'-':>10}"
+                    memory = f"{row['memory_ratio']:8.2f}" if row["memory_ratio"] is not None else f"{'-':>8}"
+                    print(
+                        f"{model:<16}{batch:>6}  {row['dtype']:<24}{row['triplets_per_s']:11.1f}"
+                        f"{row['speed_ratio']:8.2f}{peak}{memory}",
+                        flush=True,
+                    )
     if args.json:
         print(json.dumps(rows))
     return 0

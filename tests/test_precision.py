@@ -136,3 +136,31 @@ def test_load_and_create_take_a_dtype_or_its_name(tmp_path):
         i2imetric.create_metric("test-tiny", dtype="int8")
     with pytest.raises(i2imetric.CheckpointError, match="float32"):
         created.save_pretrained(tmp_path / "low")
+
+
+# ----------------------------------------------------------- optimize_for_inference
+
+
+def test_channels_last_scores_like_the_default_layout():
+    metric = i2imetric.create_metric("test-tiny").merge_adapters()
+    generator = torch.Generator().manual_seed(0)
+    sources = [torch.rand(3, 24, 40, generator=generator) for _ in range(3)]
+    outputs = [torch.rand(3, 24, 40, generator=generator) for _ in range(3)]
+    texts = ["brighten it", "blur the left half", "x"]
+    plain = metric.score(sources, texts, outputs)
+    metric.optimize_for_inference(channels_last=True)
+    assert metric.clip.model.visual.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(metric.score(sources, texts, outputs), plain, atol=1e-5, rtol=1e-5)
+    metric.optimize_for_inference(channels_last=False)
+    assert metric.clip.model.visual.conv1.weight.is_contiguous()
+
+
+def test_compile_compiles_both_towers_in_place_and_keeps_parameter_names(monkeypatch):
+    metric = i2imetric.create_metric("test-tiny").merge_adapters()
+    names = set(metric.state_dict())
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **options: compiled.append((self, options)))
+    metric.optimize_for_inference(compile=True, mode="reduce-overhead")
+    assert [module for module, _ in compiled] == [metric.clip.model.visual, metric.clip.model.transformer]
+    assert all(options == {"mode": "reduce-overhead"} for _, options in compiled)
+    assert set(metric.state_dict()) == names  # a compiled metric still saves and loads as before
