@@ -683,3 +683,22 @@ def test_negative_map_weight_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match="loss.map_weight"):
         _config(tmp_path / "run", "loss.map_weight=-1")
+
+
+def test_grammar_checks_measure_map_subscores_and_instruction_reading():
+    from i2imetric_training.data import grammar_validation_groups
+    from i2imetric_training.evaluate_scorer import GOALS, SUBSCORE_ORDERINGS, goals_table, grammar_checks
+
+    metric = i2imetric.create_metric("test-tiny")
+    groups = grammar_validation_groups(3, working_size=32)["grammar_train"]
+    checks = grammar_checks(metric, groups, batch_size=16)
+    assert checks["instruction_swap"]["n"] == 3
+    assert set(checks["subscores"]) == {name for name, *_ in SUBSCORE_ORDERINGS}
+    for value in [checks["map_pointing"], checks["instruction_swap"], *checks["subscores"].values()]:
+        assert value["n"] == 0 or 0.0 <= value["share"] <= 1.0
+    # The untrained metric is its prior: an unchanged output keeps preservation exactly at its
+    # maximum (0), so the first ordering holds wherever a no-op distractor was built.
+    first = checks["subscores"][SUBSCORE_ORDERINGS[0][0]]
+    assert first["n"] > 0 and first["share"] == 1.0
+    table = goals_table({"tiny": {"grammar_train": {"accuracy": 0.5, "checks": checks}}})
+    assert all(title in table for title, *_ in GOALS)

@@ -106,23 +106,34 @@ def grammar_checks(metric, groups: list, batch_size: int = 96) -> dict:
     and on collateral distractors, ``map_damage_pointing``: share where the most negative
     patch lies in the damage. Sub-scores: for each of :data:`SUBSCORE_ORDERINGS`, the
     share of groups where it holds (>= is "not below"; ties count as holding).
+
+    ``instruction_swap``: does the score read the instruction? The share of groups whose
+    right answer scores higher under its own instruction than under the instruction of
+    the next group with another operation (the same images, only the words differ).
     """
-    sources, instructions, outputs, owners = [], [], [], []
-    for index, group in enumerate(groups):
+    sources, instructions, outputs = [], [], []
+    for group in groups:
         for candidate in [group.preferred, *group.rejected]:
             sources.append(group.source)
             instructions.append(group.instruction)
             outputs.append(candidate)
-            owners.append(index)
+    swapped = _swapped_instructions(groups)
+    for group, other in zip(groups, swapped):
+        sources.append(group.source)
+        instructions.append(other if other is not None else group.instruction)
+        outputs.append(group.preferred)
     result = score_all(metric, sources, instructions, outputs, batch_size)
+    swap_start = len(sources) - len(groups)
     grid = metric.grid_size
     coverage = lambda mask: metric.clip.preprocess.patch_coverage(torch.from_numpy(mask), grid)  # noqa: E731
 
-    helped_positive, pointing, damage_pointing = [], [], []
+    helped_positive, pointing, damage_pointing, swap = [], [], [], []
     orderings = {name: [] for name, *_ in SUBSCORE_ORDERINGS}
     start = 0
-    for group in groups:
+    for index, group in enumerate(groups):
         rows = list(range(start, start + 1 + len(group.rejected)))
+        if swapped[index] is not None:
+            swap.append(float(result.score[rows[0]] > result.score[swap_start + index]))
         start = rows[-1] + 1
         helped = coverage(group.map_masks[0][0])
         right_map = result.patch_map[rows[0]]
@@ -145,8 +156,19 @@ def grammar_checks(metric, groups: list, batch_size: int = 96) -> dict:
         "map_helped_positive": share(helped_positive),
         "map_pointing": share(pointing),
         "map_damage_pointing": share(damage_pointing),
+        "instruction_swap": share(swap),
         "subscores": {name: share(values) for name, values in orderings.items()},
     }
+
+
+def _swapped_instructions(groups: list) -> list:
+    """For each group, the instruction of the next group (cyclically) whose operation differs, or None."""
+    swapped = []
+    for index, group in enumerate(groups):
+        others = groups[index + 1 :] + groups[:index]
+        other = next((o for o in others if o.edit != group.edit), None)
+        swapped.append(other.instruction if other is not None else None)
+    return swapped
 
 
 # (goal, how to read it off the tables, the goal's threshold); from the grounding issue.
@@ -161,6 +183,8 @@ GOALS = (
     ("map: pointing game on local edits", lambda t: _pooled_check(t, "map_pointing"), 0.90),
     ("map: most negative patch in the collateral damage", lambda t: _pooled_check(t, "map_damage_pointing"), 0.80),
     ("sub-score orderings (all five, pooled)", lambda t: _pooled_orderings(t), 0.95),
+    ("reads the instruction: right answer, own instruction > another's",
+     lambda t: _pooled_check(t, "instruction_swap"), None),
 )
 
 
