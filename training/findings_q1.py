@@ -108,7 +108,7 @@ class Q1Settings:
     def generation(self) -> dict:
         """What the cached images depend on (not the counts: items are drawn in a fixed order)."""
         return {"seed": self.seed, "working_size": self.working_size, "splits": list(DEFAULT_SPLITS),
-                "photo_side": 256, "format": 1}  # fmt: skip
+                "photo_side": 256, "format": 2}  # fmt: skip
 
 
 # ------------------------------------------------------------------- generation
@@ -496,8 +496,9 @@ def render_section(report: dict, figure_dir: str = "") -> str:
         "",
     ]  # fmt: skip
     lines.append(markdown_table(
-        ["system", "failure mode", "expected quality", "true quality", "true rank", "humans", "outcomes"],
-        [[s["name"], s["style"], fmt(s["expected_quality"]), fmt(s["true_quality"]), str(r), fmt(s["human_mean_rating"]),
+        ["system", "failure mode", "rates", "expected quality", "true quality", "true rank", "humans", "outcomes drawn"],
+        [[s["name"], s["style"], ", ".join(f"{k} {v:.2f}" for k, v in s["rates"].items()), fmt(s["expected_quality"]),
+          fmt(s["true_quality"]), str(r), fmt(s["human_mean_rating"]),
           ", ".join(f"{k} {v}" for k, v in s["outcomes"].items())]
          for s, r in zip(systems, analysis["true_ranks"])]))  # fmt: skip
     ceiling = analysis["human_ceiling"]

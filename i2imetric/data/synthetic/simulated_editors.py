@@ -183,7 +183,12 @@ def sample_items(
     photos: Sequence[str] = HELDOUT_PHOTOS,
     photo_side: int = 256,
 ) -> list[EditItem]:
-    """``count`` items, the same for the same arguments; split ``splits[i % len(splits)]`` for item ``i``.
+    """``count`` items, the same for the same arguments; item ``i`` is a crop of ``photos[i % len(photos)]``
+    with a spec of ``splits[i % len(splits)]``.
+
+    Photos and splits take turns rather than being drawn: any two lists of items of about
+    the same length then hold the same mix of photos, so a set-level distance between them
+    (FD, MMD) measures the edits, not which photos happened to be drawn more often.
 
     A spec whose right answer is invisible on its crop (brightening white sky) is drawn
     again: on such an item ignoring the instruction is the right answer, and the utility
@@ -209,7 +214,7 @@ def sample_items(
     for index in range(count):
         split = splits[index % len(splits)]
         for _ in range(32):
-            photo = names[rng.randrange(len(names))]
+            photo = names[index % len(names)]
             source = random_crop(images[photo], rng)
             spec = sample_spec(rng, split)
             instruction = phrase(spec, rng, SPLITS[split])
