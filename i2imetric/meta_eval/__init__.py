@@ -93,6 +93,9 @@ Modules
 * :mod:`~i2imetric.meta_eval.tables`: :class:`MetaEvalResult` and its formatting.
 * :mod:`~i2imetric.meta_eval.judges`: discrete judge verdicts (GenAI-Bench's released
   ``pairwise.jsonl`` files) and GenAI-Bench's leaderboard agreement.
+* :mod:`~i2imetric.meta_eval.known_quality`: agreement with a known truth on a
+  ``[systems, items]`` study (simulated editors): system-level Kendall/Spearman and
+  same-item pairwise accuracy, bootstrapped over items, and the raters' pairwise ceiling.
 """
 
 from __future__ import annotations
@@ -101,6 +104,7 @@ from ..evaluation.results import read_results
 from .evaluate import meta_evaluate
 from .join import LABEL_FORMATS, load_labels
 from .judges import evaluate_judges, read_genai_bench_judge
+from .known_quality import pairwise_agreement, rater_pairwise_ceiling, same_item_pairs, system_agreement
 from .tables import METRIC, Coverage, Estimate, MetaEvalResult, RatedItems, StatisticRow, format_comparison
 
 __all__ = [
@@ -115,6 +119,10 @@ __all__ = [
     "format_comparison",
     "load_labels",
     "meta_evaluate",
+    "pairwise_agreement",
+    "rater_pairwise_ceiling",
     "read_genai_bench_judge",
     "read_results",
+    "same_item_pairs",
+    "system_agreement",
 ]

@@ -10,5 +10,7 @@
   change masks, phrasings, distractors and held-out splits (open-vocabulary supervision);
 - :mod:`.shapesworld`: the procedural ShapesWorld (scenes, rendering, edits, distractors);
 - :mod:`.photos`: the real photos bundled in scikit-image and scikit-learn;
+- :mod:`.simulated_editors`: editing systems of known quality (grammar outcomes drawn from
+  per-system rates, with a utility table) and noisy simulated raters;
 - :mod:`.perturb`: pairwise records from a folder of images (``i2imetric perturb``).
 """
