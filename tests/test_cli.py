@@ -38,8 +38,8 @@ def test_score_one_triplet_json_and_heatmap(triplet_files, tmp_path, capsys):
     assert isinstance(result["score"], float)
     assert set(result["subscores"]) == {"instruction", "preservation", "quality"}
     assert "UNTRAINED" in captured.err  # a model config is not a trained scorer, and the user is told
-    with Image.open(heatmap) as image:
-        assert image.size == (56, 40)
+    with Image.open(heatmap) as image:  # the output's size, plus the colour scale on the right
+        assert image.width > 56 and image.height >= 40
 
 
 def test_score_human_readable(triplet_files, tiny_trained_checkpoint, capsys):
