@@ -702,3 +702,30 @@ def test_grammar_checks_measure_map_subscores_and_instruction_reading():
     assert first["n"] > 0 and first["share"] == 1.0
     table = goals_table({"tiny": {"grammar_train": {"accuracy": 0.5, "checks": checks}}})
     assert all(title in table for title, *_ in GOALS)
+
+
+def test_instruction_contrast_scores_the_right_output_under_another_edits_words(tmp_path):
+    from i2imetric.data.synthetic import photos
+    from i2imetric_training.data import GrammarEditGroups
+
+    maker = GrammarEditGroups(photos.training_photos(128), working_size=32, instruction_contrast=True)
+    group = maker.sample(random.Random(4))
+    k = group.kinds.index("other_instruction")
+    assert group.kinds[-1] == "other_instruction" and group.aspects[k] == "instruction"
+    assert torch.equal(group.rejected[k], group.preferred)  # the same pixels: only the words differ
+    assert group.instruction_of(k) != group.instruction
+    assert all(group.instruction_of(j) == group.instruction for j in range(k))
+    helped, hurt = group.map_masks[1 + k]
+    assert not helped.any() and (hurt == group.map_masks[0][0]).all()
+    images, instructions, triplets, pairs = collate_groups([group])
+    assert len(instructions) == 2 and triplets[1 + k, 1] == instructions.index(group.instruction_of(k))
+    assert (triplets[: 1 + k, 1] == instructions.index(group.instruction)).all()
+    # The trainer builds it from the config, and refuses it on a source it does not apply to.
+    config = _config(tmp_path / "run", "steps=1", "validation.every=1", "data.working_size=32",
+                     "validation.grammar_count=1", "data.sources=[{kind: grammar, instruction_contrast: true}]")
+    from i2imetric_training.train import build_mixture
+
+    assert all("other_instruction" in g.kinds for g in build_mixture(config).batch(0, 2))
+    assert train(config).steps == 1
+    with pytest.raises(ConfigError, match="instruction_contrast is for grammar"):
+        _config(tmp_path / "bad", "data.sources=[{kind: shapesworld, instruction_contrast: true}]")

@@ -116,11 +116,15 @@ class DataSource:
     weight: float = 1.0
     images: Optional[str] = None  # canonical_edits / grammar: a folder, or None for the bundled photos
     path: Optional[str] = None  # manifest / ratings: the JSONL file
+    # grammar only: also the right output under another edit's instruction, as a wrong answer
+    instruction_contrast: bool = False
 
     def __post_init__(self):
         kinds = ("shapesworld", "canonical_edits", "grammar", "manifest", "ratings")
         if self.kind not in kinds:
             raise ConfigError(f"data.sources: unknown kind {self.kind!r}; valid: {', '.join(kinds)}")
+        if self.instruction_contrast and self.kind != "grammar":
+            raise ConfigError(f"data.sources: instruction_contrast is for grammar sources, not {self.kind!r}")
         if self.kind in ("manifest", "ratings") and not self.path:
             raise ConfigError(f"data.sources: a {self.kind} source needs 'path'")
 

@@ -97,6 +97,16 @@ class PairGroup:
     # Sub-score orderings beyond "preferred beats each rejection on the aspect it fails":
     # ``(candidate a, candidate b, aspect)`` with candidates numbered as in ``map_masks``.
     aspect_pairs: list = field(default_factory=list)
+    # Per rejection, the instruction it is scored under; None (or a None entry): the
+    # group's. An instruction-contrast rejection is the right output under another edit's
+    # words, so the score must depend on what was asked, not only on what was done.
+    rejected_instructions: Optional[list] = None
+
+    def instruction_of(self, k: int) -> str:
+        """The instruction rejection ``k`` is scored under."""
+        if self.rejected_instructions is None or self.rejected_instructions[k] is None:
+            return self.instruction
+        return self.rejected_instructions[k]
 
     @property
     def aspects(self) -> list:
@@ -297,18 +307,25 @@ class GrammarEditGroups(_PhotoSource):
         split: a key of :data:`grammar.SPLITS`; training uses ``"train"``, validation the others.
         distractors_per_group: keep at most this many distractors (None: all that apply).
         crop: take a random crop of the image (else the whole image).
+        instruction_contrast: add one more wrong answer, kind ``other_instruction``: the right
+            output scored under the instruction of another spec of the split with another
+            operation (failing "instruction"; its map is hurt wherever the edit changed
+            pixels). Without it every candidate of a group shares one instruction, and a
+            scorer can rank them well without reading the words.
     """
 
     family = "grammar"
 
     def __init__(self, images: list, working_size: int = 96, split: str = "train",
-                 distractors_per_group: Optional[int] = None, crop: bool = True):
+                 distractors_per_group: Optional[int] = None, crop: bool = True,
+                 instruction_contrast: bool = False):
         if not images:
             raise I2IInputError("GrammarEditGroups needs at least one image")
         if split not in grammar.SPLITS:
             raise I2IInputError(f"unknown grammar split {split!r}; valid splits: {', '.join(grammar.SPLITS)}")
         self.images, self.working_size, self.split = images, working_size, split
         self.distractors_per_group, self.crop = distractors_per_group, crop
+        self.instruction_contrast = instruction_contrast
 
     def draw(self, rng: random.Random):
         """What :meth:`sample` builds its group from: ``(source crop, spec, Phrase, seed)``."""
@@ -337,7 +354,7 @@ class GrammarEditGroups(_PhotoSource):
             hurt = distractor.mask  # where it differs from the right answer, in the right answer's frame
             kept = helped & ~hurt if distractor.image.size == target.size else np.zeros_like(hurt)
             map_masks.append((kept, hurt))
-        return PairGroup(
+        group = PairGroup(
             source=_tensor(source, self.working_size),
             instruction=instruction,
             preferred=_tensor(target, self.working_size),
@@ -350,6 +367,25 @@ class GrammarEditGroups(_PhotoSource):
             map_masks=map_masks,
             aspect_pairs=_unchanged_orderings([d.kind for d in wrong]),
         )
+        if self.instruction_contrast:
+            self._add_instruction_contrast(group, spec, helped, seed)
+        return group
+
+    def _add_instruction_contrast(self, group: PairGroup, spec, helped: np.ndarray, seed: int) -> None:
+        rng = random.Random(f"instruction-contrast/{seed}")
+        for _ in range(16):  # another operation, so the words really ask for something else
+            other = grammar.sample_spec(rng, self.split)
+            if other.op != spec.op:
+                break
+        else:
+            return
+        words = grammar.phrase(other, rng, grammar.SPLITS[self.split])
+        group.rejected_instructions = [None] * len(group.rejected) + [words]
+        group.rejected.append(group.preferred)
+        group.kinds.append("other_instruction")
+        group.labels.append(1.0)
+        group.failed_aspects.append("instruction")
+        group.map_masks.append((np.zeros_like(helped), helped))
 
 
 def changed_pixels(source: Image.Image, output: Image.Image, footprint: np.ndarray) -> np.ndarray:

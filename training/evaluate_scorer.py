@@ -113,9 +113,10 @@ def grammar_checks(metric, groups: list, batch_size: int = 96) -> dict:
     """
     sources, instructions, outputs = [], [], []
     for group in groups:
-        for candidate in [group.preferred, *group.rejected]:
+        texts = [group.instruction] + [group.instruction_of(k) for k in range(len(group.rejected))]
+        for candidate, words in zip([group.preferred, *group.rejected], texts):
             sources.append(group.source)
-            instructions.append(group.instruction)
+            instructions.append(words)
             outputs.append(candidate)
     swapped = _swapped_instructions(groups)
     for group, other in zip(groups, swapped):

@@ -110,11 +110,12 @@ def collate_groups(groups: list[PairGroup], patch_coverage: Optional[Callable] =
     for group in groups:
         source = len(images)
         images.append(group.source)
-        text = text_index.setdefault(group.instruction, len(text_index))
-        if text == len(instructions):
-            instructions.append(group.instruction)
         candidate_rows = []
-        for candidate in [group.preferred, *group.rejected]:
+        texts = [group.instruction] + [group.instruction_of(k) for k in range(len(group.rejected))]
+        for candidate, words in zip([group.preferred, *group.rejected], texts):
+            text = text_index.setdefault(words, len(text_index))
+            if text == len(instructions):
+                instructions.append(words)
             images.append(candidate)
             candidate_rows.append(len(rows))
             rows.append((source, text, len(images) - 1))
@@ -174,13 +175,13 @@ def group_loss(output, pairs: dict, config: TrainConfig) -> tuple[torch.Tensor, 
 
 def score_groups(metric: I2IMetric, groups: list[PairGroup], batch_size: int = 64) -> list[dict]:
     """Score every (right, wrong) pair of the groups with the metric's public scoring path."""
-    sources, instructions, outputs, owners = [], [], [], []
-    for index, group in enumerate(groups):
-        for candidate in [group.preferred, *group.rejected]:
+    sources, instructions, outputs = [], [], []
+    for group in groups:
+        texts = [group.instruction] + [group.instruction_of(k) for k in range(len(group.rejected))]
+        for candidate, words in zip([group.preferred, *group.rejected], texts):
             sources.append(group.source)
-            instructions.append(group.instruction)
+            instructions.append(words)
             outputs.append(candidate)
-            owners.append(index)
     scores = metric.score(sources, instructions, outputs, batch_size=batch_size).tolist()
     results, position = [], 0
     for group in groups:
@@ -312,11 +313,12 @@ def _build_source(spec, config: TrainConfig):
         return ShapesWorldGroups(data.image_size, split="train")
     if spec.kind in PHOTO_KINDS:
         groups = CanonicalEditGroups if spec.kind == "canonical_edits" else GrammarEditGroups
+        options = {"instruction_contrast": True} if spec.instruction_contrast else {}
         if spec.images:
             # Only the training side of the folder: its held-out share is validated on instead.
             return groups.from_folder(spec.images, working_size=data.working_size,
-                                      holdout_fraction=config.validation.holdout_fraction)
-        return groups.from_bundled_photos(working_size=data.working_size)
+                                      holdout_fraction=config.validation.holdout_fraction, **options)
+        return groups.from_bundled_photos(working_size=data.working_size, **options)
     if spec.kind == "ratings":
         return RatingGroups(spec.path, working_size=data.working_size)
     return ManifestGroups(spec.path, working_size=data.working_size)
