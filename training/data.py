@@ -108,6 +108,11 @@ class PairGroup:
             return self.instruction
         return self.rejected_instructions[k]
 
+    def scored_candidates(self) -> list[tuple[torch.Tensor, str]]:
+        """``(output, instruction)`` of every candidate, preferred first, as each is scored."""
+        texts = [self.instruction] + [self.instruction_of(k) for k in range(len(self.rejected))]
+        return list(zip([self.preferred, *self.rejected], texts))
+
     @property
     def aspects(self) -> list:
         if self.failed_aspects is not None:

@@ -113,8 +113,7 @@ def grammar_checks(metric, groups: list, batch_size: int = 96) -> dict:
     """
     sources, instructions, outputs = [], [], []
     for group in groups:
-        texts = [group.instruction] + [group.instruction_of(k) for k in range(len(group.rejected))]
-        for candidate, words in zip([group.preferred, *group.rejected], texts):
+        for candidate, words in group.scored_candidates():
             sources.append(group.source)
             instructions.append(words)
             outputs.append(candidate)

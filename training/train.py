@@ -111,8 +111,7 @@ def collate_groups(groups: list[PairGroup], patch_coverage: Optional[Callable] =
         source = len(images)
         images.append(group.source)
         candidate_rows = []
-        texts = [group.instruction] + [group.instruction_of(k) for k in range(len(group.rejected))]
-        for candidate, words in zip([group.preferred, *group.rejected], texts):
+        for candidate, words in group.scored_candidates():
             text = text_index.setdefault(words, len(text_index))
             if text == len(instructions):
                 instructions.append(words)
@@ -177,8 +176,7 @@ def score_groups(metric: I2IMetric, groups: list[PairGroup], batch_size: int = 6
     """Score every (right, wrong) pair of the groups with the metric's public scoring path."""
     sources, instructions, outputs = [], [], []
     for group in groups:
-        texts = [group.instruction] + [group.instruction_of(k) for k in range(len(group.rejected))]
-        for candidate, words in zip([group.preferred, *group.rejected], texts):
+        for candidate, words in group.scored_candidates():
             sources.append(group.source)
             instructions.append(words)
             outputs.append(candidate)

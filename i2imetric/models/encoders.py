@@ -138,6 +138,11 @@ class OpenCLIPEncoder(nn.Module):
         pooled = open_clip.transformer.text_global_pool(x, tokens, pool_type, eos_token_id=eos_id)
         return x, pooled
 
+    @property
+    def text_tower(self) -> nn.Module:
+        """The module that runs the text transformer: ``CustomTextCLIP.text``, or ``CLIP.transformer``."""
+        return self.model.text if isinstance(self.model, open_clip.CustomTextCLIP) else self.model.transformer
+
     def _text_projection(self):
         projection = self.model.text.text_projection if isinstance(self.model, open_clip.CustomTextCLIP) else self.model.text_projection
         if projection is None:

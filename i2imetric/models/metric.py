@@ -77,6 +77,7 @@ class I2IMetric(nn.Module):
         self.base_source = base_source
         self.timm_source = timm_source
         self.calibration: Optional[Calibration] = None
+        self._channels_last = False  # see optimize_for_inference
         self.clip = OpenCLIPEncoder(open_clip_config, preprocess)
         self.timm = (
             TimmPatchEncoder(config.timm, self.clip.grid_size, config.image_resize, timm_weights_file)
@@ -173,16 +174,12 @@ class I2IMetric(nn.Module):
         self._channels_last = channels_last
         self.clip.model.visual.conv1.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         if compile:
-            towers = [self.clip.model.visual, self._text_tower()]
+            towers = [self.clip.model.visual, self.clip.text_tower]
             if self.timm is not None:
                 towers.append(self.timm.model)
             for tower in towers:
                 tower.compile(**compile_options)
         return self
-
-    def _text_tower(self) -> nn.Module:
-        model = self.clip.model
-        return model.text if hasattr(model, "text") else model.transformer
 
     @property
     def grid_size(self) -> tuple:
@@ -220,7 +217,7 @@ class I2IMetric(nn.Module):
             raise I2IInputError("this metric has a timm encoder: pass timm_pixels to encode_pixels")
         dtype = self.tower_dtype
         clip_pixels = clip_pixels.to(self.device, dtype, non_blocking=True)
-        if getattr(self, "_channels_last", False):
+        if self._channels_last:
             clip_pixels = clip_pixels.contiguous(memory_format=torch.channels_last)
         with tower_autocast(self.device, dtype):
             pooled, patches = self.clip.encode_image(clip_pixels)

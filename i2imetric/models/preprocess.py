@@ -118,14 +118,17 @@ class Preprocess:
         return F.interpolate(mask[None], size=size, mode="area")[0]
 
     def _letterbox_mask(self, mask: torch.Tensor) -> torch.Tensor:
-        height, width = mask.shape[-2:]
+        top, left, inner = self._letterbox_placement(*mask.shape[-2:])
+        canvas = mask.new_zeros(1, *self.size)
+        canvas[:, top : top + inner[0], left : left + inner[1]] = self._resize_mask(mask, inner)
+        return canvas
+
+    def _letterbox_placement(self, height: int, width: int) -> tuple[int, int, tuple[int, int]]:
+        """Where a ``height x width`` image lands in the letterbox: ``(top, left, (inner_h, inner_w))``."""
         target_h, target_w = self.size
         scale = min(target_h / height, target_w / width)
         inner = (max(1, round(height * scale)), max(1, round(width * scale)))
-        canvas = mask.new_zeros(1, target_h, target_w)
-        top, left = (target_h - inner[0]) // 2, (target_w - inner[1]) // 2
-        canvas[:, top : top + inner[0], left : left + inner[1]] = self._resize_mask(mask, inner)
-        return canvas
+        return (target_h - inner[0]) // 2, (target_w - inner[1]) // 2, inner
 
     def _resize(self, image: torch.Tensor, size: tuple) -> torch.Tensor:
         if tuple(image.shape[-2:]) == size:
@@ -135,12 +138,8 @@ class Preprocess:
         return resized[0].clamp_(0.0, 1.0)
 
     def _letterbox(self, image: torch.Tensor) -> torch.Tensor:
-        height, width = image.shape[-2:]
-        target_h, target_w = self.size
-        scale = min(target_h / height, target_w / width)
-        inner = (max(1, round(height * scale)), max(1, round(width * scale)))
-        canvas = torch.tensor(self.mean, dtype=image.dtype).view(3, 1, 1).expand(3, target_h, target_w).clone()
-        top, left = (target_h - inner[0]) // 2, (target_w - inner[1]) // 2
+        top, left, inner = self._letterbox_placement(*image.shape[-2:])
+        canvas = torch.tensor(self.mean, dtype=image.dtype).view(3, 1, 1).expand(3, *self.size).clone()
         canvas[:, top : top + inner[0], left : left + inner[1]] = self._resize(image, inner)
         return canvas
 
