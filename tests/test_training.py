@@ -705,27 +705,45 @@ def test_grammar_checks_measure_map_subscores_and_instruction_reading():
 
 
 def test_instruction_contrast_scores_the_right_output_under_another_edits_words(tmp_path):
-    from i2imetric.data.synthetic import photos
+    from i2imetric.data.synthetic import grammar, photos
     from i2imetric_training.data import GrammarEditGroups
 
     maker = GrammarEditGroups(photos.training_photos(128), working_size=32, instruction_contrast=True)
     group = maker.sample(random.Random(4))
-    k = group.kinds.index("other_instruction")
-    assert group.kinds[-1] == "other_instruction" and group.aspects[k] == "instruction"
-    assert torch.equal(group.rejected[k], group.preferred)  # the same pixels: only the words differ
-    assert group.instruction_of(k) != group.instruction
+    contrast = [k for k, kind in enumerate(group.kinds) if kind.startswith("words_")]
+    assert contrast and contrast == list(range(contrast[0], len(group.kinds)))  # appended after the distractors
+    assert "words_other_operation" in group.kinds
+    k = contrast[0]
+    for j in contrast:
+        assert group.aspects[j] == "instruction"
+        assert torch.equal(group.rejected[j], group.preferred)  # the same pixels: only the words differ
+        assert group.instruction_of(j) != group.instruction
+        helped, hurt = group.map_masks[1 + j]
+        assert not helped.any() and (hurt == group.map_masks[0][0]).all()
     assert all(group.instruction_of(j) == group.instruction for j in range(k))
-    helped, hurt = group.map_masks[1 + k]
-    assert not helped.any() and (hurt == group.map_masks[0][0]).all()
+    # The near misses: the same operation elsewhere and the opposite direction, never a held-out pair.
+    source = photos.training_photos(128)[0]
+    spec = grammar.EditSpec("brighten", "right", "a_lot")  # darken x right is a training pair too
+    target, _ = grammar.render(spec, source)
+    found = dict(maker.contrast_specs(spec, source, target, random.Random(0), seed=0))
+    assert set(found) == {"words_other_operation", "words_other_region", "words_opposite"}
+    assert found["words_opposite"].op == "darken" and found["words_other_region"].op == "brighten"
+    assert found["words_other_region"].region.name != "right"
+    rng = random.Random(1)
+    for _ in range(40):
+        spec = grammar.sample_spec(rng, "train")
+        for _, other in maker.contrast_specs(spec, source, grammar.render(spec, source)[0], rng, seed=0):
+            assert grammar.in_split(other, "train"), other
     images, instructions, triplets, pairs = collate_groups([group])
-    assert len(instructions) == 2 and triplets[1 + k, 1] == instructions.index(group.instruction_of(k))
+    assert len(instructions) == 1 + len(contrast) and triplets[1 + k, 1] == instructions.index(group.instruction_of(k))
     assert (triplets[: 1 + k, 1] == instructions.index(group.instruction)).all()
+    assert len(images) == 2 + k and (triplets[1 + k :, 2] == 1).all()  # the right output is encoded once
     # The trainer builds it from the config, and refuses it on a source it does not apply to.
     config = _config(tmp_path / "run", "steps=1", "validation.every=1", "data.working_size=32",
                      "validation.grammar_count=1", "data.sources=[{kind: grammar, instruction_contrast: true}]")
     from i2imetric_training.train import build_mixture
 
-    assert all("other_instruction" in g.kinds for g in build_mixture(config).batch(0, 2))
+    assert all("words_other_operation" in g.kinds for g in build_mixture(config).batch(0, 2))
     assert train(config).steps == 1
     with pytest.raises(ConfigError, match="instruction_contrast is for grammar"):
         _config(tmp_path / "bad", "data.sources=[{kind: shapesworld, instruction_contrast: true}]")

@@ -373,24 +373,55 @@ class GrammarEditGroups(_PhotoSource):
             aspect_pairs=_unchanged_orderings([d.kind for d in wrong]),
         )
         if self.instruction_contrast:
-            self._add_instruction_contrast(group, spec, helped, seed)
+            self._add_instruction_contrast(group, spec, source, target, helped, seed)
         return group
 
-    def _add_instruction_contrast(self, group: PairGroup, spec, helped: np.ndarray, seed: int) -> None:
+    def _add_instruction_contrast(self, group: PairGroup, spec, source: Image.Image, target: Image.Image,
+                                  helped: np.ndarray, seed: int) -> None:
+        """Append the right output once per contrast instruction of :meth:`contrast_specs`."""
         rng = random.Random(f"instruction-contrast/{seed}")
-        for _ in range(16):  # another operation, so the words really ask for something else
+        rejected_instructions = [None] * len(group.rejected)
+        for kind, other in self.contrast_specs(spec, source, target, rng, seed):
+            rejected_instructions.append(grammar.phrase(other, rng, grammar.SPLITS[self.split]))
+            group.rejected.append(group.preferred)
+            group.kinds.append(kind)
+            group.labels.append(1.0)
+            group.failed_aspects.append("instruction")
+            group.map_masks.append((np.zeros_like(helped), helped))  # every change it made was not asked for
+        group.rejected_instructions = rejected_instructions
+
+    def contrast_specs(self, spec, source: Image.Image, target: Image.Image, rng: random.Random, seed: int) -> list:
+        """``(kind, spec)`` for up to three requests that the right output does *not* carry out.
+
+        * ``words_other_operation``: another operation (the easy case);
+        * ``words_other_region``: the same operation in another region, so "the right half"
+          must be read, not guessed from what changed;
+        * ``words_opposite``: the opposite direction ("darker" for "brighter").
+
+        Each stays inside this source's split (:func:`grammar.in_split`), so held-out pairs
+        never reach training through the words, and the near misses are kept only where
+        rendering them gives a visibly different image (brightening a white sky in either
+        half looks the same).
+        """
+        found = []
+        for _ in range(16):  # a spec of the split, so its words come from the split's phrasings
             other = grammar.sample_spec(rng, self.split)
-            if other.op != spec.op:
+            if other.op not in (spec.op, spec.operation.opposite):
+                found.append(("words_other_operation", other))
                 break
-        else:
-            return
-        words = grammar.phrase(other, rng, grammar.SPLITS[self.split])
-        group.rejected_instructions = [None] * len(group.rejected) + [words]
-        group.rejected.append(group.preferred)
-        group.kinds.append("other_instruction")
-        group.labels.append(1.0)
-        group.failed_aspects.append("instruction")
-        group.map_masks.append((np.zeros_like(helped), helped))
+        regions = [name for name in grammar.REGIONS if name != spec.region.name]
+        rng.shuffle(regions)
+        near_misses = [("words_other_region", spec.variant(region=name)) for name in regions]
+        if spec.operation.opposite is not None:
+            near_misses.insert(0, ("words_opposite", spec.variant(op=spec.operation.opposite)))
+        taken = set()
+        for kind, other in near_misses:
+            if kind in taken or not grammar.in_split(other, self.split):
+                continue
+            if edits.visibly_different(grammar.render(other, source, seed)[0], target):
+                found.append((kind, other))
+                taken.add(kind)
+        return found
 
 
 def changed_pixels(source: Image.Image, output: Image.Image, footprint: np.ndarray) -> np.ndarray:

@@ -111,13 +111,16 @@ def collate_groups(groups: list[PairGroup], patch_coverage: Optional[Callable] =
         source = len(images)
         images.append(group.source)
         candidate_rows = []
+        image_index: dict[int, int] = {}  # a candidate scored under several instructions is encoded once
         for candidate, words in group.scored_candidates():
             text = text_index.setdefault(words, len(text_index))
             if text == len(instructions):
                 instructions.append(words)
-            images.append(candidate)
+            if id(candidate) not in image_index:
+                image_index[id(candidate)] = len(images)
+                images.append(candidate)
             candidate_rows.append(len(rows))
-            rows.append((source, text, len(images) - 1))
+            rows.append((source, text, image_index[id(candidate)]))
         for k, (label, aspect) in enumerate(zip(group.labels, group.aspects)):
             preferred_rows.append(candidate_rows[0])
             rejected_rows.append(candidate_rows[1 + k])

@@ -19,7 +19,7 @@ from ....errors import I2IInputError
 from ....io.images import ImageLike, load_image
 from ..pixels import Box, gaussian_noise, jpeg, short_side, square_box, visibly_different
 from .operations import OPERATIONS
-from .regions import NAMED_REGIONS, Region, bounding_box
+from .regions import NAMED_REGIONS, bounding_box
 from .render import render
 from .spec import EditSpec
 
@@ -109,32 +109,21 @@ def _first_visible(specs: list[EditSpec], source: Image.Image, right: Right, see
     return None
 
 
-def _respec(spec: EditSpec, op: str | None = None, region: Region | str | None = None) -> EditSpec:
-    """``spec`` with another operation or region, keeping what carries over (magnitude, colour)."""
-    op = op or spec.op
-    row = OPERATIONS[op]
-    needs_color = row.shape is not None and row.fill == "color"
-    color = (spec.color or "red") if needs_color else None
-    amount = spec.amount if row.unit is not None and row.unit == spec.operation.unit else None
-    degree = spec.degree if spec.degree in row.degrees and amount is None else "default"
-    return EditSpec(op, region if region is not None else spec.region, degree, amount, color)
-
-
 def _wrong_operation(spec, source, right, rng, seed) -> Made:
     others = [op for op in OPERATIONS if op not in (spec.op, spec.operation.opposite)]
     rng.shuffle(others)
-    return _first_visible([_respec(spec, op=op) for op in others], source, right, seed)
+    return _first_visible([spec.variant(op=op) for op in others], source, right, seed)
 
 
 def _wrong_region(spec, source, right, rng, seed) -> Made:
     others = [name for name in NAMED_REGIONS if name != spec.region.name]
     rng.shuffle(others)
-    return _first_visible([_respec(spec, region=name) for name in others], source, right, seed)
+    return _first_visible([spec.variant(region=name) for name in others], source, right, seed)
 
 
 def _wrong_direction(spec, source, right, rng, seed) -> Made:
     opposite = spec.operation.opposite
-    return None if opposite is None else _first_visible([_respec(spec, op=opposite)], source, right, seed)
+    return None if opposite is None else _first_visible([spec.variant(op=opposite)], source, right, seed)
 
 
 def _scaled(factor: float) -> Callable[..., Made]:

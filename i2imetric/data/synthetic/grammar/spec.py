@@ -48,3 +48,13 @@ class EditSpec:
     @property
     def operation(self) -> OpDef:
         return OPERATIONS[self.op]
+
+    def variant(self, op: str | None = None, region: Region | str | None = None) -> EditSpec:
+        """This edit with another operation or region, keeping what carries over (magnitude, colour)."""
+        op = op or self.op
+        row = OPERATIONS[op]
+        needs_color = row.shape is not None and row.fill == "color"
+        color = (self.color or "red") if needs_color else None
+        amount = self.amount if row.unit is not None and row.unit == self.operation.unit else None
+        degree = self.degree if self.degree in row.degrees and amount is None else "default"
+        return EditSpec(op, region if region is not None else self.region, degree, amount, color)

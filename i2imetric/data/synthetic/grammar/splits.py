@@ -30,6 +30,7 @@ __all__ = [
     "SPLITS",
     "TRAIN_OPERATIONS",
     "heldout_sets",
+    "in_split",
     "sample_example",
     "sample_spec",
     "split_of",
@@ -79,6 +80,17 @@ def sample_spec(rng: random.Random, split: str = "train") -> EditSpec:
     if row.numbers and rng.random() < _NUMBER_SHARE:
         return EditSpec(op, region, amount=rng.choice(row.numbers), color=color)
     return EditSpec(op, region, rng.choice(row.degrees), color=color)
+
+
+def in_split(spec: EditSpec, split: str) -> bool:
+    """Whether ``spec``'s operation x region pair is one that ``split`` draws from.
+
+    Words built for a training group (a contrast instruction, say) must stay inside the
+    training pairs, or a held-out combination would reach training through the text.
+    """
+    if split not in _PAIRS:
+        raise I2IInputError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+    return (spec.op, spec.region.name) in _PAIRS[split]
 
 
 def sample_example(rng: random.Random, split: str = "train") -> tuple[EditSpec, str]:
