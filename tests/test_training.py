@@ -638,7 +638,7 @@ def test_patch_map_loss_rewards_the_right_signs():
     assert empty.item() == 0 and empty.requires_grad
 
 
-def test_grammar_groups_carry_map_masks_and_unchanged_orderings():
+def test_grammar_groups_carry_map_masks_and_subscore_orderings():
     from i2imetric.data.synthetic import grammar, photos
     from i2imetric.models.preprocess import Preprocess
     from i2imetric_training.data import GrammarEditGroups
@@ -658,6 +658,11 @@ def test_grammar_groups_carry_map_masks_and_unchanged_orderings():
     assert not no_op_helped.any() and coverage(no_op_hurt)[:, :2].mean() > 0.5  # the undone edit is wrong
     unchanged = 1 + kinds.index("no_op")
     assert (unchanged, 0, "preservation") in group.aspect_pairs
+    position = {kind: 1 + k for k, kind in enumerate(kinds)}
+    assert (unchanged, position["degraded"], "quality") in group.aspect_pairs
+    assert (position["under"], position["degraded"], "quality") in group.aspect_pairs
+    assert (position["under"], position["collateral"], "preservation") in group.aspect_pairs
+    assert not any(b == position["degraded"] and a == position["wrong_operation"] for a, b, _ in group.aspect_pairs)
     images, instructions, triplets, pairs = collate_groups([group], lambda m: preprocess.patch_coverage(m, (4, 4)))
     assert len(pairs["map_rows"]) == 1 + len(group.rejected)
     assert pairs["map_targets"].shape == (1 + len(group.rejected), 16)

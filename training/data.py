@@ -370,7 +370,7 @@ class GrammarEditGroups(_PhotoSource):
             labels=[1.0] * len(wrong),
             failed_aspects=[d.fails for d in wrong],
             map_masks=map_masks,
-            aspect_pairs=_unchanged_orderings([d.kind for d in wrong]),
+            aspect_pairs=_subscore_orderings([d.kind for d in wrong]),
         )
         if self.instruction_contrast:
             self._add_instruction_contrast(group, spec, source, target, helped, seed)
@@ -439,19 +439,31 @@ def changed_pixels(source: Image.Image, output: Image.Image, footprint: np.ndarr
 CHANGED_LEVEL = 2  # of 255: below this a pixel counts as unchanged (JPEG-free renders are exact)
 
 
-def _unchanged_orderings(kinds: list) -> list:
-    """Sub-score orderings that involve the unchanged output (the no-op distractor, candidate ``1 + k``).
+# Distractors built from the right edit's own operation (or none): whatever they got wrong,
+# they are clean images, so a degraded output (the right edit, then heavy blur, noise or JPEG)
+# is worse on quality. Without these pairs quality can mean "how little changed".
+_CLEAN_KINDS = ("wrong_region", "wrong_direction", "under", "partial", "no_op")
+# Distractors that leave everything outside the requested region alone: they preserve
+# better than collateral damage (the right edit plus damage elsewhere).
+_CONTAINED_KINDS = ("wrong_operation", "wrong_direction", "under", "partial", "no_op")
 
-    An unchanged output keeps everything, so it preserves at least as well as the right
-    edit, and it is at least as clean as a degraded one: preservation and quality must
-    not mean "how little changed" in the other direction.
+
+def _subscore_orderings(kinds: list) -> list:
+    """Sub-score orderings between candidates beyond "the right answer wins on what each rejection fails".
+
+    Candidates are numbered as in ``PairGroup.map_masks`` (0 the right answer, ``1 + k``
+    rejection ``k``). An unchanged output keeps everything, so it preserves at least as
+    well as the right edit; clean outputs beat a degraded one on quality; contained
+    outputs beat collateral damage on preservation. Together they keep preservation and
+    quality from both collapsing into "how little changed".
     """
-    if "no_op" not in kinds:
-        return []
-    unchanged = 1 + kinds.index("no_op")
-    pairs = [(unchanged, 0, "preservation")]
-    if "degraded" in kinds:
-        pairs.append((unchanged, 1 + kinds.index("degraded"), "quality"))
+    position = {kind: 1 + k for k, kind in enumerate(kinds)}
+    pairs = [(position["no_op"], 0, "preservation")] if "no_op" in position else []
+    if "degraded" in position:
+        pairs += [(position[kind], position["degraded"], "quality") for kind in _CLEAN_KINDS if kind in position]
+    if "collateral" in position:
+        pairs += [(position[kind], position["collateral"], "preservation") for kind in _CONTAINED_KINDS
+                  if kind in position]  # fmt: skip
     return pairs
 
 
