@@ -705,6 +705,9 @@ def test_grammar_checks_measure_map_subscores_and_instruction_reading():
     # maximum (0), so the first ordering holds wherever a no-op distractor was built.
     first = checks["subscores"][SUBSCORE_ORDERINGS[0][0]]
     assert first["n"] > 0 and first["share"] == 1.0
+    # Its quality is the prior's constant 0, so it cannot correlate with preservation at all.
+    rho = checks["preservation_quality_spearman"]
+    assert rho["n"] == sum(len(list(g.scored_candidates())) for g in groups) and rho["rho"] != rho["rho"]
     table = goals_table({"tiny": {"grammar_train": {"accuracy": 0.5, "checks": checks}}})
     assert all(title in table for title, *_ in GOALS)
 

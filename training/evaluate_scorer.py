@@ -36,6 +36,7 @@ from i2imetric.data.synthetic.edits import LOCAL_EDITS
 from i2imetric.hub.pretrained import CONFIG_NAME
 from i2imetric.models.batching import score_all
 from i2imetric.models.config import SUBSCORE_NAMES
+from i2imetric.stats.correlation import correlation_coefficient
 
 from .data import GRAMMAR_VALIDATION_SPLITS, grammar_validation_groups, validation_groups
 from .train import pairwise_accuracy_table, score_groups
@@ -110,6 +111,10 @@ def grammar_checks(metric, groups: list, batch_size: int = 96) -> dict:
     ``instruction_swap``: does the score read the instruction? The share of groups whose
     right answer scores higher under its own instruction than under the instruction of
     the next group with another operation (the same images, only the words differ).
+
+    ``preservation_quality_spearman``: Spearman's rho between the preservation and quality
+    sub-scores over every candidate. Near 1, the two are one signal under two names
+    (typically "how little changed"); the orderings above can all hold while they are.
     """
     sources, instructions, outputs = [], [], []
     for group in groups:
@@ -152,7 +157,13 @@ def grammar_checks(metric, groups: list, batch_size: int = 96) -> dict:
                 orderings[name].append(float(a > b) if name.split("(")[0] == "instruction" else float(a >= b))
 
     share = lambda values: {"share": sum(values) / len(values) if values else float("nan"), "n": len(values)}  # noqa: E731
+    candidates = result.subscores[:swap_start]
+    preservation, quality = (candidates[:, SUBSCORE_NAMES.index(name)].numpy() for name in ("preservation", "quality"))
     return {
+        "preservation_quality_spearman": {
+            "rho": correlation_coefficient(preservation, quality) if len(preservation) > 2 else float("nan"),
+            "n": len(preservation),
+        },
         "map_helped_positive": share(helped_positive),
         "map_pointing": share(pointing),
         "map_damage_pointing": share(damage_pointing),
@@ -185,6 +196,8 @@ GOALS = (
     ("sub-score orderings (all five, pooled)", lambda t: _pooled_orderings(t), 0.95),
     ("reads the instruction: right answer, own instruction > another's",
      lambda t: _pooled_check(t, "instruction_swap"), None),
+    ("preservation vs quality, Spearman rho (1 = one signal; lower is more distinct)",
+     lambda t: _pooled_rho(t, "preservation_quality_spearman"), None),
 )
 
 
@@ -197,6 +210,13 @@ def _pooled_check(tables: dict, key: str) -> float:
     parts = [t["checks"][key] for t in _grammar_tables(tables)]
     n = sum(p["n"] for p in parts)
     return sum(p["share"] * p["n"] for p in parts if p["n"]) / n if n else float("nan")
+
+
+def _pooled_rho(tables: dict, key: str) -> float:
+    """A correlation check averaged over the grammar sets, weighted by their counts."""
+    parts = [t["checks"][key] for t in _grammar_tables(tables) if key in t["checks"]]
+    n = sum(p["n"] for p in parts)
+    return sum(p["rho"] * p["n"] for p in parts if p["n"]) / n if n else float("nan")
 
 
 def _pooled_orderings(tables: dict) -> float:
@@ -217,7 +237,8 @@ def goals_table(results: dict) -> str:
             except KeyError:
                 value = float("nan")
             mark = "" if goal is None or value != value else (" ✓" if value >= goal else " ✗")
-            cells.append(_pct(value) + mark)
+            shown = f"{value:.2f}" if "rho" in title and value == value else _pct(value)
+            cells.append(shown + mark)
         lines.append(f"| {title} | {'≥ ' + _pct(goal) if goal is not None else '—'} | " + " | ".join(cells) + " |")
     lines += ["", "| sub-score ordering | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
     for name, *_ in SUBSCORE_ORDERINGS:
