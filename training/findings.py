@@ -16,9 +16,10 @@ import argparse
 import importlib
 import sys
 
-# subcommand -> (module in this package, one line of help). Q2 and Q3 join here.
+# subcommand -> (module in this package, one line of help).
 QUESTIONS: dict[str, tuple[str, str]] = {
     "q1": ("findings_q1", "is a learned edit metric better than FID-style ones? simulated editors of known quality"),
+    "q3": ("findings_q3", "what the joint latent z holds: probes, instruction retrieval, condensation, set level"),
 }
 
 
