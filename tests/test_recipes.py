@@ -37,6 +37,8 @@ def test_general_vitb16_recipe():
     assert kinds == {"manifest", "canonical_edits"}
     assert all(source.images for source in config.data.sources if source.kind == "canonical_edits")
     assert config.steps % config.checkpoint_every == 0
+    # It selects on a share of GenAI-Bench, which `i2imetric bench` then leaves out.
+    assert [(b.bench, b.fraction) for b in config.validation.benchmarks] == [("genai-bench", 0.2)]
 
 
 def test_finetune_demo_recipe_starts_from_the_demo_on_a_folder():

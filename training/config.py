@@ -138,6 +138,29 @@ class DataConfig:
 
 
 @dataclass
+class BenchmarkValidation:
+    """A share of a human-voted benchmark validated on during training (and so left out of its `bench` numbers).
+
+    The share is chosen by :func:`i2imetric.meta_eval.benchmarks.validation_share` from
+    the units' ids; the saved scorer records it (``validated_on``), and ``i2imetric bench``
+    reports that benchmark on the other units only.
+    """
+
+    bench: str  # an `i2imetric bench` name; see VALIDATION_BENCHES
+    data_root: Optional[str] = None  # as `i2imetric bench --data-root`; None: the Hub, when online
+    fraction: float = 0.2
+
+    def __post_init__(self):
+        from i2imetric.meta_eval.benchmarks import VALIDATION_BENCHES
+
+        if self.bench not in VALIDATION_BENCHES:
+            raise ConfigError(f"validation.benchmarks: {self.bench!r} cannot be validated on; "
+                              f"valid: {', '.join(VALIDATION_BENCHES)} (benchmarks of voted pairs)")  # fmt: skip
+        if isinstance(self.fraction, bool) or not isinstance(self.fraction, (int, float)) or not 0.0 < self.fraction < 1.0:
+            raise ConfigError(f"validation.benchmarks ({self.bench}): fraction {self.fraction!r} must be in (0, 1)")
+
+
+@dataclass
 class ValidationConfig:
     every: int = 100
     shapes_count: int = 60
@@ -150,6 +173,9 @@ class ValidationConfig:
     # out of training and validated on instead, chosen by file content (training.data.split_folder);
     # at least one image. Without it a fine-tune would be validated on the bundled photos only.
     holdout_fraction: float = 0.2
+    # Shares of human-voted benchmarks to validate (and select checkpoints) on, e.g.
+    # [{bench: genai-bench, data_root: /data/benchmarks, fraction: 0.2}].
+    benchmarks: list[BenchmarkValidation] = field(default_factory=list)
 
 
 @dataclass

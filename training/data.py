@@ -706,6 +706,43 @@ def grammar_validation_groups(count: int, photo_names=photos.HELDOUT_PHOTOS,
     return sets
 
 
+def benchmark_validation_groups(entry, working_size: int, work_dir: str | Path) -> list[PairGroup]:
+    """The validation share of a human-voted benchmark (``validation.benchmarks``) as pair groups.
+
+    Read through the same adapter as ``i2imetric bench`` (a local ``data_root``, or the Hub
+    when online; offline and missing, it fails at once with the download command). Only
+    units the share picks (:func:`~i2imetric.meta_eval.benchmarks.validation_share`) with a
+    decided vote are kept: the voted-for output is the right answer, the other the wrong
+    one. A unit whose images cannot be read is skipped with a warning that counts them.
+    """
+    from i2imetric.meta_eval.benchmarks import find_data, resolve_names, validation_share
+
+    benchmark = resolve_names(None, entry.bench)[0]
+    loaded = benchmark.load(find_data(benchmark, entry.data_root), str(work_dir))
+    share = validation_share(benchmark.name, loaded.unit_ids, entry.fraction)
+    groups, unreadable = [], []
+    for unit, unit_id, info in zip(loaded.units, loaded.unit_ids, loaded.info):
+        if unit_id not in share or info.get("label") not in ("a", "b"):
+            continue
+        first, second = unit
+        voted, other = (first, second) if info["label"] == "a" else (second, first)
+        try:
+            images = [_tensor(load_image(path), working_size) for path in (first.source, voted.output, other.output)]
+        except I2IInputError as exc:
+            unreadable.append(f"{unit_id}: {exc}")
+            continue
+        groups.append(PairGroup(source=images[0], instruction=first.instruction, preferred=images[1],
+                                rejected=[images[2]], kinds=["human_vote"], family="benchmark",
+                                edit=benchmark.name, labels=[1.0]))  # fmt: skip
+    if unreadable:
+        warnings.warn(f"validation.benchmarks ({benchmark.name}): {len(unreadable)} unit(s) of its share skipped, "
+                      f"their images unreadable; first: {unreadable[0]}", stacklevel=2)  # fmt: skip
+    if not groups:
+        raise I2IInputError(f"validation.benchmarks ({benchmark.name}): no decided vote in its {entry.fraction:.0%} "
+                            f"share of {len(loaded.units)} units; raise fraction")  # fmt: skip
+    return groups
+
+
 def folder_validation_groups(split: FolderSplit, kind: str, label: str, *, photo_crops: int = 1,
                              grammar_count: int = 48, working_size: int = 96) -> dict[str, list[PairGroup]]:
     """The validation sets of a folder source, on its held-out images only.

@@ -46,6 +46,7 @@ from .data import (
     PairGroup,
     RatingGroups,
     ShapesWorldGroups,
+    benchmark_validation_groups,
     folder_validation_groups,
     grammar_validation_groups,
     split_folder,
@@ -290,7 +291,21 @@ def build_validation_sets(config: TrainConfig) -> dict[str, list[PairGroup]]:
             sets.update(folder_validation_groups(
                 split, source.kind, label, photo_crops=config.validation.photo_crops,
                 grammar_count=config.validation.grammar_count, working_size=config.data.working_size))
+    for entry in config.validation.benchmarks:
+        work_dir = Path(config.output_dir) / "benchmarks" / entry.bench  # images unpacked from parquet files
+        sets[f"bench_{entry.bench}@validation"] = benchmark_validation_groups(entry, config.data.working_size, work_dir)
     return sets
+
+
+def validated_on(config: TrainConfig, metric: I2IMetric) -> list[dict]:
+    """What the saved scorer records of the benchmark shares it selected on: this run's, plus any its
+    ``init_from`` scorer had (that one was selected on them too)."""
+    records = list(metric.validated_on)
+    for entry in config.validation.benchmarks:
+        record = {"bench": entry.bench, "fraction": entry.fraction}
+        if record not in records:
+            records.append(record)
+    return records
 
 
 def describe_folder_splits(config: TrainConfig) -> list[str]:
@@ -477,6 +492,7 @@ def train(config: TrainConfig, stop_after_step: Optional[int] = None) -> TrainRe
     _check_state_support(accelerator)
     set_seed(config.seed)
     metric = build_metric(config)
+    metric.validated_on = validated_on(config, metric)
     if metric.base_source.kind == "file" and not config.bundle_base:
         accelerator.print(f"note: bundle_base is false, so {output_dir / BEST_DIR} will name its base by path "
                           f"({metric.base_source.ref}) and load on this machine only; bundle_base=true copies it in")

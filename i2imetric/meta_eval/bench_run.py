@@ -29,7 +29,7 @@ from ..errors import I2IInputError
 from ..evaluation.results import read_results
 from ..stats import bootstrap_ci
 from .bench_protocols import METRIC, Estimand, select_units
-from .benchmarks import Benchmark, Loaded, triplets_of
+from .benchmarks import Benchmark, Loaded, triplets_of, validated_units
 
 __all__ = ["BENCH_FORMAT", "run_benchmark", "summarize"]
 
@@ -79,7 +79,9 @@ def run_benchmark(
     from ..evaluation.baselines import BASELINES, resolve_baselines
     from ..evaluation.runner import evaluate, process_state
 
-    loaded = loaded.limited(limit)
+    # A scorer that selected its checkpoints on part of this benchmark is reported on the rest only.
+    held = validated_units(metric, benchmark.name, loaded.unit_ids)
+    loaded = loaded.without(held, "the metric was validated on them in training (its validated_on)").limited(limit)
     if not loaded.units:
         summaries = "; ".join(report.summary() for report in loaded.reports)
         raise I2IInputError(f"{benchmark.name}: no item to score ({summaries})")

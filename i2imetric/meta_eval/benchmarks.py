@@ -94,6 +94,15 @@ class Loaded:
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def without(self, unit_ids: set, note: str) -> "Loaded":
+        """These units left out (a scorer validated on them), and a note that says how many and why."""
+        keep = [i for i, unit_id in enumerate(self.unit_ids) if unit_id not in unit_ids]
+        if len(keep) == len(self.units):
+            return self
+        notes = [*self.notes, f"{len(self.units) - len(keep)} of {len(self.units)} units left out: {note}"]
+        pick = lambda values: [values[i] for i in keep]  # noqa: E731
+        return Loaded(pick(self.units), pick(self.unit_ids), pick(self.info), self.reports, self.files, notes)
+
     def limited(self, limit: int | None) -> "Loaded":
         if limit is None:
             return self
@@ -132,6 +141,40 @@ class Benchmark:
     def load(self, root: str, work_dir: str) -> Loaded:
         """Read the data at ``root``; images inside parquet files go to ``<work_dir>/images``."""
         return self.read(root, work_dir)
+
+
+# ------------------------------------------------------------ validation shares
+
+# Benchmarks a training run may validate on: their units are human-voted pairs (label "a"
+# or "b"; ties and both-bad votes say nothing about which output wins and are skipped).
+VALIDATION_BENCHES = ("genai-bench",)
+
+
+def validation_share(benchmark_name: str, unit_ids: Sequence[str], fraction: float) -> set[str]:
+    """The units of a benchmark that a training run validates on: those whose SHA-256 of
+    ``"<benchmark>/<unit id>"`` falls in the first ``fraction`` of the hash range.
+
+    Fixed by the ids alone (no seed, no order), so the trainer that selects checkpoints on
+    them and ``i2imetric bench``, which leaves them out of the reported numbers, agree on
+    the same units on any machine, and a unit keeps its side when the benchmark grows.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise I2IInputError(f"validation share of {benchmark_name}: fraction {fraction!r} must be in (0, 1)")
+    chosen = set()
+    for unit_id in unit_ids:
+        digest = hashlib.sha256(f"{benchmark_name}/{unit_id}".encode("utf-8")).hexdigest()
+        if int(digest[:15], 16) < fraction * 16**15:
+            chosen.add(unit_id)
+    return chosen
+
+
+def validated_units(metric, benchmark_name: str, unit_ids: Sequence[str]) -> set[str]:
+    """The units of ``benchmark_name`` that ``metric`` was validated on in training (``metric.validated_on``)."""
+    chosen = set()
+    for record in getattr(metric, "validated_on", None) or []:
+        if record.get("bench") == benchmark_name:
+            chosen |= validation_share(benchmark_name, unit_ids, float(record["fraction"]))
+    return chosen
 
 
 # ------------------------------------------------------------------------ finding data

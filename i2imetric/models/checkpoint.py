@@ -147,6 +147,7 @@ def _save(metric: I2IMetric, folder: str | Path, card: Optional[str], bundle_bas
         "base_weights": base_source.to_dict(),
         "timm_weights": timm_source.to_dict() if timm_source is not None else None,
         "calibration": vars(metric.calibration) if metric.calibration is not None else None,
+        "validated_on": list(getattr(metric, "validated_on", [])),
         "higher_is_better": True,
         "score_range": {"raw": [None, None], "calibrated": [0.0, 1.0]},
         "subscores": list(SUBSCORE_NAMES),
@@ -193,6 +194,7 @@ def load_checkpoint(
     base_file, base_source = _resolve_base(stored, folder, base_weights, config)
     timm_file, timm_source = _resolve_timm(stored, folder, config)
     calibration = _read_calibration(stored.get("calibration"), config_path)
+    validated_on = _read_validated_on(stored.get("validated_on"), config_path)
     try:
         metric = build_metric(
             config,
@@ -209,6 +211,7 @@ def load_checkpoint(
         metric.timm.preprocess = timm_preprocess
     _load_trainable(metric, folder / WEIGHTS_NAME)
     metric.calibration = calibration
+    metric.validated_on = validated_on
     return metric.to(device or "cpu").eval()
 
 
@@ -354,6 +357,23 @@ def _read_calibration(data, config_path: Path) -> Optional[Calibration]:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
             raise CheckpointError(f"{where}.{key}: expected a finite number, got {value!r}")
     return Calibration(**data)
+
+
+def _read_validated_on(data, config_path: Path) -> list:
+    """The benchmark shares the scorer was validated on; absent in checkpoints older than the record."""
+    if data is None:
+        return []
+    where = f"{config_path}: validated_on"
+    if not isinstance(data, list):
+        raise CheckpointError(f"{where}: expected a list of {{bench, fraction}}, got {data!r}")
+    for index, record in enumerate(data):
+        if not isinstance(record, dict) or set(record) != {"bench", "fraction"}:
+            raise CheckpointError(f"{where}[{index}]: expected exactly the keys bench and fraction, got {record!r}")
+        fraction = record["fraction"]
+        if not isinstance(record["bench"], str) or isinstance(fraction, bool) or \
+                not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:  # fmt: skip
+            raise CheckpointError(f"{where}[{index}]: expected a benchmark name and a fraction in (0, 1), got {record!r}")
+    return [dict(record) for record in data]
 
 
 def _check_format_version(stored: dict, config_path: Path) -> None:

@@ -77,6 +77,9 @@ class I2IMetric(nn.Module):
         self.base_source = base_source
         self.timm_source = timm_source
         self.calibration: Optional[Calibration] = None
+        # Benchmark shares this scorer selected its checkpoints on, ``[{"bench", "fraction"}]``
+        # (see i2imetric.meta_eval.benchmarks.validation_share): `i2imetric bench` leaves them out.
+        self.validated_on: list = []
         self._channels_last = False  # see optimize_for_inference
         self.clip = OpenCLIPEncoder(open_clip_config, preprocess)
         self.timm = (
