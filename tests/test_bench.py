@@ -15,6 +15,7 @@ from scipy import stats as scipy_stats
 from i2imetric.cli.main import main
 from i2imetric.data.loaders import (
     find_imagenhub_tasks,
+    load_aurora_bench_ratings,
     load_discedit,
     load_editreward_bench_tiger,
     load_editscore_bench,
@@ -24,6 +25,7 @@ from i2imetric.data.loaders import (
 from i2imetric.errors import I2IInputError
 from i2imetric.meta_eval.bench_protocols import (
     Selection,
+    aurora_bench_protocols,
     discedit_accuracy,
     editreward_bench_tiger,
     editreward_imagenhub,
@@ -126,6 +128,76 @@ def test_imagenhub_tasks_are_found_with_their_museum_images(bench_root, tmp_path
         find_imagenhub_tasks(tmp_path)
 
 
+def test_aurora_bench_ratings_are_read_row_by_row_and_panels_are_cut_to_their_output(bench_root, tmp_path):
+    from PIL import Image
+
+    root = os.path.join(bench_root, "aurora-bench")
+    with open(os.path.join(root, "human_ratings.json"), encoding="utf-8") as text:
+        rows = json.load(text)
+
+    records, report = load_aurora_bench_ratings(root, tmp_path / "images")
+
+    assert report.kept == len(rows) == 20 and not report.skipped
+    first = records[0]
+    assert first.value == rows[0]["score"] == 0.0 and first.system == rows[0]["model"]
+    assert first.instruction == "transform the black DVD into a white DVD" and first.extra["task"] == "kubric"
+    assert first.source == os.path.join(root, "human_ratings", "kubric", "8159", "input.jpg")
+    assert len({r.group for r in records}) == 4 and all(len([r for r in records if r.group == g]) == 5
+                                                        for g in {r.group for r in records})
+    # The three something outputs stored as [source | output] panels: the right half is scored.
+    panels = [r for r in records if "composite" in r.extra]
+    assert {r.extra["task"] for r in panels} == {"something"} and len(panels) == 3
+    for record in panels:
+        with Image.open(record.extra["composite"]) as panel, Image.open(record.output) as cut:
+            assert cut.size == (panel.width // 2, panel.height)
+            assert cut.tobytes() == panel.convert("RGB").crop((panel.width // 2, 0, panel.width, panel.height)).tobytes()
+    others = [r for r in records if "composite" not in r.extra]
+    assert all(r.output.startswith(root) for r in others)  # the other outputs are read where they are
+
+
+def test_aurora_bench_wide_output_that_is_not_a_panel_of_its_source_is_kept(bench_root, tmp_path):
+    import shutil
+
+    from PIL import Image
+
+    root = tmp_path / "aurora-bench"
+    shutil.copytree(os.path.join(bench_root, "aurora-bench"), root)
+    output = root / "human_ratings" / "kubric" / "8159" / "genhowto.png"
+    Image.new("RGB", (32, 16), (250, 0, 250)).save(output)  # twice as wide, but not the source on the left
+
+    records, _ = load_aurora_bench_ratings(root, tmp_path / "images")
+
+    wide = next(r for r in records if r.output == str(output))
+    assert "composite" not in wide.extra
+
+
+def test_aurora_bench_bad_rows_are_named_and_missing_images_say_where_the_archive_goes(bench_root, tmp_path):
+    import shutil
+
+    root = tmp_path / "aurora-bench"
+    shutil.copytree(os.path.join(bench_root, "aurora-bench"), root)
+    path = root / "human_ratings.json"
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    rows[1]["score"] = 2.5
+    del rows[2]["prompt"]
+    rows.append(dict(rows[0]))  # the same system's output of the same item, twice
+    path.write_text(json.dumps(rows), encoding="utf-8")
+
+    with pytest.raises(I2IInputError, match=r"human_ratings.json\[1\]: score must be a number in \[0, 2\]"):
+        load_aurora_bench_ratings(root, tmp_path / "images")
+    records, report = load_aurora_bench_ratings(root, tmp_path / "images", on_error="skip")
+    assert report.kept == 18 and [where.rsplit("[", 1)[1] for where, _ in report.skipped] == ["1]", "2]", "20]"]
+    assert "lacks field(s) 'prompt'" in report.skipped[1][1] and "a second rating" in report.skipped[2][1]
+
+    shutil.rmtree(root / "human_ratings")
+    with pytest.raises(I2IInputError, match="images archive is not unpacked there.*unzip the images there"):
+        load_aurora_bench_ratings(root, tmp_path / "images", on_error="skip")
+    (root / "other.json").write_text("[]", encoding="utf-8")
+    (root / "human_ratings.json").rename(root / "ratings.json")
+    with pytest.raises(I2IInputError, match="several .json files .* rename the ratings file to human_ratings.json"):
+        BENCHMARKS["aurora-bench"].load(str(root), str(tmp_path))
+
+
 @pytest.mark.parametrize("name, units", [("nights", 4), ("bapps", 5)])
 def test_perceptual_sets_are_read_through_the_existing_loaders(bench_root, tmp_path, name, units):
     loaded = BENCHMARKS[name].load(os.path.join(bench_root, name), str(tmp_path))
@@ -210,6 +282,29 @@ def test_editscore_counts_a_tie_wrong_and_averages_task_types():
     assert estimand.breakdown["metric"] == {"a": pytest.approx(1 / 3), "b": 1.0}
 
 
+def test_aurora_bench_protocols_by_hand():
+    # Two items, three systems: human scores and metric scores chosen so each number is known.
+    human = np.array([2.0, 1.0, 0.0, 1.0, 1.0, 0.0])
+    metric = np.array([3.0, 1.0, 2.0, 5.0, 4.0, 4.0])
+    systems = np.array(["x", "y", "z"] * 2)
+    uids = np.array(["u1"] * 3 + ["u2"] * 3)
+    tasks = np.array(["ag"] * 3 + ["kubric"] * 3)
+    selection = Selection(list(range(6)), [], {"metric": metric[:, None]}, [])
+
+    estimands = {e.key: e for e in aurora_bench_protocols(human, systems, uids, tasks, selection)}
+
+    sample = estimands["sample-spearman"]
+    assert sample.fn(*sample.arrays["metric"]) == pytest.approx(scipy_stats.spearmanr(metric, human).statistic)
+    # u1: (x>y) right, (x>z) right, (y>z) wrong; u2: x=y left out, (x>z) right, (y>z) tie -> wrong.
+    pairwise = estimands["pairwise"]
+    assert pairwise.n == 2 and pairwise.fn(*pairwise.arrays["metric"]) == pytest.approx(3 / 5)
+    means = estimands["system-means"]
+    assert means.breakdown["human"] == {"x": 1.5, "y": 1.0, "z": 0.0}
+    assert means.breakdown["metric"] == {"x": 4.0, "y": 2.5, "z": 3.0}
+    assert means.fn(*means.arrays["metric"]) == pytest.approx(0.5)  # ranks (3, 1, 2) against (3, 2, 1)
+    assert not means.primary
+
+
 def test_discedit_is_true_above_contrast_per_task():
     scores = np.array([[2.0, 1.0], [1.0, 2.0], [1.0, 0.0]])
     estimand = discedit_accuracy({"metric": scores}, np.array(["ag", "ag", "kubric"]))
@@ -284,6 +379,10 @@ def test_bench_writes_one_json_per_benchmark_with_value_ci_and_baselines(bench_r
     assert {"clip_t", "clip_dir_captions", "l2"} <= set(genai["protocols"][1]["baselines"])
     tiger = json.loads((out / "editreward-bench-tiger.json").read_text(encoding="utf-8"))
     assert [e["name"] for e in tiger["protocols"]] == ["K=2", "K=3", "K=4", "overall"]
+    aurora = json.loads((out / "aurora-bench.json").read_text(encoding="utf-8"))
+    assert [e["name"] for e in aurora["protocols"]] == ["sample-spearman", "pairwise", "system-means"]
+    assert aurora["protocols"][0]["n"] == 20 and aurora["protocols"][1]["n"] == 4  # outputs; items
+    assert "3 output(s) were comparison panels" in aurora["data"]["notes"][0]
     nights = json.loads((out / "nights.json").read_text(encoding="utf-8"))
     assert "metric:preservation" in nights["protocols"][0]["subscores"]
     assert "clip_t" not in nights["protocols"][0]["baselines"]  # a fixed instruction: no CLIP-T

@@ -34,10 +34,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="`table FILE...`: print the table of bench JSON files instead of running benchmarks",
     )
     add_metric_argument(parser)
-    parser.add_argument("--suite", help="editing (GenAI-Bench, ImagenHub, both EditReward-Benches, DiscEdit), perceptual "
-                        "(NIGHTS, BAPPS) or all")
+    parser.add_argument("--suite", help="editing (GenAI-Bench, ImagenHub, both EditReward-Benches, DiscEdit, "
+                        "AURORA-Bench), perceptual (NIGHTS, BAPPS) or all")
     parser.add_argument("--bench", help="comma-separated benchmarks: genai-bench, imagenhub, editreward-bench-tiger, "
-                        "editscore-bench, discedit, nights, bapps")
+                        "editscore-bench, discedit, aurora-bench, nights, bapps")
     parser.add_argument("--data-root", help="folder with one subfolder per benchmark, in its upstream layout "
                         "(default: download the Hub's from Hugging Face)")
     parser.add_argument("--out", default="bench", help="where results, manifests and <benchmark>.json go (default: bench)")

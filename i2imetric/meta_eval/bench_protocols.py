@@ -34,6 +34,7 @@ from ..stats import (
 
 __all__ = [
     "METRIC",
+    "aurora_bench_protocols",
     "Estimand",
     "Reference",
     "Selection",
@@ -595,6 +596,112 @@ def discedit_accuracy(pair_scores: dict[str, np.ndarray], tasks: np.ndarray) -> 
     estimand.units = "items"
     estimand.notes = [] if len(set(tasks.tolist())) > 1 else ["one task only: the mean over tasks is that task's accuracy."]
     return estimand
+
+
+# ------------------------------------------------------------- AURORA-Bench ratings
+
+def aurora_bench_protocols(
+    human: np.ndarray, systems: np.ndarray, uids: np.ndarray, tasks: np.ndarray, selection: Selection
+) -> list[Estimand]:
+    """AURORA-Bench's human ratings: correlation over outputs, pairwise accuracy within items, system means.
+
+    Args:
+        human: per used output, its released score (the mean of 0/1/2 judgements, in [0, 2]).
+        systems: per output, the editing system (the file's ``model``).
+        uids: per output, its item (source and instruction): the five systems' outputs share it.
+        tasks: per output, its AURORA-Bench task.
+        selection: the outputs' scores, ``[n, 1]`` per scorer.
+    """
+    scores = {s: selection.scores[s][:, 0] for s in _ordered(selection.scores)}
+    task_names = sorted(set(tasks.tolist()))
+    system_names = sorted(set(systems.tolist()))
+    estimands = [
+        Estimand(
+            "sample-spearman",
+            "Spearman over all rated outputs against the released human score",
+            "outputs",
+            _spearman,
+            {s: (v, human) for s, v in scores.items()},
+            breakdown={
+                s: {
+                    task: correlation_coefficient(v[tasks == task], human[tasks == task], "spearman")
+                    for task in task_names
+                    if (tasks == task).sum() >= 3
+                }
+                for s, v in scores.items()
+            },
+            notes=[
+                "One released score per output (the raters' mean), so no human-human row can be computed from "
+                "the file. breakdown: the same Spearman within each task (n/a where a task's human or metric scores "
+                "are all equal)."
+            ],
+        )
+    ]
+    pairs = _within_item_pairs(human, uids)
+    if len(pairs) >= 2:
+        per_scorer = {s: _pairs_right(v, pairs) for s, v in scores.items()}
+        estimands.append(
+            Estimand(
+                "pairwise",
+                "pairwise accuracy within each item (outputs whose human scores differ; a metric tie is wrong)",
+                "items",
+                _pooled_share,
+                per_scorer,
+                references=[Reference("random (expected)", 0.5, "by construction: a random order of two outputs is right half the time")],
+                notes=[
+                    f"{sum(len(p) for p in pairs)} pairs of outputs of the same source and instruction, from "
+                    f"{len(pairs)} items; pairs the raters scored alike are left out. The bootstrap resamples items, "
+                    "so the pairs of one item stay together; the value is right pairs over all pairs."
+                ],
+            )
+        )
+    estimands.append(
+        Estimand(
+            "system-means",
+            "Spearman of per-system mean scores (AURORA ranks its editing systems by their human scores)",
+            "outputs",
+            _system_means_spearman,
+            {s: (v, human, systems) for s, v in scores.items()},
+            breakdown={
+                "human": {name: float(human[systems == name].mean()) for name in system_names},
+                **{s: {name: float(v[systems == name].mean()) for name in system_names} for s, v in scores.items()},
+            },
+            primary=False,
+            notes=[
+                f"{len(system_names)} systems: a rank correlation over so few is coarse. breakdown: each system's mean "
+                "score; 'human' is its mean released score."
+            ],
+        )
+    )
+    return estimands
+
+
+def _within_item_pairs(human: np.ndarray, uids: np.ndarray) -> list[list[tuple[int, int]]]:
+    """Per item with at least one, its pairs ``(better, worse)`` of outputs whose human scores differ."""
+    by_item: dict[str, list[int]] = {}
+    for index, uid in enumerate(uids.tolist()):
+        by_item.setdefault(uid, []).append(index)
+    out = []
+    for members in by_item.values():
+        pairs = [
+            (i, j) if human[i] > human[j] else (j, i)
+            for position, i in enumerate(members)
+            for j in members[position + 1 :]
+            if human[i] != human[j]
+        ]
+        if pairs:
+            out.append(pairs)
+    return out
+
+
+def _pairs_right(scores: np.ndarray, pairs: list[list[tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per item: how many of its pairs the metric orders as people did (strictly), and how many pairs."""
+    right = np.array([sum(scores[better] > scores[worse] for better, worse in item) for item in pairs], dtype=float)
+    return right, np.array([len(item) for item in pairs], dtype=float)
+
+
+def _pooled_share(right: np.ndarray, total: np.ndarray) -> float:
+    return float(right.sum() / total.sum())
 
 
 # --------------------------------------------------------------------- NIGHTS, BAPPS
