@@ -458,29 +458,85 @@ def test_any_metric_argument_of_the_other_commands_works(metric, bench_root, tin
     assert ("UNTRAINED" in capsys.readouterr().err) == (metric != "checkpoint")
 
 
-def test_judge_verdicts_sit_beside_the_metric_on_the_same_test_votes(bench_root, tmp_path, capsys):
+def _write_judge(path, records, verdicts, flip=None):
+    """A GenAI-Bench judge file over ``records``: verdict ``verdicts(idx)``; ``flip`` gives one idx another human vote."""
     from i2imetric.meta_eval.judges import genai_bench_correct
 
-    records, _ = load_genai_bench_votes(os.path.join(bench_root, "genai-bench"), image_dir=tmp_path / "images")
     human = {"a": "leftvote", "b": "rightvote", "tie": "tievote", "both_bad": "bothbad_vote"}
-    verdicts = ["[[A>B]]", "[[B>A]]", "[[A=B]]", None]  # right, right, right for both ties, never
-    judge = tmp_path / "results" / "image_edition" / "judge-x" / "pairwise.jsonl"
-    judge.parent.mkdir(parents=True)
-    with open(judge, "w", encoding="utf-8") as out:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
         for record in records:
-            vote, human_vote = verdicts[int(record.id) % 4], human[record.label]
-            out.write(json.dumps({"idx": int(record.id), "response": f"verdict {vote or 'none'}", "model_vote": vote,
+            idx = int(record.id)
+            vote = verdicts(idx)
+            if vote is False:
+                continue  # no row for this vote
+            human_vote = "rightvote" if idx == flip else human[record.label]
+            out.write(json.dumps({"idx": idx, "response": f"verdict {vote or 'none'}", "model_vote": vote,
                                   "human_vote": human_vote, "correct": genai_bench_correct(vote, human_vote)}) + "\n")
+    return path
+
+
+def test_judge_verdicts_sit_beside_the_metric_on_the_same_votes_of_each_protocol(bench_root, tmp_path, capsys):
+    records, _ = load_genai_bench_votes(os.path.join(bench_root, "genai-bench"), image_dir=tmp_path / "images")
+    # By idx % 4 (the fixture's votes are leftvote, rightvote, tievote, bothbad_vote in turn):
+    # right, right, right for both ties ([[A=B]]), no verdict (wrong).
+    verdicts = ["[[A>B]]", "[[B>A]]", "[[A=B]]", None]
+    judge = _write_judge(tmp_path / "results" / "image_edition" / "judge-x" / "pairwise.jsonl", records,
+                         lambda idx: verdicts[idx % 4])
+    # judge-y has rows for the first 7 votes only, all [[A>B]]: right on leftvotes alone.
+    partial = _write_judge(tmp_path / "results" / "image_edition" / "judge-y" / "pairwise.jsonl", records,
+                           lambda idx: "[[A>B]]" if idx < 7 else False)
 
     assert main(["bench", "--metric", "demo", "--bench", "genai-bench", "--data-root", bench_root, "--out",
                  str(tmp_path / "out"), "--bootstrap", "10", "--num-workers", "0", "--no-progress", "--baselines",
-                 "none", "--judges", str(judge), "--markdown"]) == 0
+                 "clip_t", "--judges", str(judge), str(partial), "--markdown"]) == 0
 
     report = json.loads((tmp_path / "out" / "genai-bench.json").read_text(encoding="utf-8"))
-    four_way = report["protocols"][0]
+    four_way, editreward = report["protocols"]
     # The metric's four-way test votes: the seeded half not used to fit its thresholds (seed 0).
     test = np.sort(np.random.default_rng(0).permutation(12)[6:])
-    assert four_way["n"] == 6 and four_way["judges"]["judge-x"]["value"] == pytest.approx(np.mean(test % 4 != 3))
-    assert "| judge-x (judge) |" in capsys.readouterr().out
+    assert four_way["n"] == 6 and four_way["items"]["ids"] == [str(i) for i in test]
+    x = four_way["judges"]["judge-x"]
+    assert (x["n"], x["of"]) == (6, 6) and x["value"] == pytest.approx(np.mean(test % 4 != 3))
+    y = four_way["judges"]["judge-y"]
+    mine = test[test < 7]
+    assert (y["n"], y["of"]) == (len(mine), 6) and y["value"] == pytest.approx(np.mean(mine % 4 == 0))
+    # accuracy with ties, on all 12 votes: both kinds of human tie are ties, [[A=B]] is a tie.
+    assert editreward["n"] == 12 and editreward["judges"]["judge-x"]["value"] == pytest.approx(9 / 12)
+    assert editreward["judges"]["judge-y"]["n"] == 7
+    assert editreward["judges"]["judge-y"]["value"] == pytest.approx(np.mean(np.arange(7) % 4 == 0))
+    table = capsys.readouterr().out
+    judge_rows = [row for row in table.splitlines() if "(judge) |" in row]
+    assert [row.split(" |")[0] for row in judge_rows] == ["| judge-x (judge)", "| judge-y (judge)"]
+    assert f"(n={len(mine)} of 6)" in judge_rows[1] and "(n=7 of 12)" in judge_rows[1] and "(n=" not in judge_rows[0]
+    assert table.index("| clip_t (demo) |") < table.index("| judge-x (judge) |") < table.index("*Published")
     assert main(["bench", "--bench", "nights", "--data-root", bench_root, "--judges", str(judge)]) == 2
     assert "--judges are GenAI-Bench judge files: add genai-bench" in capsys.readouterr().err
+
+
+def test_bench_table_adds_judges_to_results_written_earlier(bench_run, bench_root, tmp_path, capsys):
+    out, _ = bench_run
+    files = sorted(str(p) for p in out.glob("*.json"))
+    records, _ = load_genai_bench_votes(os.path.join(bench_root, "genai-bench"), image_dir=tmp_path / "images")
+    judge = _write_judge(tmp_path / "judge-z" / "pairwise.jsonl", records, lambda idx: "[[B>A]]" if idx % 2 else "[[A>B]]")
+    before = (out / "genai-bench.json").read_text(encoding="utf-8")
+
+    assert main(["bench", "table", *files, "--judges", str(judge), "--markdown", "--ci"]) == 0
+
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if line.startswith("| judge-z (judge) |"))
+    header = table.splitlines()[0].split(" | ")
+    cells = row.split(" | ")
+    report = json.loads(before)
+    labels = np.array(report["protocols"][0]["items"]["labels"])
+    # [[A>B]] on even idx, [[B>A]] on odd: right where the vote is leftvote (idx % 4 == 0) or rightvote (1).
+    expected = 100 * np.mean(np.isin(labels, ["a", "b"]))
+    assert cells[header.index("genai-bench: four-way")].startswith(f"{expected:.2f} [")
+    assert cells[header.index("aurora-bench: pairwise")] == "--"  # a judge of GenAI-Bench has no verdict there
+    assert (out / "genai-bench.json").read_text(encoding="utf-8") == before  # the table does not rewrite the files
+
+    other = _write_judge(tmp_path / "judge-w" / "pairwise.jsonl", records, lambda idx: "[[A>B]]", flip=0)
+    assert main(["bench", "table", *files, "--judges", str(other)]) == 2
+    assert "idx 0 has human_vote 'rightvote'" in capsys.readouterr().err
+    assert main(["bench", "table", str(out / "nights.json"), "--judges", str(judge)]) == 2
+    assert "give a genai-bench.json" in capsys.readouterr().err

@@ -70,10 +70,12 @@ class Reference:
 class Estimand:
     """One protocol's number, for every scorer, before the bootstrap.
 
-    ``fn(*arrays[scorer])`` is the scorer's value (``fns[scorer]`` where a scorer, such
-    as a judge that states verdicts, is measured its own way on the same units); the
-    arrays are resampled together along axis 0 (their units). ``breakdown`` holds
-    per-task or per-system values that the protocol prints beside its headline number.
+    ``fn(*arrays[scorer])`` is the scorer's value (``fns[scorer]`` where a scorer is
+    measured its own way on the same units); the arrays are resampled together along
+    axis 0 (their units). ``breakdown`` holds per-task or per-system values that the
+    protocol prints beside its headline number. ``items``, where set, names the units
+    ``(ids, labels)`` so that a judge's verdicts can be scored later on the very same
+    units (:mod:`i2imetric.meta_eval.bench_judges`).
     """
 
     key: str
@@ -87,6 +89,7 @@ class Estimand:
     references: list[Reference] = field(default_factory=list)
     primary: bool = True
     notes: list[str] = field(default_factory=list)
+    items: tuple[list[str], list[str]] | None = None
 
     @property
     def n(self) -> int:
@@ -155,7 +158,6 @@ def genai_bench_protocols(
     validation_fraction: float,
     seed: int,
     vote_ids: Sequence[str] | None = None,
-    judges: Sequence = (),
 ) -> list[Estimand]:
     """GenAI-Bench's four-way agreement, and EditReward's accuracy with ties, on the same votes.
 
@@ -165,10 +167,9 @@ def genai_bench_protocols(
         validation_fraction: share of the pairs, drawn with ``seed``, that fits the
             four-way thresholds; the rest is scored.
         seed: seed of that draw.
-        vote_ids: per used pair, its vote's position in ``test_v1`` (GenAI-Bench's ``idx``).
-        judges: :class:`i2imetric.meta_eval.judges.JudgeFile` s; each is scored with
-            GenAI-Bench's own rule (its verdict, no thresholds) on the same test votes as
-            the metric, as scorer ``judge:<name>``.
+        vote_ids: per used pair, its vote's position in ``test_v1`` (GenAI-Bench's ``idx``);
+            each protocol records the votes it is computed on as its ``items``, which is
+            what judge verdicts are scored on (:mod:`i2imetric.meta_eval.bench_judges`).
     """
     order = np.random.default_rng(seed).permutation(len(labels))
     n_fit = int(round(validation_fraction * len(order)))
@@ -188,8 +189,6 @@ def genai_bench_protocols(
                 params[scorer] = {"epsilon": epsilon, "tau": tau}
             constant = np.ones(len(test))
             arrays[scorer] = (s[test, 0], s[test, 1], labels[test], epsilon * constant, tau * constant)
-        judged, judge_notes = _judges_on(judges, [vote_ids[i] for i in test] if vote_ids is not None else None)
-        arrays.update(judged)
         estimands.append(
             Estimand(
                 "four-way",
@@ -209,9 +208,8 @@ def genai_bench_protocols(
                     "GenAI-Bench scores a judge's stated verdicts on all votes, with no thresholds "
                     "(i2imetric meta-eval --results-format genai-bench)."
                 ]
-                + ([f"no tie threshold (no validation pair best called tied-and-good): {', '.join(untied)}."] if untied else [])
-                + judge_notes,
-                fns={name: np.mean for name in judged},
+                + ([f"no tie threshold (no validation pair best called tied-and-good): {', '.join(untied)}."] if untied else []),
+                items=_vote_items(vote_ids, labels, test),
             )
         )
     three_way = np.where(labels == "both_bad", "tie", labels)
@@ -235,34 +233,16 @@ def genai_bench_protocols(
                 "only where calling no tie at all is best. EditReward's README table puts GenAI-Bench's four-way "
                 "random (25.90) and GPT-4o (53.54) rows in the same column as these accuracies with ties."
             ],
+            items=_vote_items(vote_ids, labels, np.arange(len(labels))),
         )
     )
     return estimands
 
 
-def _judges_on(judges: Sequence, vote_ids: list[str] | None) -> tuple[dict[str, tuple[np.ndarray]], list[str]]:
-    """Each judge's right/wrong column (GenAI-Bench's rule) on the given votes, or why it is left out."""
-    if not judges:
-        return {}, []
-    from .judges import genai_bench_correct
-
+def _vote_items(vote_ids: Sequence[str] | None, labels: np.ndarray, rows: np.ndarray) -> tuple[list[str], list[str]] | None:
     if vote_ids is None:
-        return {}, ["judges left out: the votes have no GenAI-Bench idx to match their rows"]
-    arrays, notes = {}, []
-    for judge in judges:
-        by_idx = {str(vote.idx): vote for vote in judge.votes}
-        missing = [i for i in vote_ids if i not in by_idx]
-        if missing:
-            notes.append(f"judge {judge.name} left out: no verdict for {len(missing)} of the votes (e.g. idx {missing[0]}).")
-            continue
-        right = [genai_bench_correct(by_idx[i].model_vote, by_idx[i].human_vote) for i in vote_ids]
-        arrays[f"judge:{judge.name}"] = (np.array(right, dtype=float),)
-    if arrays:
-        notes.append(
-            "judge:<name> rows: the judge's stated verdicts scored by GenAI-Bench's rule on the same test votes as the "
-            "metric (its leaderboard figure, over all votes, is `i2imetric meta-eval --results-format genai-bench`)."
-        )
-    return arrays, notes
+        return None
+    return [str(vote_ids[i]) for i in rows], [str(labels[i]) for i in rows]
 
 
 def _four_way_fixed(score_a, score_b, labels, epsilon, tau) -> float:

@@ -230,9 +230,7 @@ def _read_genai_bench(root: str, work_dir: str) -> Loaded:
 def _measure_genai_bench(loaded: Loaded, selection: Selection, options: dict) -> list[Estimand]:
     labels = np.array([loaded.info[i]["label"] for i in selection.used])
     vote_ids = [loaded.unit_ids[i] for i in selection.used]
-    return protocols.genai_bench_protocols(
-        labels, selection, options["validation_fraction"], options["seed"], vote_ids, options.get("judges", ())
-    )
+    return protocols.genai_bench_protocols(labels, selection, options["validation_fraction"], options["seed"], vote_ids)
 
 
 def _read_imagenhub(root: str, work_dir: str) -> Loaded:
