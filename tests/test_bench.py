@@ -540,3 +540,75 @@ def test_bench_table_adds_judges_to_results_written_earlier(bench_run, bench_roo
     assert "idx 0 has human_vote 'rightvote'" in capsys.readouterr().err
     assert main(["bench", "table", str(out / "nights.json"), "--judges", str(judge)]) == 2
     assert "give a genai-bench.json" in capsys.readouterr().err
+
+
+class _Shard:
+    """What the engine reads of an `accelerate launch` process (accelerate's PartialState), for process
+    ``rank`` of 2. The barriers are no-ops: the test runs the processes one after the other, in the order
+    the barriers would let them finish (process 1 scores its share, then process 0 scores and merges)."""
+
+    num_processes = 2
+    device = "cpu"
+
+    def __init__(self, rank):
+        self.process_index = rank
+        self.is_main_process = rank == 0
+
+    def wait_for_everyone(self):
+        pass
+
+
+def test_bench_scores_through_the_engines_shards_and_merges_to_the_unsharded_result(bench_root, tmp_path, monkeypatch):
+    from i2imetric.cli.common import metric_from_argument
+    from i2imetric.data.manifest import write_manifest
+    from i2imetric.evaluation import runner
+    from i2imetric.evaluation.results import read_results
+    from i2imetric.meta_eval.bench_run import run_benchmark
+    from i2imetric.meta_eval.benchmarks import triplets_of
+
+    benchmark, root = BENCHMARKS["aurora-bench"], os.path.join(bench_root, "aurora-bench")
+    metric = metric_from_argument("untrained:test-tiny")
+
+    def run(out):
+        loaded = benchmark.load(root, str(out / benchmark.name))
+        report = run_benchmark(metric, benchmark, loaded, out, metric_name="untrained:test-tiny", data_root=root,
+                               baselines="clip_t,l2", n_resamples=50, num_workers=0, batch_size=3, progress=False)
+        return loaded, report
+
+    single_loaded, single = run(tmp_path / "single")
+    out = tmp_path / "sharded"
+    work = out / benchmark.name
+    states = iter([_Shard(1), _Shard(0)])
+    monkeypatch.setattr(runner, "process_state", lambda: state)
+    monkeypatch.setattr(runner, "_broadcast", lambda value, state: value)  # the main process's value, everywhere
+    # Before its first barrier, process 0 writes the manifest that every process then reads.
+    work.mkdir(parents=True)
+    write_manifest(work / "manifest.jsonl", triplets_of(benchmark.load(root, str(work))))
+
+    state = next(states)
+    _, none = run(out)  # process 1: its share (records 1::2) to its shard, no statistics
+    assert none is None and not (work / "results.jsonl").exists()
+    shard = work / "results.jsonl.rank1.jsonl"
+    assert 0 < len(list(read_results(shard))) < 20
+    state = next(states)
+    loaded, merged = run(out)  # process 0: its share, then the merge of both shards and the statistics
+
+    assert not list(work.glob("results.jsonl.rank*"))  # merged and removed
+
+    def by_unit(loaded, results):  # output ids hash their paths, and panels are cut into each run's own folder
+        unit_of = {unit[0].key: name for unit, name in zip(loaded.units, loaded.unit_ids)}
+        return {unit_of[row["id"]]: row for row in read_results(results)}
+
+    rows = by_unit(loaded, work / "results.jsonl")
+    expected = by_unit(single_loaded, tmp_path / "single" / benchmark.name / "results.jsonl")
+    assert rows.keys() == expected.keys() and len(rows) == 20
+    for key, row in rows.items():
+        assert row["score"] == pytest.approx(expected[key]["score"], abs=1e-5)
+        assert row["baselines"] == pytest.approx(expected[key]["baselines"], abs=1e-5)
+    assert merged["coverage"] == single["coverage"]
+    for ours, theirs in zip(merged["protocols"], single["protocols"], strict=True):
+        assert ours["name"] == theirs["name"] and ours["n"] == theirs["n"]
+        assert ours["value"] == pytest.approx(theirs["value"], abs=1e-6)
+        assert ours["ci95"] == pytest.approx(theirs["ci95"], abs=1e-6)
+        assert {k: v["value"] for k, v in ours["baselines"].items()} == pytest.approx(
+            {k: v["value"] for k, v in theirs["baselines"].items()}, abs=1e-6)
