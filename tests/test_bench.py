@@ -15,6 +15,7 @@ from scipy import stats as scipy_stats
 from i2imetric.cli.main import main
 from i2imetric.data.loaders import (
     find_imagenhub_tasks,
+    load_aurora_bench_ratings,
     load_discedit,
     load_editreward_bench_tiger,
     load_editscore_bench,
@@ -24,6 +25,7 @@ from i2imetric.data.loaders import (
 from i2imetric.errors import I2IInputError
 from i2imetric.meta_eval.bench_protocols import (
     Selection,
+    aurora_bench_protocols,
     discedit_accuracy,
     editreward_bench_tiger,
     editreward_imagenhub,
@@ -126,6 +128,76 @@ def test_imagenhub_tasks_are_found_with_their_museum_images(bench_root, tmp_path
         find_imagenhub_tasks(tmp_path)
 
 
+def test_aurora_bench_ratings_are_read_row_by_row_and_panels_are_cut_to_their_output(bench_root, tmp_path):
+    from PIL import Image
+
+    root = os.path.join(bench_root, "aurora-bench")
+    with open(os.path.join(root, "human_ratings.json"), encoding="utf-8") as text:
+        rows = json.load(text)
+
+    records, report = load_aurora_bench_ratings(root, tmp_path / "images")
+
+    assert report.kept == len(rows) == 20 and not report.skipped
+    first = records[0]
+    assert first.value == rows[0]["score"] == 0.0 and first.system == rows[0]["model"]
+    assert first.instruction == "transform the black DVD into a white DVD" and first.extra["task"] == "kubric"
+    assert first.source == os.path.join(root, "human_ratings", "kubric", "8159", "input.jpg")
+    assert len({r.group for r in records}) == 4 and all(len([r for r in records if r.group == g]) == 5
+                                                        for g in {r.group for r in records})
+    # The three something outputs stored as [source | output] panels: the right half is scored.
+    panels = [r for r in records if "composite" in r.extra]
+    assert {r.extra["task"] for r in panels} == {"something"} and len(panels) == 3
+    for record in panels:
+        with Image.open(record.extra["composite"]) as panel, Image.open(record.output) as cut:
+            assert cut.size == (panel.width // 2, panel.height)
+            assert cut.tobytes() == panel.convert("RGB").crop((panel.width // 2, 0, panel.width, panel.height)).tobytes()
+    others = [r for r in records if "composite" not in r.extra]
+    assert all(r.output.startswith(root) for r in others)  # the other outputs are read where they are
+
+
+def test_aurora_bench_wide_output_that_is_not_a_panel_of_its_source_is_kept(bench_root, tmp_path):
+    import shutil
+
+    from PIL import Image
+
+    root = tmp_path / "aurora-bench"
+    shutil.copytree(os.path.join(bench_root, "aurora-bench"), root)
+    output = root / "human_ratings" / "kubric" / "8159" / "genhowto.png"
+    Image.new("RGB", (32, 16), (250, 0, 250)).save(output)  # twice as wide, but not the source on the left
+
+    records, _ = load_aurora_bench_ratings(root, tmp_path / "images")
+
+    wide = next(r for r in records if r.output == str(output))
+    assert "composite" not in wide.extra
+
+
+def test_aurora_bench_bad_rows_are_named_and_missing_images_say_where_the_archive_goes(bench_root, tmp_path):
+    import shutil
+
+    root = tmp_path / "aurora-bench"
+    shutil.copytree(os.path.join(bench_root, "aurora-bench"), root)
+    path = root / "human_ratings.json"
+    rows = json.loads(path.read_text(encoding="utf-8"))
+    rows[1]["score"] = 2.5
+    del rows[2]["prompt"]
+    rows.append(dict(rows[0]))  # the same system's output of the same item, twice
+    path.write_text(json.dumps(rows), encoding="utf-8")
+
+    with pytest.raises(I2IInputError, match=r"human_ratings.json\[1\]: score must be a number in \[0, 2\]"):
+        load_aurora_bench_ratings(root, tmp_path / "images")
+    records, report = load_aurora_bench_ratings(root, tmp_path / "images", on_error="skip")
+    assert report.kept == 18 and [where.rsplit("[", 1)[1] for where, _ in report.skipped] == ["1]", "2]", "20]"]
+    assert "lacks field(s) 'prompt'" in report.skipped[1][1] and "a second rating" in report.skipped[2][1]
+
+    shutil.rmtree(root / "human_ratings")
+    with pytest.raises(I2IInputError, match="images archive is not unpacked there.*unzip the images there"):
+        load_aurora_bench_ratings(root, tmp_path / "images", on_error="skip")
+    (root / "other.json").write_text("[]", encoding="utf-8")
+    (root / "human_ratings.json").rename(root / "ratings.json")
+    with pytest.raises(I2IInputError, match="several .json files .* rename the ratings file to human_ratings.json"):
+        BENCHMARKS["aurora-bench"].load(str(root), str(tmp_path))
+
+
 @pytest.mark.parametrize("name, units", [("nights", 4), ("bapps", 5)])
 def test_perceptual_sets_are_read_through_the_existing_loaders(bench_root, tmp_path, name, units):
     loaded = BENCHMARKS[name].load(os.path.join(bench_root, name), str(tmp_path))
@@ -210,6 +282,29 @@ def test_editscore_counts_a_tie_wrong_and_averages_task_types():
     assert estimand.breakdown["metric"] == {"a": pytest.approx(1 / 3), "b": 1.0}
 
 
+def test_aurora_bench_protocols_by_hand():
+    # Two items, three systems: human scores and metric scores chosen so each number is known.
+    human = np.array([2.0, 1.0, 0.0, 1.0, 1.0, 0.0])
+    metric = np.array([3.0, 1.0, 2.0, 5.0, 4.0, 4.0])
+    systems = np.array(["x", "y", "z"] * 2)
+    uids = np.array(["u1"] * 3 + ["u2"] * 3)
+    tasks = np.array(["ag"] * 3 + ["kubric"] * 3)
+    selection = Selection(list(range(6)), [], {"metric": metric[:, None]}, [])
+
+    estimands = {e.key: e for e in aurora_bench_protocols(human, systems, uids, tasks, selection)}
+
+    sample = estimands["sample-spearman"]
+    assert sample.fn(*sample.arrays["metric"]) == pytest.approx(scipy_stats.spearmanr(metric, human).statistic)
+    # u1: (x>y) right, (x>z) right, (y>z) wrong; u2: x=y left out, (x>z) right, (y>z) tie -> wrong.
+    pairwise = estimands["pairwise"]
+    assert pairwise.n == 2 and pairwise.fn(*pairwise.arrays["metric"]) == pytest.approx(3 / 5)
+    means = estimands["system-means"]
+    assert means.breakdown["human"] == {"x": 1.5, "y": 1.0, "z": 0.0}
+    assert means.breakdown["metric"] == {"x": 4.0, "y": 2.5, "z": 3.0}
+    assert means.fn(*means.arrays["metric"]) == pytest.approx(0.5)  # ranks (3, 1, 2) against (3, 2, 1)
+    assert not means.primary
+
+
 def test_discedit_is_true_above_contrast_per_task():
     scores = np.array([[2.0, 1.0], [1.0, 2.0], [1.0, 0.0]])
     estimand = discedit_accuracy({"metric": scores}, np.array(["ag", "ag", "kubric"]))
@@ -284,6 +379,10 @@ def test_bench_writes_one_json_per_benchmark_with_value_ci_and_baselines(bench_r
     assert {"clip_t", "clip_dir_captions", "l2"} <= set(genai["protocols"][1]["baselines"])
     tiger = json.loads((out / "editreward-bench-tiger.json").read_text(encoding="utf-8"))
     assert [e["name"] for e in tiger["protocols"]] == ["K=2", "K=3", "K=4", "overall"]
+    aurora = json.loads((out / "aurora-bench.json").read_text(encoding="utf-8"))
+    assert [e["name"] for e in aurora["protocols"]] == ["sample-spearman", "pairwise", "system-means"]
+    assert aurora["protocols"][0]["n"] == 20 and aurora["protocols"][1]["n"] == 4  # outputs; items
+    assert "3 output(s) were comparison panels" in aurora["data"]["notes"][0]
     nights = json.loads((out / "nights.json").read_text(encoding="utf-8"))
     assert "metric:preservation" in nights["protocols"][0]["subscores"]
     assert "clip_t" not in nights["protocols"][0]["baselines"]  # a fixed instruction: no CLIP-T
@@ -359,29 +458,157 @@ def test_any_metric_argument_of_the_other_commands_works(metric, bench_root, tin
     assert ("UNTRAINED" in capsys.readouterr().err) == (metric != "checkpoint")
 
 
-def test_judge_verdicts_sit_beside_the_metric_on_the_same_test_votes(bench_root, tmp_path, capsys):
+def _write_judge(path, records, verdicts, flip=None):
+    """A GenAI-Bench judge file over ``records``: verdict ``verdicts(idx)``; ``flip`` gives one idx another human vote."""
     from i2imetric.meta_eval.judges import genai_bench_correct
 
-    records, _ = load_genai_bench_votes(os.path.join(bench_root, "genai-bench"), image_dir=tmp_path / "images")
     human = {"a": "leftvote", "b": "rightvote", "tie": "tievote", "both_bad": "bothbad_vote"}
-    verdicts = ["[[A>B]]", "[[B>A]]", "[[A=B]]", None]  # right, right, right for both ties, never
-    judge = tmp_path / "results" / "image_edition" / "judge-x" / "pairwise.jsonl"
-    judge.parent.mkdir(parents=True)
-    with open(judge, "w", encoding="utf-8") as out:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as out:
         for record in records:
-            vote, human_vote = verdicts[int(record.id) % 4], human[record.label]
-            out.write(json.dumps({"idx": int(record.id), "response": f"verdict {vote or 'none'}", "model_vote": vote,
+            idx = int(record.id)
+            vote = verdicts(idx)
+            if vote is False:
+                continue  # no row for this vote
+            human_vote = "rightvote" if idx == flip else human[record.label]
+            out.write(json.dumps({"idx": idx, "response": f"verdict {vote or 'none'}", "model_vote": vote,
                                   "human_vote": human_vote, "correct": genai_bench_correct(vote, human_vote)}) + "\n")
+    return path
+
+
+def test_judge_verdicts_sit_beside_the_metric_on_the_same_votes_of_each_protocol(bench_root, tmp_path, capsys):
+    records, _ = load_genai_bench_votes(os.path.join(bench_root, "genai-bench"), image_dir=tmp_path / "images")
+    # By idx % 4 (the fixture's votes are leftvote, rightvote, tievote, bothbad_vote in turn):
+    # right, right, right for both ties ([[A=B]]), no verdict (wrong).
+    verdicts = ["[[A>B]]", "[[B>A]]", "[[A=B]]", None]
+    judge = _write_judge(tmp_path / "results" / "image_edition" / "judge-x" / "pairwise.jsonl", records,
+                         lambda idx: verdicts[idx % 4])
+    # judge-y has rows for the first 7 votes only, all [[A>B]]: right on leftvotes alone.
+    partial = _write_judge(tmp_path / "results" / "image_edition" / "judge-y" / "pairwise.jsonl", records,
+                           lambda idx: "[[A>B]]" if idx < 7 else False)
 
     assert main(["bench", "--metric", "demo", "--bench", "genai-bench", "--data-root", bench_root, "--out",
                  str(tmp_path / "out"), "--bootstrap", "10", "--num-workers", "0", "--no-progress", "--baselines",
-                 "none", "--judges", str(judge), "--markdown"]) == 0
+                 "clip_t", "--judges", str(judge), str(partial), "--markdown"]) == 0
 
     report = json.loads((tmp_path / "out" / "genai-bench.json").read_text(encoding="utf-8"))
-    four_way = report["protocols"][0]
+    four_way, editreward = report["protocols"]
     # The metric's four-way test votes: the seeded half not used to fit its thresholds (seed 0).
     test = np.sort(np.random.default_rng(0).permutation(12)[6:])
-    assert four_way["n"] == 6 and four_way["judges"]["judge-x"]["value"] == pytest.approx(np.mean(test % 4 != 3))
-    assert "| judge-x (judge) |" in capsys.readouterr().out
+    assert four_way["n"] == 6 and four_way["items"]["ids"] == [str(i) for i in test]
+    x = four_way["judges"]["judge-x"]
+    assert (x["n"], x["of"]) == (6, 6) and x["value"] == pytest.approx(np.mean(test % 4 != 3))
+    y = four_way["judges"]["judge-y"]
+    mine = test[test < 7]
+    assert (y["n"], y["of"]) == (len(mine), 6) and y["value"] == pytest.approx(np.mean(mine % 4 == 0))
+    # accuracy with ties, on all 12 votes: both kinds of human tie are ties, [[A=B]] is a tie.
+    assert editreward["n"] == 12 and editreward["judges"]["judge-x"]["value"] == pytest.approx(9 / 12)
+    assert editreward["judges"]["judge-y"]["n"] == 7
+    assert editreward["judges"]["judge-y"]["value"] == pytest.approx(np.mean(np.arange(7) % 4 == 0))
+    table = capsys.readouterr().out
+    judge_rows = [row for row in table.splitlines() if "(judge) |" in row]
+    assert [row.split(" |")[0] for row in judge_rows] == ["| judge-x (judge)", "| judge-y (judge)"]
+    assert f"(n={len(mine)} of 6)" in judge_rows[1] and "(n=7 of 12)" in judge_rows[1] and "(n=" not in judge_rows[0]
+    assert table.index("| clip_t (demo) |") < table.index("| judge-x (judge) |") < table.index("*Published")
     assert main(["bench", "--bench", "nights", "--data-root", bench_root, "--judges", str(judge)]) == 2
     assert "--judges are GenAI-Bench judge files: add genai-bench" in capsys.readouterr().err
+
+
+def test_bench_table_adds_judges_to_results_written_earlier(bench_run, bench_root, tmp_path, capsys):
+    out, _ = bench_run
+    files = sorted(str(p) for p in out.glob("*.json"))
+    records, _ = load_genai_bench_votes(os.path.join(bench_root, "genai-bench"), image_dir=tmp_path / "images")
+    judge = _write_judge(tmp_path / "judge-z" / "pairwise.jsonl", records, lambda idx: "[[B>A]]" if idx % 2 else "[[A>B]]")
+    before = (out / "genai-bench.json").read_text(encoding="utf-8")
+
+    assert main(["bench", "table", *files, "--judges", str(judge), "--markdown", "--ci"]) == 0
+
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if line.startswith("| judge-z (judge) |"))
+    header = table.splitlines()[0].split(" | ")
+    cells = row.split(" | ")
+    report = json.loads(before)
+    labels = np.array(report["protocols"][0]["items"]["labels"])
+    # [[A>B]] on even idx, [[B>A]] on odd: right where the vote is leftvote (idx % 4 == 0) or rightvote (1).
+    expected = 100 * np.mean(np.isin(labels, ["a", "b"]))
+    assert cells[header.index("genai-bench: four-way")].startswith(f"{expected:.2f} [")
+    assert cells[header.index("aurora-bench: pairwise")] == "--"  # a judge of GenAI-Bench has no verdict there
+    assert (out / "genai-bench.json").read_text(encoding="utf-8") == before  # the table does not rewrite the files
+
+    other = _write_judge(tmp_path / "judge-w" / "pairwise.jsonl", records, lambda idx: "[[A>B]]", flip=0)
+    assert main(["bench", "table", *files, "--judges", str(other)]) == 2
+    assert "idx 0 has human_vote 'rightvote'" in capsys.readouterr().err
+    assert main(["bench", "table", str(out / "nights.json"), "--judges", str(judge)]) == 2
+    assert "give a genai-bench.json" in capsys.readouterr().err
+
+
+class _Shard:
+    """What the engine reads of an `accelerate launch` process (accelerate's PartialState), for process
+    ``rank`` of 2. The barriers are no-ops: the test runs the processes one after the other, in the order
+    the barriers would let them finish (process 1 scores its share, then process 0 scores and merges)."""
+
+    num_processes = 2
+    device = "cpu"
+
+    def __init__(self, rank):
+        self.process_index = rank
+        self.is_main_process = rank == 0
+
+    def wait_for_everyone(self):
+        pass
+
+
+def test_bench_scores_through_the_engines_shards_and_merges_to_the_unsharded_result(bench_root, tmp_path, monkeypatch):
+    from i2imetric.cli.common import metric_from_argument
+    from i2imetric.data.manifest import write_manifest
+    from i2imetric.evaluation import runner
+    from i2imetric.evaluation.results import read_results
+    from i2imetric.meta_eval.bench_run import run_benchmark
+    from i2imetric.meta_eval.benchmarks import triplets_of
+
+    benchmark, root = BENCHMARKS["aurora-bench"], os.path.join(bench_root, "aurora-bench")
+    metric = metric_from_argument("untrained:test-tiny")
+
+    def run(out):
+        loaded = benchmark.load(root, str(out / benchmark.name))
+        report = run_benchmark(metric, benchmark, loaded, out, metric_name="untrained:test-tiny", data_root=root,
+                               baselines="clip_t,l2", n_resamples=50, num_workers=0, batch_size=3, progress=False)
+        return loaded, report
+
+    single_loaded, single = run(tmp_path / "single")
+    out = tmp_path / "sharded"
+    work = out / benchmark.name
+    states = iter([_Shard(1), _Shard(0)])
+    monkeypatch.setattr(runner, "process_state", lambda: state)
+    monkeypatch.setattr(runner, "_broadcast", lambda value, state: value)  # the main process's value, everywhere
+    # Before its first barrier, process 0 writes the manifest that every process then reads.
+    work.mkdir(parents=True)
+    write_manifest(work / "manifest.jsonl", triplets_of(benchmark.load(root, str(work))))
+
+    state = next(states)
+    _, none = run(out)  # process 1: its share (records 1::2) to its shard, no statistics
+    assert none is None and not (work / "results.jsonl").exists()
+    shard = work / "results.jsonl.rank1.jsonl"
+    assert 0 < len(list(read_results(shard))) < 20
+    state = next(states)
+    loaded, merged = run(out)  # process 0: its share, then the merge of both shards and the statistics
+
+    assert not list(work.glob("results.jsonl.rank*"))  # merged and removed
+
+    def by_unit(loaded, results):  # output ids hash their paths, and panels are cut into each run's own folder
+        unit_of = {unit[0].key: name for unit, name in zip(loaded.units, loaded.unit_ids)}
+        return {unit_of[row["id"]]: row for row in read_results(results)}
+
+    rows = by_unit(loaded, work / "results.jsonl")
+    expected = by_unit(single_loaded, tmp_path / "single" / benchmark.name / "results.jsonl")
+    assert rows.keys() == expected.keys() and len(rows) == 20
+    for key, row in rows.items():
+        assert row["score"] == pytest.approx(expected[key]["score"], abs=1e-5)
+        assert row["baselines"] == pytest.approx(expected[key]["baselines"], abs=1e-5)
+    assert merged["coverage"] == single["coverage"]
+    for ours, theirs in zip(merged["protocols"], single["protocols"], strict=True):
+        assert ours["name"] == theirs["name"] and ours["n"] == theirs["n"]
+        assert ours["value"] == pytest.approx(theirs["value"], abs=1e-6)
+        assert ours["ci95"] == pytest.approx(theirs["ci95"], abs=1e-6)
+        assert {k: v["value"] for k, v in ours["baselines"].items()} == pytest.approx(
+            {k: v["value"] for k, v in theirs["baselines"].items()}, abs=1e-6)

@@ -5,6 +5,7 @@ Examples::
     i2imetric bench --metric demo --suite editing --data-root ~/benchmarks --out bench/   # resumable
     i2imetric bench --metric demo --bench genai-bench --baselines all                     # from the Hub
     i2imetric bench table bench/*.json --markdown
+    i2imetric bench table bench/*.json --judges results/image_edition/*/pairwise.jsonl   # judges, same items
     accelerate launch --multi_gpu --num_processes 4 -m i2imetric bench --metric demo --suite editing --data-root DIR
 
 ``--data-root DIR`` holds one folder per benchmark, named as ``--bench`` names them
@@ -34,10 +35,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="`table FILE...`: print the table of bench JSON files instead of running benchmarks",
     )
     add_metric_argument(parser)
-    parser.add_argument("--suite", help="editing (GenAI-Bench, ImagenHub, both EditReward-Benches, DiscEdit), perceptual "
-                        "(NIGHTS, BAPPS) or all")
+    parser.add_argument("--suite", help="editing (GenAI-Bench, ImagenHub, both EditReward-Benches, DiscEdit, "
+                        "AURORA-Bench), perceptual (NIGHTS, BAPPS) or all")
     parser.add_argument("--bench", help="comma-separated benchmarks: genai-bench, imagenhub, editreward-bench-tiger, "
-                        "editscore-bench, discedit, nights, bapps")
+                        "editscore-bench, discedit, aurora-bench, nights, bapps")
     parser.add_argument("--data-root", help="folder with one subfolder per benchmark, in its upstream layout "
                         "(default: download the Hub's from Hugging Face)")
     parser.add_argument("--out", default="bench", help="where results, manifests and <benchmark>.json go (default: bench)")
@@ -48,8 +49,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validation-fraction", type=float, default=0.5,
                         help="share of GenAI-Bench's votes that fits the four-way thresholds (default: 0.5)")
     parser.add_argument("--judges", nargs="+", metavar="FILE", help="GenAI-Bench judge files "
-                        "(results/image_edition/<judge>/pairwise.jsonl) to table beside the metric on genai-bench's "
-                        "four-way votes, scored by GenAI-Bench's own rule")
+                        "(results/image_edition/<judge>/pairwise.jsonl) to table beside the metric on the same "
+                        "genai-bench votes as each protocol (four-way: GenAI-Bench's own rule; editreward: the "
+                        "verdict's side); with `bench table`, added to genai-bench results written earlier")
     parser.add_argument("--limit", type=int, help="score only the first N items of each benchmark (a quick look)")
     parser.add_argument("--batch-size", type=int, default=32, help="outputs per forward pass (default: 32)")
     parser.add_argument("--num-workers", type=int, default=None, help="image-decoding processes (default: half the cores)")
@@ -70,7 +72,18 @@ def run(args: argparse.Namespace) -> int:
 def _table(paths: list[str], args: argparse.Namespace) -> int:
     from ..meta_eval.bench_table import format_bench_table, read_bench_files
 
-    print(format_bench_table(read_bench_files(paths), markdown=args.markdown, all_protocols=args.all_protocols, ci=args.ci))
+    reports = read_bench_files(paths)
+    if args.judges:
+        from ..meta_eval.bench_judges import add_judges
+        from ..meta_eval.judges import read_genai_bench_judge
+
+        judged = [(path, report) for path, report in zip(paths, reports) if report["benchmark"] == "genai-bench"]
+        if not judged:
+            raise I2IInputError("--judges are GenAI-Bench judge files: give a genai-bench.json among the bench files")
+        judges = [read_genai_bench_judge(path) for path in args.judges]
+        for path, report in judged:
+            add_judges(report, judges, path)  # the table only: the files are not rewritten
+    print(format_bench_table(reports, markdown=args.markdown, all_protocols=args.all_protocols, ci=args.ci))
     return 0
 
 

@@ -34,6 +34,7 @@ from ..stats import (
 
 __all__ = [
     "METRIC",
+    "aurora_bench_protocols",
     "Estimand",
     "Reference",
     "Selection",
@@ -69,10 +70,12 @@ class Reference:
 class Estimand:
     """One protocol's number, for every scorer, before the bootstrap.
 
-    ``fn(*arrays[scorer])`` is the scorer's value (``fns[scorer]`` where a scorer, such
-    as a judge that states verdicts, is measured its own way on the same units); the
-    arrays are resampled together along axis 0 (their units). ``breakdown`` holds
-    per-task or per-system values that the protocol prints beside its headline number.
+    ``fn(*arrays[scorer])`` is the scorer's value (``fns[scorer]`` where a scorer is
+    measured its own way on the same units); the arrays are resampled together along
+    axis 0 (their units). ``breakdown`` holds per-task or per-system values that the
+    protocol prints beside its headline number. ``items``, where set, names the units
+    ``(ids, labels)`` so that a judge's verdicts can be scored later on the very same
+    units (:mod:`i2imetric.meta_eval.bench_judges`).
     """
 
     key: str
@@ -86,6 +89,7 @@ class Estimand:
     references: list[Reference] = field(default_factory=list)
     primary: bool = True
     notes: list[str] = field(default_factory=list)
+    items: tuple[list[str], list[str]] | None = None
 
     @property
     def n(self) -> int:
@@ -154,7 +158,6 @@ def genai_bench_protocols(
     validation_fraction: float,
     seed: int,
     vote_ids: Sequence[str] | None = None,
-    judges: Sequence = (),
 ) -> list[Estimand]:
     """GenAI-Bench's four-way agreement, and EditReward's accuracy with ties, on the same votes.
 
@@ -164,10 +167,9 @@ def genai_bench_protocols(
         validation_fraction: share of the pairs, drawn with ``seed``, that fits the
             four-way thresholds; the rest is scored.
         seed: seed of that draw.
-        vote_ids: per used pair, its vote's position in ``test_v1`` (GenAI-Bench's ``idx``).
-        judges: :class:`i2imetric.meta_eval.judges.JudgeFile` s; each is scored with
-            GenAI-Bench's own rule (its verdict, no thresholds) on the same test votes as
-            the metric, as scorer ``judge:<name>``.
+        vote_ids: per used pair, its vote's position in ``test_v1`` (GenAI-Bench's ``idx``);
+            each protocol records the votes it is computed on as its ``items``, which is
+            what judge verdicts are scored on (:mod:`i2imetric.meta_eval.bench_judges`).
     """
     order = np.random.default_rng(seed).permutation(len(labels))
     n_fit = int(round(validation_fraction * len(order)))
@@ -187,8 +189,6 @@ def genai_bench_protocols(
                 params[scorer] = {"epsilon": epsilon, "tau": tau}
             constant = np.ones(len(test))
             arrays[scorer] = (s[test, 0], s[test, 1], labels[test], epsilon * constant, tau * constant)
-        judged, judge_notes = _judges_on(judges, [vote_ids[i] for i in test] if vote_ids is not None else None)
-        arrays.update(judged)
         estimands.append(
             Estimand(
                 "four-way",
@@ -208,9 +208,8 @@ def genai_bench_protocols(
                     "GenAI-Bench scores a judge's stated verdicts on all votes, with no thresholds "
                     "(i2imetric meta-eval --results-format genai-bench)."
                 ]
-                + ([f"no tie threshold (no validation pair best called tied-and-good): {', '.join(untied)}."] if untied else [])
-                + judge_notes,
-                fns={name: np.mean for name in judged},
+                + ([f"no tie threshold (no validation pair best called tied-and-good): {', '.join(untied)}."] if untied else []),
+                items=_vote_items(vote_ids, labels, test),
             )
         )
     three_way = np.where(labels == "both_bad", "tie", labels)
@@ -234,34 +233,16 @@ def genai_bench_protocols(
                 "only where calling no tie at all is best. EditReward's README table puts GenAI-Bench's four-way "
                 "random (25.90) and GPT-4o (53.54) rows in the same column as these accuracies with ties."
             ],
+            items=_vote_items(vote_ids, labels, np.arange(len(labels))),
         )
     )
     return estimands
 
 
-def _judges_on(judges: Sequence, vote_ids: list[str] | None) -> tuple[dict[str, tuple[np.ndarray]], list[str]]:
-    """Each judge's right/wrong column (GenAI-Bench's rule) on the given votes, or why it is left out."""
-    if not judges:
-        return {}, []
-    from .judges import genai_bench_correct
-
+def _vote_items(vote_ids: Sequence[str] | None, labels: np.ndarray, rows: np.ndarray) -> tuple[list[str], list[str]] | None:
     if vote_ids is None:
-        return {}, ["judges left out: the votes have no GenAI-Bench idx to match their rows"]
-    arrays, notes = {}, []
-    for judge in judges:
-        by_idx = {str(vote.idx): vote for vote in judge.votes}
-        missing = [i for i in vote_ids if i not in by_idx]
-        if missing:
-            notes.append(f"judge {judge.name} left out: no verdict for {len(missing)} of the votes (e.g. idx {missing[0]}).")
-            continue
-        right = [genai_bench_correct(by_idx[i].model_vote, by_idx[i].human_vote) for i in vote_ids]
-        arrays[f"judge:{judge.name}"] = (np.array(right, dtype=float),)
-    if arrays:
-        notes.append(
-            "judge:<name> rows: the judge's stated verdicts scored by GenAI-Bench's rule on the same test votes as the "
-            "metric (its leaderboard figure, over all votes, is `i2imetric meta-eval --results-format genai-bench`)."
-        )
-    return arrays, notes
+        return None
+    return [str(vote_ids[i]) for i in rows], [str(labels[i]) for i in rows]
 
 
 def _four_way_fixed(score_a, score_b, labels, epsilon, tau) -> float:
@@ -595,6 +576,112 @@ def discedit_accuracy(pair_scores: dict[str, np.ndarray], tasks: np.ndarray) -> 
     estimand.units = "items"
     estimand.notes = [] if len(set(tasks.tolist())) > 1 else ["one task only: the mean over tasks is that task's accuracy."]
     return estimand
+
+
+# ------------------------------------------------------------- AURORA-Bench ratings
+
+def aurora_bench_protocols(
+    human: np.ndarray, systems: np.ndarray, uids: np.ndarray, tasks: np.ndarray, selection: Selection
+) -> list[Estimand]:
+    """AURORA-Bench's human ratings: correlation over outputs, pairwise accuracy within items, system means.
+
+    Args:
+        human: per used output, its released score (the mean of 0/1/2 judgements, in [0, 2]).
+        systems: per output, the editing system (the file's ``model``).
+        uids: per output, its item (source and instruction): the five systems' outputs share it.
+        tasks: per output, its AURORA-Bench task.
+        selection: the outputs' scores, ``[n, 1]`` per scorer.
+    """
+    scores = {s: selection.scores[s][:, 0] for s in _ordered(selection.scores)}
+    task_names = sorted(set(tasks.tolist()))
+    system_names = sorted(set(systems.tolist()))
+    estimands = [
+        Estimand(
+            "sample-spearman",
+            "Spearman over all rated outputs against the released human score",
+            "outputs",
+            _spearman,
+            {s: (v, human) for s, v in scores.items()},
+            breakdown={
+                s: {
+                    task: correlation_coefficient(v[tasks == task], human[tasks == task], "spearman")
+                    for task in task_names
+                    if (tasks == task).sum() >= 3
+                }
+                for s, v in scores.items()
+            },
+            notes=[
+                "One released score per output (the raters' mean), so no human-human row can be computed from "
+                "the file. breakdown: the same Spearman within each task (n/a where a task's human or metric scores "
+                "are all equal)."
+            ],
+        )
+    ]
+    pairs = _within_item_pairs(human, uids)
+    if len(pairs) >= 2:
+        per_scorer = {s: _pairs_right(v, pairs) for s, v in scores.items()}
+        estimands.append(
+            Estimand(
+                "pairwise",
+                "pairwise accuracy within each item (outputs whose human scores differ; a metric tie is wrong)",
+                "items",
+                _pooled_share,
+                per_scorer,
+                references=[Reference("random (expected)", 0.5, "by construction: a random order of two outputs is right half the time")],
+                notes=[
+                    f"{sum(len(p) for p in pairs)} pairs of outputs of the same source and instruction, from "
+                    f"{len(pairs)} items; pairs the raters scored alike are left out. The bootstrap resamples items, "
+                    "so the pairs of one item stay together; the value is right pairs over all pairs."
+                ],
+            )
+        )
+    estimands.append(
+        Estimand(
+            "system-means",
+            "Spearman of per-system mean scores (AURORA ranks its editing systems by their human scores)",
+            "outputs",
+            _system_means_spearman,
+            {s: (v, human, systems) for s, v in scores.items()},
+            breakdown={
+                "human": {name: float(human[systems == name].mean()) for name in system_names},
+                **{s: {name: float(v[systems == name].mean()) for name in system_names} for s, v in scores.items()},
+            },
+            primary=False,
+            notes=[
+                f"{len(system_names)} systems: a rank correlation over so few is coarse. breakdown: each system's mean "
+                "score; 'human' is its mean released score."
+            ],
+        )
+    )
+    return estimands
+
+
+def _within_item_pairs(human: np.ndarray, uids: np.ndarray) -> list[list[tuple[int, int]]]:
+    """Per item with at least one, its pairs ``(better, worse)`` of outputs whose human scores differ."""
+    by_item: dict[str, list[int]] = {}
+    for index, uid in enumerate(uids.tolist()):
+        by_item.setdefault(uid, []).append(index)
+    out = []
+    for members in by_item.values():
+        pairs = [
+            (i, j) if human[i] > human[j] else (j, i)
+            for position, i in enumerate(members)
+            for j in members[position + 1 :]
+            if human[i] != human[j]
+        ]
+        if pairs:
+            out.append(pairs)
+    return out
+
+
+def _pairs_right(scores: np.ndarray, pairs: list[list[tuple[int, int]]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per item: how many of its pairs the metric orders as people did (strictly), and how many pairs."""
+    right = np.array([sum(scores[better] > scores[worse] for better, worse in item) for item in pairs], dtype=float)
+    return right, np.array([len(item) for item in pairs], dtype=float)
+
+
+def _pooled_share(right: np.ndarray, total: np.ndarray) -> float:
+    return float(right.sum() / total.sum())
 
 
 # --------------------------------------------------------------------- NIGHTS, BAPPS

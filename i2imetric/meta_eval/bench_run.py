@@ -10,7 +10,9 @@ bootstrapped (percentile, 95%) by :func:`i2imetric.stats.bootstrap_ci`.
 ``<out>/<name>.json`` holds, per protocol: its name, n and units, the metric's value and
 CI (and fitted thresholds), the same for the metric's sub-scores the protocol reads and for
 every complete baseline, a per-task breakdown where the protocol has one, the published
-reference rows with their sources, and notes. Beside them: the data read (with every row
+reference rows with their sources, notes, and where a judge's verdicts can be scored on
+them (GenAI-Bench), the protocol's ``items`` (vote ids and labels) and each judge's value
+on them (:mod:`i2imetric.meta_eval.bench_judges`). Beside them: the data read (with every row
 skipped and why), the units that could not be scored, and the options.
 """
 
@@ -28,6 +30,7 @@ from ..data.manifest import write_manifest
 from ..errors import I2IInputError
 from ..evaluation.results import read_results
 from ..stats import bootstrap_ci
+from .bench_judges import add_judges
 from .bench_protocols import METRIC, Estimand, select_units
 from .benchmarks import Benchmark, Loaded, triplets_of, validated_units
 
@@ -71,7 +74,8 @@ def run_benchmark(
         batch_size, num_workers: of the evaluation engine.
         progress: progress bars on stderr (shown only on a terminal).
         judges: GenAI-Bench judge files (:func:`i2imetric.meta_eval.judges.read_genai_bench_judge`),
-            tabled beside the metric where the benchmark's protocol has verdicts (GenAI-Bench's four-way).
+            scored on the items of each protocol that has a rule for verdicts
+            (:func:`i2imetric.meta_eval.bench_judges.add_judges`) and tabled beside the metric.
 
     Returns:
         The JSON written, as a dict; None on the other processes of an ``accelerate launch``.
@@ -118,8 +122,7 @@ def run_benchmark(
     dropped = [name for name in chosen if name in benchmark.skip_baselines]
     if dropped:
         notes.append(f"not reported here, meaningless on {benchmark.name}: {', '.join(dropped)}.")
-    measure_options = {**options, "judges": tuple(judges)}
-    estimands = benchmark.measure(loaded, selection, measure_options) if len(selection.used) >= 2 else []
+    estimands = benchmark.measure(loaded, selection, options) if len(selection.used) >= 2 else []
     if not estimands:
         notes.append(f"{len(selection.used)} scored unit(s): too few for any protocol.")
     report = {
@@ -143,6 +146,8 @@ def run_benchmark(
         "protocols": _bootstrapped(estimands, n_resamples, seed, progress, benchmark.name),
         "notes": notes,
     }
+    if judges:
+        add_judges(report, judges)
     _write_json(Path(out_dir) / f"{benchmark.name}.json", report)
     return report
 
@@ -222,11 +227,12 @@ def _protocol_entry(estimand: Estimand, values: dict[str, dict]) -> dict:
         "n": estimand.n,
         **metric,
         "subscores": {s: v for s, v in values.items() if s.startswith(f"{METRIC}:")},
-        "judges": {s.split(":", 1)[1]: v for s, v in values.items() if s.startswith("judge:")},
-        "baselines": {s: v for s, v in values.items() if s != METRIC and not s.startswith((f"{METRIC}:", "judge:"))},
+        "judges": {},  # filled by bench_judges.add_judges
+        "baselines": {s: v for s, v in values.items() if s != METRIC and not s.startswith(f"{METRIC}:")},
         "breakdown": {s: {k: _finite(v) for k, v in b.items()} for s, b in estimand.breakdown.items()},
         "reference": [{"name": r.name, "value": _finite(r.value), "source": r.source} for r in estimand.references],
-        "notes": estimand.notes,
+        "notes": list(estimand.notes),
+        **({"items": {"ids": estimand.items[0], "labels": estimand.items[1]}} if estimand.items else {}),
     }
 
 

@@ -1,9 +1,11 @@
 """The paper-style table of ``i2imetric bench`` JSON files: methods as rows, benchmarks as columns.
 
 Laid out like the EditReward README's tables: one row per method (each metric, its
-sub-scores, its baselines, then the published reference rows), one column per benchmark
-protocol, values x 100 with two decimals (accuracies in %, correlations x 100), ``--``
-where a method has no number. Reference rows are marked with a footnote number, and the
+sub-scores, its baselines, the judges scored on the same items, then the published
+reference rows), one column per benchmark protocol, values x 100 with two decimals
+(accuracies in %, correlations x 100), ``--`` where a method has no number. A judge row
+is marked ``(judge)``, and its cell says ``(n=k of N)`` where the judge has verdicts for
+only k of the column's N items. Reference rows are marked with a footnote number, and the
 footnotes under the table give each one's source. Baselines are named with the metric
 whose encoders computed them (``clip_t (demo)``): i2imetric computes CLIP-T and friends
 from the metric's own embeddings, so they are that encoder's, not OpenAI CLIP's.
@@ -74,6 +76,7 @@ def format_bench_table(reports: list[dict], markdown: bool = True, all_protocols
 
     references: dict[str, dict[tuple, str]] = {}
     reference_order: list[str] = []
+    judged = False
     for report in reports:
         metric = report["metric"]
         for entry in report["protocols"]:
@@ -86,7 +89,8 @@ def format_bench_table(reports: list[dict], markdown: bool = True, all_protocols
             for name, value in entry["baselines"].items():
                 put(f"{name} ({metric})", column, _value(value, ci), 2)
             for name, value in entry.get("judges", {}).items():
-                put(f"{name} (judge)", column, _value(value, ci), 3)
+                put(f"{name} (judge)", column, _judge_value(value, entry, ci), 3)
+                judged = True
             for ref in entry["reference"]:
                 if ref["source"] not in footnotes:
                     footnotes.append(ref["source"])
@@ -104,8 +108,21 @@ def format_bench_table(reports: list[dict], markdown: bool = True, all_protocols
         body += [[row, *(references[row].get(c, "--") for c in columns)] for row in reference_order]
     notes = [f"[{i}] {source}" for i, source in enumerate(footnotes, start=1)]
     legend = "Values x 100 (accuracy in %, correlation x 100)" + ("; 95% bootstrap CI in brackets." if ci else ".")
+    if judged:
+        legend += (
+            " (judge) rows: a judge's stated verdicts, scored on the same items as the metric in that column; "
+            "(n=k of N) where the judge has verdicts for only k of those N items."
+        )
     table = _markdown(header, body) if markdown else _aligned(header, body)
     return "\n".join([table, "", legend, *notes])
+
+
+def _judge_value(value: dict, entry: dict, ci: bool) -> str:
+    text = _value(value, ci)
+    n, of = value.get("n"), value.get("of", entry.get("n"))
+    if n is not None and of is not None and n < of:
+        text += f" (n={n} of {of})"
+    return text
 
 
 def _value(entry: dict, ci: bool) -> str:

@@ -30,6 +30,7 @@ import numpy as np
 from ..data import LoadReport, Pairwise, Rating, Triplet
 from ..data.loaders import (
     find_imagenhub_tasks,
+    load_aurora_bench_ratings,
     load_bapps_2afc,
     load_discedit,
     load_editreward_bench_tiger,
@@ -38,6 +39,7 @@ from ..data.loaders import (
     load_imagenhub_ratings,
     load_nights,
 )
+from ..data.loaders.aurora_bench import AURORA_BENCH_MANUAL
 from ..errors import I2IInputError
 from ..stats import two_afc_human_score
 from . import bench_protocols as protocols
@@ -271,9 +273,7 @@ def _read_genai_bench(root: str, work_dir: str) -> Loaded:
 def _measure_genai_bench(loaded: Loaded, selection: Selection, options: dict) -> list[Estimand]:
     labels = np.array([loaded.info[i]["label"] for i in selection.used])
     vote_ids = [loaded.unit_ids[i] for i in selection.used]
-    return protocols.genai_bench_protocols(
-        labels, selection, options["validation_fraction"], options["seed"], vote_ids, options.get("judges", ())
-    )
+    return protocols.genai_bench_protocols(labels, selection, options["validation_fraction"], options["seed"], vote_ids)
 
 
 def _read_imagenhub(root: str, work_dir: str) -> Loaded:
@@ -368,6 +368,26 @@ def _read_discedit(root: str, work_dir: str) -> Loaded:
 def _measure_discedit(loaded: Loaded, selection: Selection, options: dict) -> list[Estimand]:
     tasks = np.array([loaded.info[i]["task"] for i in selection.used])
     return [protocols.discedit_accuracy(selection.scores, tasks)]
+
+
+def _read_aurora_bench(root: str, work_dir: str) -> Loaded:
+    records, report = load_aurora_bench_ratings(root, os.path.join(work_dir, "images"), on_error="skip", check_files=True)
+    units = [[Output(r.source, r.instruction, r.output, r.system)] for r in records]
+    info = [{"task": r.extra["task"], "uid": r.group, "system": r.system, "human": r.value} for r in records]
+    panels = sum("composite" in r.extra for r in records)
+    notes = [f"{panels} output(s) were comparison panels (source left, output right); their right half is scored"] if panels else []
+    return Loaded(units, [str(r.id) for r in records], info, [report], [report.source], notes)
+
+
+def _measure_aurora_bench(loaded: Loaded, selection: Selection, options: dict) -> list[Estimand]:
+    used = [loaded.info[i] for i in selection.used]
+    return protocols.aurora_bench_protocols(
+        np.array([u["human"] for u in used], dtype=float),
+        np.array([u["system"] for u in used]),
+        np.array([u["uid"] for u in used]),
+        np.array([u["task"] for u in used]),
+        selection,
+    )
 
 
 _DREAMSIM_README = "DreamSim README, 'updated NIGHTS performance table', NIGHTS - Test (github.com/ssundaram21/dreamsim)"
@@ -503,6 +523,17 @@ BENCHMARKS: dict[str, Benchmark] = {
             skip_baselines=_IMAGE_ONLY_BASELINES,
         ),
         Benchmark(
+            "aurora-bench",
+            "AURORA-Bench human ratings (5 editing systems x 400 items)",
+            "Krojer et al., AURORA, NeurIPS 2024, arXiv:2407.03471",
+            "github.com/McGill-NLP/AURORA (README, 'Human Ratings'; the ratings json and images on Google Drive)",
+            None,
+            None,
+            AURORA_BENCH_MANUAL,
+            _read_aurora_bench,
+            _measure_aurora_bench,
+        ),
+        Benchmark(
             "nights",
             "NIGHTS 2AFC, test split, unanimous triplets",
             "Fu et al., DreamSim, NeurIPS 2023, arXiv:2306.09344",
@@ -533,7 +564,7 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 SUITES = {
-    "editing": ("genai-bench", "imagenhub", "editreward-bench-tiger", "editscore-bench", "discedit"),
+    "editing": ("genai-bench", "imagenhub", "editreward-bench-tiger", "editscore-bench", "discedit", "aurora-bench"),
     "perceptual": ("nights", "bapps"),
 }
 SUITES["all"] = SUITES["editing"] + SUITES["perceptual"]

@@ -69,6 +69,7 @@ __all__ = [
     "genai_bench_leaderboard_value",
     "judge_statistics",
     "read_genai_bench_judge",
+    "verdict_side_right",
 ]
 
 GENAI_BENCH_HUMAN_VOTES = ("leftvote", "rightvote", "tievote", "bothbad_vote")
@@ -114,6 +115,23 @@ def genai_bench_correct(model_vote: str | None, human_vote: str) -> bool:
     if human_vote not in _RIGHT_VERDICTS:
         raise I2IInputError(f"human_vote {human_vote!r} is not one of {', '.join(GENAI_BENCH_HUMAN_VOTES)}")
     return model_vote is not None and model_vote in _RIGHT_VERDICTS[human_vote]
+
+
+def verdict_side_right(model_vote: str | None, human_vote: str) -> bool:
+    """i2imetric's three-way rule: the verdict's side (A, B or a tie) is the vote's.
+
+    Both kinds of human tie (``tievote``, ``bothbad_vote``) are ties, and so is each tie
+    verdict (``[[A=B]]``, ``[[A=B=Good]]``, ``[[A=B=Bad]]``); a missing or malformed
+    verdict takes no side and is wrong. This is "accuracy with ties" for a judge, with no
+    threshold to calibrate.
+
+    Example:
+        >>> verdict_side_right("[[A=B=Good]]", "bothbad_vote"), verdict_side_right("[[A>>B]]", "leftvote")
+        (True, True)
+    """
+    if human_vote not in _HUMAN_SIDE:
+        raise I2IInputError(f"human_vote {human_vote!r} is not one of {', '.join(GENAI_BENCH_HUMAN_VOTES)}")
+    return _VERDICT_SIDE.get(model_vote) == _HUMAN_SIDE[human_vote]
 
 
 def genai_bench_leaderboard_value(agreement: float) -> float:
@@ -275,9 +293,7 @@ def judge_statistics(judges: list[JudgeFile]) -> tuple[list[Statistic], list[str
     for name, votes in by_judge.items():
         ordered = [votes[idx] for idx in order]
         correct[name] = np.array([vote.correct for vote in ordered], dtype=float)
-        side_right[name] = np.array(
-            [_VERDICT_SIDE.get(vote.model_vote) == _HUMAN_SIDE[vote.human_vote] for vote in ordered], dtype=float
-        )
+        side_right[name] = np.array([verdict_side_right(vote.model_vote, vote.human_vote) for vote in ordered], dtype=float)
     statistics = [
         Statistic(
             "genai_bench/agreement",

@@ -13,12 +13,14 @@ in ``extra``, and names systems ``system_a`` / ``system_b`` and captions
 - :mod:`.editscore_bench`: EditScore's EditReward-Bench (``editscore-bench``), another
   benchmark under the same name;
 - :mod:`.imagenhub`: ImagenHub's human ratings;
-- :mod:`.discedit`: AURORA's DiscEdit (true against contrast instruction).
+- :mod:`.discedit`: AURORA's DiscEdit (true against contrast instruction);
+- :mod:`.aurora_bench`: AURORA-Bench's human ratings (5 systems x 400 items).
 
 Loaders of Hugging Face parquet copies write the images inside them to an
 ``image_dir`` (:mod:`i2imetric.data.parquet`).
 """
 
+from .aurora_bench import find_aurora_bench_ratings, load_aurora_bench_ratings
 from .bapps import load_bapps_2afc
 from .discedit import load_discedit
 from .editreward import load_editreward
@@ -29,7 +31,9 @@ from .imagenhub import find_imagenhub_tasks, load_imagenhub_ratings, split_aspec
 from .nights import load_nights
 
 __all__ = [
+    "find_aurora_bench_ratings",
     "find_imagenhub_tasks",
+    "load_aurora_bench_ratings",
     "load_bapps_2afc",
     "load_discedit",
     "load_editreward",
