@@ -246,6 +246,15 @@ def test_timm_weights_file_is_loaded(tiny_timm_file):
     assert torch.equal(metric.timm.model.patch_embed.proj.weight, reference.patch_embed.proj.weight)
 
 
+def test_timm_weights_of_another_layout_are_refused_not_half_loaded(tmp_path):
+    """timm drops a classifier and then loads non-strictly; a file without one must still match key for key."""
+    adapted = i2imetric.create_metric("test-tiny-timm")  # LoRA on the timm tower renames its linear layers
+    path = tmp_path / "lora_named.safetensors"
+    save_file({k: v.contiguous() for k, v in adapted.timm.model.state_dict().items()}, str(path))
+    with pytest.raises(BaseWeightsError, match=r"lora_named\.safetensors: does not fit timm .*Missing key"):
+        i2imetric.create_metric("test-tiny-timm", timm_pretrained=str(path))
+
+
 @pytest.mark.parametrize("bad", ["int8", "nan"])
 def test_bad_timm_weights_refused(tiny_timm_file, tmp_path, bad):
     from safetensors.torch import load_file

@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import BaseWeightsError, ConfigError
-from ..hub.weights import check_weights_file
+from ..hub.weights import check_weights_file, iter_weights_file
 from .config import BaseConfig, TimmConfig
 from .preprocess import Preprocess
 
@@ -204,26 +204,30 @@ class TimmPatchEncoder(nn.Module):
 
     Args:
         config: the timm section of the metric config.
-        target_grid: the OpenCLIP patch grid ``(gh, gw)`` to resample onto.
+        target_grid: the OpenCLIP patch grid ``(gh, gw)`` to resample onto, or None for
+            the ViT's own grid (pretraining it alone, :mod:`i2imetric_training.pretrain_ssl`).
         resize: ``"squash"`` or ``"letterbox"``, as for the OpenCLIP tower.
         weights_file: local pretrained weights, or None for random init.
     """
 
-    def __init__(self, config: TimmConfig, target_grid: tuple, resize: str, weights_file: Optional[str] = None):
+    def __init__(self, config: TimmConfig, target_grid: Optional[tuple], resize: str,
+                 weights_file: Optional[str] = None):
         super().__init__()
         import timm
 
         kwargs = _timm_kwargs(config)
+        overlay = None
         if weights_file is not None:
             check_weights_file(weights_file)  # timm's loader would cast integer weights silently
+            overlay = _strict_file_overlay(config.model, weights_file)
         # timm applies the model's own checkpoint conversion and loads with weights_only=True.
-        self.model = timm.create_model(
-            config.model,
-            pretrained=weights_file is not None,
-            pretrained_cfg_overlay={"file": str(weights_file)} if weights_file else None,
-            num_classes=0,
-            **kwargs,
-        )
+        try:
+            self.model = timm.create_model(config.model, pretrained=weights_file is not None,
+                                           pretrained_cfg_overlay=overlay, num_classes=0, **kwargs)
+        except RuntimeError as exc:  # torch's strict load_state_dict: missing or unexpected keys, shapes
+            detail = " ".join(str(exc).split())
+            raise BaseWeightsError(f"{weights_file}: does not fit timm {config.model} with {kwargs}: "
+                                   f"{detail[:500]}{'...' if len(detail) > 500 else ''}") from exc
         data_config = timm.data.resolve_data_config({}, model=self.model)
         self.preprocess = Preprocess(
             # The model's own input size: img_size overrides the pretrained config's.
@@ -233,7 +237,7 @@ class TimmPatchEncoder(nn.Module):
             interpolation="bicubic" if data_config.get("interpolation") == "bicubic" else "bilinear",
             resize=resize,
         )
-        self.target_grid = tuple(target_grid)
+        self.target_grid = tuple(target_grid if target_grid is not None else self.model.patch_embed.grid_size)
         self.model_name = config.model
 
     @property
@@ -249,6 +253,27 @@ class TimmPatchEncoder(nn.Module):
         if (grid_h, grid_w) != self.target_grid:
             tokens = F.interpolate(tokens, size=self.target_grid, mode="bilinear", align_corners=False)
         return F.normalize(tokens.flatten(2).transpose(1, 2), dim=-1)
+
+def _strict_file_overlay(model_name: str, weights_file) -> dict:
+    """timm's ``pretrained_cfg_overlay`` for loading ``weights_file``, strictly where it can be.
+
+    timm drops the classifier of a checkpoint when the model is built without one (our
+    ``num_classes=0``), and then loads with ``strict=False``: every other missing or
+    unexpected key is logged, not refused, and the tower keeps random weights there. A file
+    that holds no classifier (a backbone saved by ``pretrain_ssl``, DINOv2) needs no
+    dropping, so the overlay says the weights have no classes and timm's load stays strict.
+    """
+    import timm
+
+    overlay = {"file": str(weights_file)}
+    default = timm.models.get_pretrained_cfg(model_name)
+    classifiers = getattr(default, "classifier", None) or ()
+    classifiers = (classifiers,) if isinstance(classifiers, str) else tuple(classifiers)
+    names = [name for name, _ in iter_weights_file(weights_file)]
+    if not any(name.startswith(f"{classifier}.") for name in names for classifier in classifiers):
+        overlay["num_classes"] = 0
+    return overlay
+
 
 def _timm_kwargs(config: TimmConfig) -> dict:
     kwargs = dict(config.model_args)
