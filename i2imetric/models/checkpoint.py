@@ -6,7 +6,9 @@
                             preprocessing, LoRA config, calibration, score range, versions
     model.safetensors       every trainable tensor (head, LoRA; all weights for "full")
     README.md               the model card
-    base.safetensors        only for a base that exists nowhere else (random or tiny bases)
+    base.safetensors        only for a base that exists nowhere else (random or tiny bases),
+                            or a local-file base copied in (bundle_base)
+    timm_base.safetensors   the same for the optional timm ViT
 
 Loading reads safetensors only, matches keys strictly and checks shapes, dtypes and values
 (integer or bool tensors and NaN/inf are refused, never cast). Pickle files are refused
@@ -90,8 +92,9 @@ def save_checkpoint(
         metric: the metric to save.
         folder: the checkpoint folder.
         card: the model card's markdown (default: a short generated card, unless one exists).
-        bundle_base: copy a local-file base into the folder, recorded by relative path and
-            sha256, so the folder is self-contained (the shipped demo scorer does this).
+        bundle_base: copy a local-file base (and a local-file timm ViT) into the folder,
+            recorded by relative path and sha256, so the folder is self-contained (the
+            shipped demo scorer does this).
         push_to_hub: a hub repo id ``"org/name"``: after writing the folder, create the repo
             if needed and upload the folder to it, so ``load_metric("hf-hub:org/name")``
             loads it. Offline or on any hub error this raises a one-line
@@ -134,7 +137,14 @@ def _save(metric: I2IMetric, folder: str | Path, card: Optional[str], bundle_bas
     base_source = _relative_if_inside(_bundle_if_needed(base_source, metric.clip.model, folder / BASE_NAME, metric), folder)
     timm_source = metric.timm_source
     if metric.timm is not None:
-        timm_source = _bundle_if_needed(metric.timm_source, metric.timm.model, folder / TIMM_BASE_NAME, metric)
+        if bundle_base and timm_source.kind == "file":
+            # The timm ViT's weights file travels with the folder as the OpenCLIP base's does
+            # (a DINO-style ViT pretrained here exists nowhere else).
+            suffix = Path(timm_source.ref).suffix.lower()
+            target = folder / (TIMM_BASE_NAME if suffix == ".safetensors" else "timm_base" + suffix)
+            timm_source = _copy_base_file(timm_source, target)
+        timm_source = _bundle_if_needed(timm_source, metric.timm.model, folder / TIMM_BASE_NAME, metric)
+        timm_source = _relative_if_inside(timm_source, folder)
     config = {
         "format_version": FORMAT_VERSION,
         "i2imetric_version": __version__,
@@ -417,7 +427,9 @@ def _resolve_timm(stored: dict, folder: Path, config: MetricConfig):
     where = f"{folder / CONFIG_NAME}: timm_weights"
     source = WeightsSource.from_dict(stored["timm_weights"], where) if stored.get("timm_weights") else WeightsSource("random")
     if source.kind == "file":
-        return check_recorded_file(source, folder), source
+        path = check_recorded_file(source, folder)
+        # Absolute in memory, as for the base: saving the metric elsewhere must still find the file.
+        return path, WeightsSource("file", str(Path(path).resolve()), source.sha256)
     if source.kind in ("timm", "hf-hub"):
         tag = source.ref.split(".", 1)[1] if source.kind == "timm" else source.ref
         path, _ = resolve_timm_weights(config.timm.model, tag, None)

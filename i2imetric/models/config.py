@@ -29,6 +29,7 @@ __all__ = [
     "BaseConfig",
     "TimmConfig",
     "HeadConfig",
+    "PATCH_SOURCES",
     "LoraConfig",
     "PriorConfig",
     "MetricConfig",
@@ -79,6 +80,10 @@ class TimmConfig:
     model_args: dict = field(default_factory=dict)
 
 
+# What head.patch_source may name: the image tower(s) whose patch tokens the head compares.
+PATCH_SOURCES = ("clip", "timm", "both")
+
+
 @dataclass
 class HeadConfig:
     """The joint head: fuses text, global and per-patch features into one latent z."""
@@ -94,6 +99,12 @@ class HeadConfig:
     # sequence, so patches can attend to "right half" or "sepia" and not only to one
     # pooled vector. False keeps the pooled-only head of older checkpoints.
     text_tokens: bool = False
+    # Where the per-patch tokens come from: "clip" (the OpenCLIP image tower's), "timm" (the
+    # timm ViT's alone; the global token still reads OpenCLIP's pooled embeddings and the
+    # instruction) or "both" (the two concatenated per patch). Left out (null), it is "both"
+    # when the config has a timm section and "clip" otherwise, which is what every config and
+    # checkpoint written before the key existed means.
+    patch_source: Optional[str] = None
 
     def __post_init__(self):
         # torch checks these only when it builds the layers, with messages that name no key
@@ -113,6 +124,10 @@ class HeadConfig:
         for key in ("use_patch_tokens", "text_tokens"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"head.{key}: expected true or false, got {getattr(self, key)!r}")
+        if self.patch_source is not None and self.patch_source not in PATCH_SOURCES:
+            raise ConfigError(
+                f"head.patch_source: {self.patch_source!r} is not one of {', '.join(map(repr, PATCH_SOURCES))}"
+            )
 
 
 @dataclass
@@ -201,6 +216,24 @@ class MetricConfig:
             raise ConfigError(f"image_resize: {self.image_resize!r} is not one of 'squash', 'letterbox'")
         if self.trainable not in ("lora", "head", "full"):
             raise ConfigError(f"trainable: {self.trainable!r} is not one of 'lora', 'head', 'full'")
+        self._resolve_patch_source()
+
+    def _resolve_patch_source(self) -> None:
+        """Fill in ``head.patch_source`` when left out, and refuse one the towers cannot give."""
+        head = self.head
+        if head.patch_source is None:
+            head.patch_source = "both" if self.timm is not None else "clip"
+        elif head.patch_source in ("timm", "both") and self.timm is None:
+            raise ConfigError(
+                f"head.patch_source: {head.patch_source!r} needs a timm section (the ViT whose patches the head "
+                "reads); add one, e.g. as in the shapesclip_timm model config, or set head.patch_source to 'clip'"
+            )
+        elif head.patch_source == "clip" and self.timm is not None:
+            # The timm tower would run on every image and its LoRA adapters would never train.
+            raise ConfigError(
+                "head.patch_source: 'clip' leaves the timm encoder of this config unused; remove the timm "
+                "section, or set head.patch_source to 'timm' or 'both'"
+            )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -1,7 +1,8 @@
 """The joint head: condenses one (source, instruction, output) triplet into a latent z.
 
-Each patch position becomes one token ``[P_o, P_s, P_o - P_s]`` (plus the timm patches,
-when configured) with a learned position embedding. Fusing source and output *at the same
+Each patch position becomes one token ``[P_o, P_s, P_o - P_s]`` with a learned position
+embedding, from the patches ``head.patch_source`` names: the OpenCLIP tower's (``clip``),
+the timm ViT's (``timm``), or both concatenated (``both``). Fusing source and output *at the same
 position* is what lets the head see flips, rotations and collateral damage that pooled
 embeddings average away. In front go a text token (the instruction) and a global token
 (pooled embeddings and the prior's cosines). With ``text_tokens`` the instruction's words
@@ -43,7 +44,7 @@ class JointHead(nn.Module):
     """Maps encoded triplet features to a latent z and residual scores.
 
     Args:
-        config: head sizes and whether patch tokens are used at all.
+        config: head sizes, whether patch tokens are used at all and where they come from.
         clip_dim: width of the joint CLIP space (pooled, text and patch features).
         num_patches: patch-grid size L of the image encoder.
         timm_dim: width of the optional timm patch tokens (0 when absent).
@@ -53,6 +54,11 @@ class JointHead(nn.Module):
         super().__init__()
         self.use_patch_tokens = config.use_patch_tokens
         self.reads_words = config.text_tokens
+        # A HeadConfig built on its own has not been resolved by a MetricConfig: the same default.
+        self.patch_source = config.patch_source or ("both" if timm_dim else "clip")
+        if self.patch_source != "clip" and not timm_dim:
+            raise ValueError(f"head.patch_source {self.patch_source!r} needs timm patch tokens (timm_dim > 0)")
+        patch_dim = {"clip": 3 * clip_dim, "timm": 3 * timm_dim, "both": 3 * clip_dim + 3 * timm_dim}[self.patch_source]
         width = config.fusion_dim
         self.text_in = nn.Linear(clip_dim, width)
         if self.reads_words:
@@ -60,7 +66,7 @@ class JointHead(nn.Module):
             self.word_in = nn.Linear(clip_dim, width)
         self.global_in = nn.Linear(3 * clip_dim + NUM_GLOBAL_COSINES, width)
         if self.use_patch_tokens:
-            self.patch_in = nn.Linear(3 * clip_dim + 3 * timm_dim, width)
+            self.patch_in = nn.Linear(patch_dim, width)
             self.patch_position = nn.Parameter(torch.zeros(1, num_patches, width))
             nn.init.trunc_normal_(self.patch_position, std=0.02)
             self.patch_out = nn.Linear(width, 1)
@@ -100,16 +106,22 @@ class JointHead(nn.Module):
         word_mask: Optional[torch.Tensor] = None,
     ) -> HeadOutput:
         """``words [N, C, D]`` and ``word_mask [N, C]`` (True = a real token) are required
-        when the head reads words (``text_tokens``) and ignored otherwise."""
+        when the head reads words (``text_tokens``) and ignored otherwise; ``timm_source``
+        and ``timm_output`` when ``patch_source`` is ``timm`` or ``both``. With ``timm`` the
+        OpenCLIP patches are not read (they only give the map's shape)."""
         global_features = torch.cat([g_output, g_source, g_output - g_source, cosines], dim=-1)
         tokens = [self.text_in(text)[:, None], self.global_in(global_features)[:, None]]
         num_patches = 0
         if self.use_patch_tokens:
-            local = [patches_output, patches_source, patches_output - patches_source]
-            if timm_source is not None:
+            local = []
+            if self.patch_source in ("clip", "both"):
+                local += [patches_output, patches_source, patches_output - patches_source]
+            if self.patch_source in ("timm", "both"):
+                if timm_source is None or timm_output is None:
+                    raise ValueError(f"head.patch_source {self.patch_source!r}: pass timm_source and timm_output")
                 local += [timm_output, timm_source, timm_output - timm_source]
             tokens.append(self.patch_in(torch.cat(local, dim=-1)) + self.patch_position)
-            num_patches = patches_output.shape[1]
+            num_patches = local[0].shape[1]
         ignore = None
         if self.reads_words:
             if words is None or word_mask is None:
