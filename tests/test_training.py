@@ -755,3 +755,21 @@ def test_instruction_contrast_scores_the_right_output_under_another_edits_words(
     assert train(config).steps == 1
     with pytest.raises(ConfigError, match="instruction_contrast is for grammar"):
         _config(tmp_path / "bad", "data.sources=[{kind: shapesworld, instruction_contrast: true}]")
+
+
+def test_timm_pretrained_loads_the_timm_weights_and_is_refused_where_there_is_no_timm(tmp_path, tiny_trained_checkpoint):
+    from safetensors.torch import save_file
+
+    from i2imetric_training.train import build_metric
+
+    donor = i2imetric.create_metric("test-tiny-timm", seed=7, trainable="head")
+    path = tmp_path / "vit.safetensors"
+    save_file({k: v.contiguous() for k, v in donor.timm.model.state_dict().items()}, str(path))
+    metric = build_metric(load_train_config(None, ("model=test-tiny-timm", f"timm_pretrained={path}")))
+    assert metric.timm_source.kind == "file" and metric.timm_source.sha256 is not None
+    assert torch.equal(metric.timm.model.patch_embed.proj.weight, donor.timm.model.patch_embed.proj.weight)
+    with pytest.raises(ConfigError, match=r"timm_pretrained=.*has no timm encoder"):
+        build_metric(load_train_config(None, ("model=test-tiny", f"timm_pretrained={path}")))
+    with pytest.raises(ConfigError, match=r"with init_from=.* the timm weights are the checkpoint's"):
+        build_metric(load_train_config(None, ("model=null", f"init_from={tiny_trained_checkpoint}",
+                                               f"timm_pretrained={path}")))

@@ -29,8 +29,10 @@ from i2imetric.models.config import build_dataclass
 __all__ = [
     "TrainConfig",
     "PretrainConfig",
+    "SslPretrainConfig",
     "load_train_config",
     "load_pretrain_config",
+    "load_ssl_pretrain_config",
     "apply_overrides",
     "shipped_config_names",
     "resolve_config_path",
@@ -184,6 +186,10 @@ class TrainConfig:
     model: Optional[str] = "test-tiny"
     model_overrides: dict = field(default_factory=dict)
     pretrained: Union[str, bool, None] = None  # base weights: tag, hf-hub id, local file, or true for the default tag
+    # The timm ViT's weights, for a model config with a timm section: a local file (e.g. one
+    # written by i2imetric_training.pretrain_ssl), a timm tag, an hf-hub: id, or true for the
+    # config's default tag; null leaves it random.
+    timm_pretrained: Union[str, bool, None] = None
     # Start from a trained scorer's weights (base, LoRA, head; not its calibration, which is
     # refitted) instead of a fresh head: a registered name ("demo"), a checkpoint folder or an
     # hf-hub: id. Its architecture must be the config's model (see training.train.build_metric).
@@ -229,8 +235,18 @@ class PretrainConfig:
     image_size: int = 64
     save_dtype: str = "float16"  # halves the shipped file; the metric computes in float32
     log_every: int = 20
+    # How many distinct (image, caption) examples the run sees. Example i of the run is
+    # example i % pool_size of the stream a run without a pool draws, so steps x batch_size
+    # examples cycle through the first pool_size of them; null draws every example fresh.
+    # Q2 of docs/findings.md varies it: the same compute on half the data.
+    pool_size: Optional[int] = None
 
     def __post_init__(self):
+        if self.pool_size is not None and (
+            not isinstance(self.pool_size, int) or isinstance(self.pool_size, bool) or self.pool_size < 1
+        ):
+            raise ConfigError(f"pool_size: expected a positive integer (distinct examples) or null, "
+                              f"got {self.pool_size!r}")
         for key in ("photo_share", "grammar_share"):
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
@@ -240,6 +256,59 @@ class PretrainConfig:
                 f"photo_share ({self.photo_share}) + grammar_share ({self.grammar_share}) exceed 1; "
                 "the rest of each batch is ShapesWorld scenes, so lower one of them"
             )
+
+
+@dataclass
+class SslPretrainConfig(PretrainConfig):
+    """DINO-style self-distillation of a model config's timm ViT, without text (``pretrain_ssl``).
+
+    The image keys (``seed``, ``batch_size``, ``photo_share``, ``grammar_share``,
+    ``image_size``, ``pool_size``) mean what they mean for ShapesCLIP: with the same values
+    both pretrainings draw the very same images, and this one drops the captions.
+    """
+
+    model: str = "shapesclip_timm"  # the model config whose timm section is trained
+    output: str = "runs/shapesvit_dino/shapesvit_dino.safetensors"
+    weight_decay: float = 0.04
+    # The projection head: an MLP to a bottleneck, then cosine logits over out_dim prototypes.
+    out_dim: int = 256
+    hidden_dim: int = 256
+    bottleneck_dim: int = 64
+    student_temp: float = 0.1
+    teacher_temp: float = 0.04  # sharpening: the teacher's softmax is colder than the student's
+    center_momentum: float = 0.9  # centring: the running mean of the teacher's logits is subtracted
+    teacher_momentum: float = 0.99  # the teacher's EMA momentum at step 0, raised to 1 on a cosine
+    crop_scale: list = field(default_factory=lambda: [0.4, 1.0])  # random resized crop: share of the area
+    color_jitter: float = 0.4  # brightness and contrast strength (saturation half, hue a quarter), p 0.8
+    grayscale_p: float = 0.2
+    grad_clip: float = 3.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        for key in ("out_dim", "hidden_dim", "bottleneck_dim", "steps", "batch_size"):
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{key}: expected a positive integer, got {value!r}")
+        for key in ("student_temp", "teacher_temp", "grad_clip"):
+            value = getattr(self, key)
+            if not _positive_number(value):
+                raise ConfigError(f"{key}: expected a positive number, got {value!r}")
+        for key in ("center_momentum", "teacher_momentum", "grayscale_p"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{key}: expected a number in [0, 1], got {value!r}")
+        scale = self.crop_scale
+        if (not isinstance(scale, list) or len(scale) != 2 or not all(_positive_number(v) for v in scale)
+                or not scale[0] <= scale[1] <= 1.0):
+            raise ConfigError(f"crop_scale: expected [smallest, largest] shares of the image area with "
+                              f"0 < smallest <= largest <= 1, e.g. [0.4, 1.0]; got {scale!r}")
+        if not isinstance(self.color_jitter, (int, float)) or isinstance(self.color_jitter, bool) or not (
+                0.0 <= self.color_jitter < 1.0):
+            raise ConfigError(f"color_jitter: expected a strength in [0, 1), got {self.color_jitter!r}")
+
+
+def _positive_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
@@ -287,6 +356,11 @@ def load_train_config(path: Optional[str | Path] = None, overrides: tuple[str, .
 def load_pretrain_config(path: Optional[str | Path] = None, overrides: tuple[str, ...] = ()) -> PretrainConfig:
     """Read a YAML pretraining config (or the defaults) and apply ``key=value`` overrides."""
     return _load(PretrainConfig, path, overrides)
+
+
+def load_ssl_pretrain_config(path: Optional[str | Path] = None, overrides: tuple[str, ...] = ()) -> SslPretrainConfig:
+    """Read a YAML self-supervised pretraining config (or the defaults) and apply ``key=value`` overrides."""
+    return _load(SslPretrainConfig, path, overrides)
 
 
 def _load(cls, path, overrides):

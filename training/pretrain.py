@@ -44,7 +44,7 @@ from .config import PretrainConfig, load_pretrain_config
 from .losses import clip_contrastive_loss
 from .train import warmup_cosine
 
-__all__ = ["ContrastiveTowers", "pretrain", "main"]
+__all__ = ["CaptionedBatches", "ContrastiveTowers", "distinct_examples", "pretrain", "main"]
 
 
 def _base_encoder(model_name: str) -> OpenCLIPEncoder:
@@ -74,13 +74,37 @@ class ContrastiveTowers(nn.Module):
 
 
 class CaptionedBatches:
-    """Reproducible (image, caption) batches: batch ``step`` is a pure function of (seed, step)."""
+    """Reproducible (image, caption) batches: batch ``step`` is a pure function of (seed, step).
+
+    With ``config.pool_size`` the run sees only that many distinct examples: example ``i``
+    of the run (``step * batch_size + k``) is example ``i % pool_size`` of the fresh stream,
+    the one drawn without a pool. A pool as large as the run therefore changes nothing, and
+    a smaller one repeats the run's first examples.
+    """
 
     def __init__(self, config: PretrainConfig):
         self.config = config
         self.photos = photos.training_photos(max_side=256)
+        self._fresh_cache: dict[int, tuple[list[torch.Tensor], list[str]]] = {}
 
     def batch(self, step: int) -> tuple[list[torch.Tensor], list[str]]:
+        if self.config.pool_size is None:
+            return self._fresh_batch(step)
+        first = step * self.config.batch_size
+        examples = [self._pooled_example((first + k) % self.config.pool_size) for k in range(self.config.batch_size)]
+        return [image for image, _ in examples], [caption for _, caption in examples]
+
+    def _pooled_example(self, index: int) -> tuple[torch.Tensor, str]:
+        fresh_step, position = divmod(index, self.config.batch_size)
+        if fresh_step not in self._fresh_cache:
+            # A pooled batch spans at most two fresh ones, and the next batch starts where it ended.
+            if len(self._fresh_cache) >= 2:
+                self._fresh_cache.pop(next(iter(self._fresh_cache)))
+            self._fresh_cache[fresh_step] = self._fresh_batch(fresh_step)
+        images, captions = self._fresh_cache[fresh_step]
+        return images[position], captions[position]
+
+    def _fresh_batch(self, step: int) -> tuple[list[torch.Tensor], list[str]]:
         rng = random.Random(self.config.seed * 1_000_003 + step)
         images, captions = [], []
         for _ in range(self.config.batch_size):
@@ -110,6 +134,12 @@ class CaptionedBatches:
         spec, text = grammar.sample_example(rng, "train")
         edited, _ = grammar.render(spec, crop, seed=rng.randrange(2**31))
         return edited, text
+
+
+def distinct_examples(config: PretrainConfig) -> int:
+    """How many distinct (image, caption) examples a run of ``config`` sees."""
+    seen = config.steps * config.batch_size
+    return seen if config.pool_size is None else min(seen, config.pool_size)
 
 
 def pretrain(config: PretrainConfig) -> Path:
@@ -148,7 +178,9 @@ def pretrain(config: PretrainConfig) -> Path:
                  for k, v in accelerator.unwrap_model(model).encoder.model.state_dict().items()}
         save_file(state, str(output))
         record = {"file": output.name, "sha256": sha256_file(output), "config": vars(config),
-                  "minutes": round((time.time() - started) / 60, 1), "final_loss": round(loss.item(), 4)}
+                  "distinct_examples": distinct_examples(config),
+                  "seconds": round(time.time() - started, 1), "minutes": round((time.time() - started) / 60, 1),
+                  "final_loss": round(loss.item(), 4)}
         output.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
         print(f"wrote {output} (sha256 {record['sha256']}) in {record['minutes']} min, final loss {record['final_loss']}")
     return output

@@ -355,9 +355,15 @@ def build_metric(config: TrainConfig) -> I2IMetric:
         return metric_from_checkpoint(config)
     overrides = config.model_overrides
     # Types first: torch and peft meet e.g. a string head width with a TypeError deep inside.
-    check_field_types(get_model_config(config.model, **overrides), "model_overrides", only=overrides)
+    model_config = get_model_config(config.model, **overrides)
+    check_field_types(model_config, "model_overrides", only=overrides)
+    if config.timm_pretrained not in (None, False) and model_config.timm is None:
+        raise ConfigError(f"timm_pretrained={config.timm_pretrained!r}: model {config.model!r} has no timm encoder "
+                          "to load it into; use a model config with a timm section (e.g. shapesclip_timm), "
+                          "or set timm_pretrained=null")
     try:
-        return i2imetric.create_metric(config.model, pretrained=config.pretrained, seed=config.seed, **overrides)
+        return i2imetric.create_metric(config.model, pretrained=config.pretrained, seed=config.seed,
+                                       timm_pretrained=config.timm_pretrained, **overrides)
     except I2IError:
         raise
     except (ValueError, SafetensorError) as exc:
@@ -413,6 +419,9 @@ def metric_from_checkpoint(config: TrainConfig) -> I2IMetric:
             "train the checkpoint's own architecture, or init_from a scorer of this model"
         )
     _check_same_base(config, metric, folder)
+    if config.timm_pretrained is not None:
+        raise ConfigError(f"timm_pretrained={config.timm_pretrained!r}: with init_from={config.init_from!r} the "
+                          "timm weights are the checkpoint's; set timm_pretrained=null")
     metric.calibration = None
     return metric
 

@@ -1,0 +1,150 @@
+"""Pretraining the bases from scratch: the data pool of ShapesCLIP's and the DINO-style timm ViT (Q2)."""
+
+import json
+
+import pytest
+import torch
+from accelerate import Accelerator
+from safetensors.torch import load_file
+
+import i2imetric
+from i2imetric.errors import ConfigError
+from i2imetric_training.config import load_pretrain_config, load_ssl_pretrain_config
+from i2imetric_training.pretrain import CaptionedBatches, distinct_examples
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _batches(*overrides):
+    return CaptionedBatches(load_pretrain_config(None, ("batch_size=4", "image_size=32", *overrides)))
+
+
+def _same(a, b) -> bool:
+    (images_a, captions_a), (images_b, captions_b) = a, b
+    return captions_a == captions_b and all(torch.equal(x, y) for x, y in zip(images_a, images_b, strict=True))
+
+
+def test_without_a_pool_every_example_is_fresh_and_the_stream_is_unchanged():
+    fresh = _batches()
+    # The stream the shipped base was pretrained on (seed 0): a pool must not have changed it.
+    assert fresh.batch(0)[1][:3] == [
+        "a large blue triangle at the top left, a small purple circle at the top right and a small yellow star on "
+        "the left on a striped background",
+        "draw a red square in the middle",
+        "a small blue cross at the top right, a small red triangle in the middle and a large red cross at the bottom "
+        "left on a checkered background",
+    ]
+    assert fresh.batch(0)[1] != fresh.batch(1)[1]
+    # A pool as large as the run changes nothing.
+    whole = _batches("pool_size=12")
+    assert all(_same(whole.batch(step), fresh.batch(step)) for step in range(3))
+
+
+def test_a_pool_cycles_the_first_examples_of_the_fresh_stream():
+    fresh, pooled = _batches(), _batches("pool_size=6")
+    # Run examples 12..15 are pool examples 0..3: the same images and captions as run examples 0..3.
+    assert _same(pooled.batch(3), pooled.batch(0)) and _same(pooled.batch(0), fresh.batch(0))
+    # Run examples 4..7 are pool examples 4, 5, 0, 1: the end of the pool, then its start again.
+    images, captions = pooled.batch(1)
+    fresh_images = fresh.batch(0)[0] + fresh.batch(1)[0]
+    fresh_captions = fresh.batch(0)[1] + fresh.batch(1)[1]
+    assert captions == [fresh_captions[4], fresh_captions[5], fresh_captions[0], fresh_captions[1]]
+    assert all(torch.equal(a, fresh_images[k]) for a, k in zip(images, (4, 5, 0, 1)))
+    assert distinct_examples(load_pretrain_config(None, ("steps=10", "batch_size=4", "pool_size=6"))) == 6
+    assert distinct_examples(load_pretrain_config(None, ("steps=10", "batch_size=4"))) == 40
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "'12'", "true", "2.5"])
+def test_pool_size_must_be_a_positive_integer(bad):
+    with pytest.raises(ConfigError, match=r"pool_size: expected a positive integer"):
+        load_pretrain_config(None, (f"pool_size={bad}",))
+
+
+# ------------------------------------------------------------------ the DINO-style ViT
+
+TINY_SSL = ("batch_size=4", "image_size=32", "warmup_steps=1", "out_dim=16", "hidden_dim=32", "bottleneck_dim=8",
+            "save_dtype=float32")  # fmt: skip
+
+
+def test_pretrain_ssl_writes_a_backbone_the_metric_loads(tmp_path):
+    from i2imetric_training.pretrain_ssl import pretrain_ssl
+
+    output = tmp_path / "vit.safetensors"
+    pretrain_ssl(load_ssl_pretrain_config("shapesvit_dino_pretrain", (*TINY_SSL, "steps=2", f"output={output}")))
+    record = json.loads(output.with_suffix(".json").read_text())
+    saved = load_file(str(output))
+    assert not any(name.startswith(("head.", "mlp.", "prototypes")) for name in saved)  # no DINO head
+    metric = i2imetric.create_metric("shapesclip_timm", timm_pretrained=str(output))
+    assert metric.timm_source.sha256 == record["sha256"] and record["network"] == "teacher"
+    # Every tensor of the tower came from the file (LoRA wraps the linear layers as base_layer).
+    loaded = {name.replace(".base_layer", ""): t for name, t in metric.timm.model.state_dict().items() if "lora_" not in name}
+    assert sorted(loaded) == sorted(saved)
+    assert all(torch.equal(loaded[name], saved[name]) for name in saved)
+    assert record["distinct_examples"] == 8 and record["final_prototypes_used"] >= 1
+
+
+def test_the_teacher_moves_only_by_the_ema_of_the_student():
+    from i2imetric_training.pretrain_ssl import SelfDistillation, teacher_momentum
+
+    config = load_ssl_pretrain_config("shapesvit_dino_pretrain", (*TINY_SSL, "steps=3"))
+    run = SelfDistillation(config, Accelerator())
+    student = run.accelerator.unwrap_model(run.student)
+    before = [p.detach().clone() for p in run.teacher.parameters()]
+    assert all(torch.equal(t, s) for t, s in zip(before, student.parameters()))  # the teacher starts as the student
+    images, _ = CaptionedBatches(config).batch(0)
+    parts = run.step(run.views(images, 0), 0)
+    momentum = teacher_momentum(config, 0)
+    assert momentum == pytest.approx(config.teacher_momentum)
+    moved = False
+    for teacher, old, new in zip(run.teacher.parameters(), before, student.parameters()):
+        assert not teacher.requires_grad and teacher.grad is None
+        torch.testing.assert_close(teacher, momentum * old + (1 - momentum) * new.detach(), rtol=0, atol=1e-6)
+        moved |= not torch.equal(new, old)
+    assert moved and torch.isfinite(torch.tensor(parts["loss"]))
+    assert not torch.equal(run.center, torch.zeros_like(run.center))
+    assert teacher_momentum(config, config.steps - 1) == pytest.approx(1.0)
+
+
+def test_views_are_reproducible_augmented_and_at_the_vits_size():
+    from i2imetric_training.pretrain_ssl import SelfDistillation
+
+    config = load_ssl_pretrain_config("shapesvit_dino_pretrain", (*TINY_SSL, "steps=1"))
+    run = SelfDistillation(config, Accelerator())
+    images, _ = CaptionedBatches(config).batch(0)
+    first, second = run.views(images, 0)
+    assert first.shape == second.shape == (4, 3, 64, 64)  # shapesclip_timm's ViT takes 64 px
+    assert not torch.equal(first, second)
+    assert all(torch.equal(a, b) for a, b in zip(run.views(images, 0), (first, second)))
+    assert not torch.equal(run.views(images, 1)[0], first)
+
+
+def test_dino_loss_prefers_a_student_that_agrees_with_the_other_views_teacher():
+    from i2imetric_training.pretrain_ssl import dino_loss
+
+    teacher = [torch.eye(4) * 5, torch.eye(4) * 5]
+    center = torch.zeros(1, 4)
+    agreeing = dino_loss([torch.eye(4) * 5, torch.eye(4) * 5], teacher, center, 0.1, 0.04)
+    disagreeing = dino_loss([torch.eye(4).roll(1, 0) * 5] * 2, teacher, center, 0.1, 0.04)
+    assert agreeing < disagreeing
+
+
+@pytest.mark.parametrize(("override", "key"), [("crop_scale=[0.8, 0.2]", "crop_scale"), ("teacher_temp=0", "teacher_temp"),
+                                               ("out_dim=0", "out_dim"), ("color_jitter=1.5", "color_jitter"),
+                                               ("teacher_momentum=2", "teacher_momentum")])  # fmt: skip
+def test_ssl_settings_are_validated_naming_the_key(override, key):
+    with pytest.raises(ConfigError, match=key):
+        load_ssl_pretrain_config("shapesvit_dino_pretrain", (override,))
+
+
+def test_pretrain_ssl_needs_a_model_with_a_timm_section():
+    from i2imetric_training.pretrain_ssl import timm_encoder
+
+    with pytest.raises(ConfigError, match=r"model: 'shapesclip' has no timm section"):
+        timm_encoder("shapesclip")
+
+
+def test_both_pretraining_configs_draw_the_same_images():
+    clip = load_pretrain_config("shapesclip_pretrain")
+    dino = load_ssl_pretrain_config("shapesvit_dino_pretrain")
+    for key in ("seed", "batch_size", "photo_share", "grammar_share", "image_size", "pool_size", "steps"):
+        assert getattr(clip, key) == getattr(dino, key), key
