@@ -10,6 +10,7 @@ from i2imetric_training.config import SHIPPED_CONFIGS, load_train_config
 
 CONFIGS = sorted(Path(SHIPPED_CONFIGS).glob("*.yaml"))
 PRETRAIN = {"shapesclip_pretrain"}  # read by i2imetric_training.pretrain, not the metric trainer
+SSL_PRETRAIN = {"shapesvit_dino_pretrain"}  # read by i2imetric_training.pretrain_ssl
 
 
 def test_shipped_configs_found():
@@ -22,6 +23,10 @@ def test_every_shipped_config_loads(path):
         from i2imetric_training.config import load_pretrain_config
 
         load_pretrain_config(path)
+    elif path.stem in SSL_PRETRAIN:
+        from i2imetric_training.config import load_ssl_pretrain_config
+
+        load_ssl_pretrain_config(path)
     else:
         load_train_config(path)
 
