@@ -289,3 +289,124 @@ def test_the_docs_utility_table_is_the_codes():
         if len(cells) == 3 and cells[0] in UTILITY:
             table[cells[0]] = float(cells[1])
     assert table == UTILITY
+
+
+# ------------------------------------------------------------------ q2 end to end
+
+Q2_TOY = ["--quick", "--pretrain-steps", "1", "--train-steps", "2", "--pretrain-batch", "4", "--groups-per-step", "2",
+          "--grammar", "2", "--shapes", "2", "--photo-crops", "0"]  # fmt: skip
+Q2_ARMS = ("clip", "timm", "both", "clip_half_data", "clip_double_data")
+
+
+@pytest.fixture(scope="module")
+def q2_run(tmp_path_factory):
+    """Every stage of `findings q2 --quick` (four pretrainings, five trainings, five evaluations), at toy size."""
+    from i2imetric_training.findings import main
+
+    out = tmp_path_factory.mktemp("q2")
+    assert main(["q2", "--out", str(out), *Q2_TOY]) == 0
+    return out
+
+
+@pytest.mark.slow  # five arms trained and scored, at toy size: about half a minute
+def test_q2_trains_and_measures_every_arm(q2_run):
+    for name in ("q2.json", "q2.md", "section.md", "q2_heldout_accuracy.png"):
+        assert (q2_run / name).is_file() and (q2_run / name).stat().st_size > 0, name
+    report = json.loads((q2_run / "q2.json").read_text())
+    arms = {arm["arm"]: arm for arm in report["arms"]}
+    assert tuple(arms) == Q2_ARMS
+    table = (q2_run / "q2.md").read_text()
+    for name in Q2_ARMS:
+        assert f"| `{name}` |" in table
+    assert [arms[name]["patch_source"] for name in Q2_ARMS] == ["clip", "timm", "both", "clip", "clip"]
+    for arm in arms.values():
+        for split in ("grammar_train", "grammar_heldout_phrasing", "grammar_heldout_combo", "grammar_heldout_operation"):
+            assert 0.0 <= arm["accuracy"][split]["accuracy"] <= 1.0 and arm["accuracy"][split]["pairs"] > 0
+        assert set(arm["checks"]) == {"map_helped_positive", "map_pointing", "map_damage_pointing", "instruction_swap"}
+        assert arm["parameters"]["total"] > arm["parameters"]["trainable"] > 0
+        assert arm["seconds_per_step"] > 0 and arm["pretraining_minutes"] >= 0
+    # Same steps and images for the two objectives; half the distinct data, or twice the steps, for the quantity arms.
+    bases = report["bases"]
+    assert bases["clip"]["steps"] == bases["timm"]["steps"] == bases["clip_half_data"]["steps"] == 1
+    assert bases["clip_double_data"]["steps"] == 2 and bases["clip_double_data"]["distinct_examples"] == 8
+    assert bases["clip_half_data"]["pool_size"] == 2 and bases["clip_half_data"]["distinct_examples"] == 2
+    assert [b["name"] for b in arms["timm"]["bases"]] == ["clip", "timm"]
+    # The timm arm's checkpoint carries the DINO-style ViT it was trained on.
+    best = json.loads((q2_run / "arms" / "timm" / "train" / "best" / "i2imetric_config.json").read_text())
+    assert best["timm_weights"]["sha256"] == bases["timm"]["sha256"]
+    section = (q2_run / "section.md").read_text()
+    for needed in ("python -m i2imetric_training.pretrain_ssl --config configs/shapesvit_dino_pretrain.yaml",
+                   "i2imetric train --config configs/demo_scorer.yaml model=shapesclip_timm", "pool_size=2",
+                   "DreamSim (Fu et al. 2023, NeurIPS", "ImagenHub (Ku et al. 2024, ICLR", "Spearman .30 vs .28",
+                   "](figures/q2_heldout_accuracy.png)"):  # fmt: skip
+        assert needed in section, needed
+
+
+@pytest.mark.slow
+def test_q2_resume_skips_every_finished_stage(q2_run, monkeypatch):
+    import i2imetric_training.evaluate_scorer as evaluate_scorer
+    import i2imetric_training.pretrain as pretrain
+    import i2imetric_training.pretrain_ssl as pretrain_ssl
+    import i2imetric_training.train as train
+    from i2imetric_training.findings import main
+
+    def never(*args, **kwargs):
+        raise AssertionError("a finished stage ran again")
+
+    for module, name in ((pretrain, "pretrain"), (pretrain_ssl, "pretrain_ssl"), (train, "train"),
+                         (evaluate_scorer, "evaluate_scorer")):  # fmt: skip
+        monkeypatch.setattr(module, name, never)
+    before = json.loads((q2_run / "q2.json").read_text())
+    assert main(["q2", "--out", str(q2_run), *Q2_TOY]) == 0
+    after = json.loads((q2_run / "q2.json").read_text())
+    assert after["arms"] == before["arms"] and after["bases"] == before["bases"]
+
+
+@pytest.mark.slow
+def test_q2_refuses_other_settings_and_bad_reuse(q2_run, capsys):
+    from i2imetric_training.findings import main
+
+    toy = list(Q2_TOY)
+    toy[toy.index("--train-steps") + 1] = "3"
+    assert main(["q2", "--out", str(q2_run), *toy]) == 2
+    assert "train_steps: cached 2, asked 3" in capsys.readouterr().err
+    assert main(["q2", "--out", str(q2_run), *Q2_TOY, "--reuse-base", "dino=x.safetensors"]) == 2
+    assert "no such base; valid: clip, clip_half_data, clip_double_data, timm" in capsys.readouterr().err
+    # A reused file whose record says it was pretrained otherwise is refused, not mixed in.
+    base = q2_run / "bases" / "clip.safetensors"
+    assert main(["q2", "--out", str(q2_run), *Q2_TOY, "--reuse-base", f"clip_double_data={base}"]) == 2
+    assert "was pretrained with" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_q2_reuses_a_base_file_and_pastes_its_section(q2_run, tmp_path):
+    from i2imetric_training.findings_q2 import BASES, Q2Settings, pretrain_base
+
+    settings = Q2Settings(pretrain_steps=1, train_steps=2, grammar=2, shapes=2, photo_crops=0, pretrain_batch=4,
+                          groups_per_step=2)  # fmt: skip
+    path = q2_run / "bases" / "clip_double_data.safetensors"
+    record = pretrain_base(tmp_path, BASES["clip_double_data"], settings, {"clip_double_data": path})
+    assert record["reused"] and record["verified"] and record["sha256"] == json.loads(path.with_suffix(".json").read_text())["sha256"]
+    assert not (tmp_path / "bases").exists()  # nothing pretrained
+
+    from i2imetric_training.findings import main
+
+    doc = tmp_path / "findings.md"
+    doc.write_text("# Findings\n<!-- q2:begin -->\nstale section\n<!-- q2:end -->\nafter\n")
+    assert main(["q2", "--out", str(q2_run), *Q2_TOY, "--doc", str(doc)]) == 0
+    page = doc.read_text()
+    assert "stale section" not in page and "after" in page and "**Pairwise accuracy**" in page
+    assert (tmp_path / "figures" / "q2_heldout_accuracy.png").is_file()
+
+
+def test_q2_seconds_per_step_is_the_median_between_logged_steps(tmp_path):
+    from i2imetric_training.findings_q2 import seconds_per_step
+
+    log = tmp_path / "log.jsonl"
+    rows = [{"step": 1, "time": 0.0, "loss": 1}, {"step": 11, "time": 10.0, "loss": 1},
+            {"step": 11, "time": 50.0, "validation": {}}, {"step": 21, "time": 20.0, "loss": 1},
+            {"step": 31, "time": 130.0, "loss": 1}, {"step": 41, "time": 140.0, "loss": 1}]  # fmt: skip
+    log.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert seconds_per_step(log) == pytest.approx(1.0)  # the interval with a resume (110 s) does not count
+    log.write_text(json.dumps(rows[0]) + "\n")
+    assert seconds_per_step(log) is None

@@ -41,7 +41,7 @@ from i2imetric.stats.correlation import correlation_coefficient
 from .data import GRAMMAR_VALIDATION_SPLITS, grammar_validation_groups, validation_groups
 from .train import pairwise_accuracy_table, score_groups
 
-__all__ = ["evaluate_scorer", "grammar_checks", "goals_table", "untrained_twin", "main"]
+__all__ = ["evaluate_scorer", "grammar_checks", "goals_table", "pooled_check", "untrained_twin", "main"]
 
 SET_TITLES = {  # the sets of data.validation_groups
     "shapes_heldout_seeds": "ShapesWorld, held-out seeds",
@@ -190,12 +190,12 @@ GOALS = (
     ("held-out operation x region", lambda t: t["grammar_heldout_combo"]["accuracy"], 0.85),
     ("held-out operations", lambda t: t["grammar_heldout_operation"]["accuracy"], 0.75),
     ("map: mean over the edited region > 0 (right answers, local edits)",
-     lambda t: _pooled_check(t, "map_helped_positive"), 0.90),
-    ("map: pointing game on local edits", lambda t: _pooled_check(t, "map_pointing"), 0.90),
-    ("map: most negative patch in the collateral damage", lambda t: _pooled_check(t, "map_damage_pointing"), 0.80),
+     lambda t: pooled_check(t, "map_helped_positive"), 0.90),
+    ("map: pointing game on local edits", lambda t: pooled_check(t, "map_pointing"), 0.90),
+    ("map: most negative patch in the collateral damage", lambda t: pooled_check(t, "map_damage_pointing"), 0.80),
     ("sub-score orderings (all five, pooled)", lambda t: _pooled_orderings(t), 0.95),
     ("reads the instruction: right answer, own instruction > another's",
-     lambda t: _pooled_check(t, "instruction_swap"), None),
+     lambda t: pooled_check(t, "instruction_swap"), None),
     ("preservation vs quality, Spearman rho (1 = one signal; lower is more distinct)",
      lambda t: _pooled_rho(t, "preservation_quality_spearman"), None),
 )
@@ -205,8 +205,9 @@ def _grammar_tables(tables: dict) -> list:
     return [tables[name] for name in GRAMMAR_VALIDATION_SPLITS if name in tables and "checks" in tables[name]]
 
 
-def _pooled_check(tables: dict, key: str) -> float:
-    """A map check pooled over the grammar sets, weighted by their counts."""
+def pooled_check(tables: dict, key: str) -> float:
+    """A check of :func:`grammar_checks` (``map_pointing``, ``instruction_swap``, ...) pooled over
+    the grammar sets of :func:`evaluate_scorer`'s tables, weighted by their counts."""
     parts = [t["checks"][key] for t in _grammar_tables(tables)]
     n = sum(p["n"] for p in parts)
     return sum(p["share"] * p["n"] for p in parts if p["n"]) / n if n else float("nan")

@@ -2,6 +2,7 @@
 
     python -m i2imetric_training.findings q1 --out findings/q1 --quick
     python -m i2imetric_training.findings q1 --out findings/q1 --doc docs/findings.md
+    python -m i2imetric_training.findings q2 --out findings/q2 --quick
 
 Each question lives in its own module (``findings_q1`` ...) with ``HELP``,
 ``configure_parser(parser)`` and ``run(args) -> int``, registered in :data:`QUESTIONS`; a
@@ -19,6 +20,7 @@ import sys
 # subcommand -> (module in this package, one line of help).
 QUESTIONS: dict[str, tuple[str, str]] = {
     "q1": ("findings_q1", "is a learned edit metric better than FID-style ones? simulated editors of known quality"),
+    "q2": ("findings_q2", "is CLIP the right backbone? ShapesCLIP vs a DINO-style ViT's patches, half vs double data"),
     "q3": ("findings_q3", "what the joint latent z holds: probes, instruction retrieval, condensation, set level"),
 }
 
