@@ -363,6 +363,21 @@ def test_q2_resume_skips_every_finished_stage(q2_run, monkeypatch):
 
 
 @pytest.mark.slow
+def test_q2_scores_again_an_arm_whose_weights_changed(q2_run, monkeypatch):
+    import i2imetric_training.evaluate_scorer as evaluate_scorer
+    from i2imetric_training.findings import main
+
+    [path] = (q2_run / "arms" / "clip").glob("eval-*.json")
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "weights_sha256": "0" * 64}))  # as if the arm were trained again
+    scored = []
+    original = evaluate_scorer.evaluate_scorer
+    monkeypatch.setattr(evaluate_scorer, "evaluate_scorer", lambda *a, **k: scored.append(1) or original(*a, **k))
+    assert main(["q2", "--out", str(q2_run), *Q2_TOY]) == 0
+    assert len(scored) == 1 and json.loads(path.read_text())["weights_sha256"] == record["weights_sha256"]
+
+
+@pytest.mark.slow
 def test_q2_refuses_other_settings_and_bad_reuse(q2_run, capsys):
     from i2imetric_training.findings import main
 

@@ -298,22 +298,28 @@ def seconds_per_step(log: Path) -> Optional[float]:
 
 
 def evaluate_arm(out: Path, arm: Arm, settings: Q2Settings, sets_maker) -> dict:
-    """Score ``arm``'s trained scorer on the held-out sets (cached per evaluation size)."""
-    path = out / "arms" / arm.name / f"eval-{settings.evaluation_key()}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
+    """Score ``arm``'s trained scorer on the held-out sets (cached per evaluation size and weights)."""
     import i2imetric
+    from i2imetric.hub.pretrained import WEIGHTS_NAME
+    from i2imetric.hub.weights import sha256_file
+
+    from .train import BEST_DIR
+
+    # Found from out, not from train.json, so the folder may move between runs.
+    best = out / "arms" / arm.name / "train" / BEST_DIR
+    weights = sha256_file(best / WEIGHTS_NAME)
+    path = out / "arms" / arm.name / f"eval-{settings.evaluation_key()}.json"
+    if path.is_file() and json.loads(path.read_text()).get("weights_sha256") == weights:
+        return json.loads(path.read_text())
     from i2imetric.models.lora import count_parameters
 
     from .evaluate_scorer import evaluate_scorer
-    from .train import BEST_DIR
 
     started = time.time()
-    # Found from out, not from train.json, so the folder may move between runs.
-    metric = i2imetric.load_metric(out / "arms" / arm.name / "train" / BEST_DIR)
+    metric = i2imetric.load_metric(best)
     tables = evaluate_scorer(metric, sets_maker(), batch_size=settings.batch_size)
     parameters = count_parameters(metric)
-    record = {"arm": arm.name, "patch_source": metric.config.head.patch_source,
+    record = {"arm": arm.name, "weights_sha256": weights, "patch_source": metric.config.head.patch_source,
               "parameters": {"total": parameters.total, "trainable": parameters.trainable},
               "seconds": time.time() - started, "tables": tables}  # fmt: skip
     write_json(path, record)
