@@ -53,7 +53,17 @@ from i2imetric.data.synthetic.simulated_editors import (
 from i2imetric.errors import I2IInputError
 from i2imetric.meta_eval.known_quality import pairwise_agreement, rater_pairwise_ceiling, system_agreement
 
-from .findings_report import check_settings, fmt, fmt_ci, markdown_table, paste_section, write_json
+from .findings_report import (
+    add_scorer_options,
+    check_settings,
+    command_line,
+    fmt,
+    fmt_ci,
+    markdown_table,
+    paste_section,
+    say_written,
+    write_json,
+)
 
 __all__ = ["FULL", "QUICK", "Q1Settings", "configure_parser", "run", "run_q1"]
 
@@ -715,19 +725,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help=f"the quick size: {QUICK['n_items']} items, {QUICK['n_resamples']} resamples "
                              f"(default: {FULL['n_items']} items, {FULL['n_resamples']} resamples)")  # fmt: skip
-    parser.add_argument("--metric", default="demo",
-                        help="the scorer: a pretrained name, a checkpoint folder, an hf-hub: id or untrained:CONFIG "
-                             "(default: demo)")  # fmt: skip
+    add_scorer_options(parser)
     parser.add_argument("--previous", help="another checkpoint to compare (e.g. the previous demo scorer's folder)")
     parser.add_argument("--items", type=int, help="items each system edits (overrides the size)")
     parser.add_argument("--reference", type=int, help="correct outputs of other items in the FD/MMD reference set")
     parser.add_argument("--systems", help=f"comma-separated editors (default all: {', '.join(SIMULATED_EDITORS)})")
     parser.add_argument("--resamples", type=int, help="bootstrap resamples over items")
     parser.add_argument("--set-resamples", type=int, help="bootstrap resamples for the set-level scores (FD costs)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--working-size", type=int, default=96, help="longest side of the images scored (default 96)")
-    parser.add_argument("--doc", help="also paste the generated section into this page (e.g. docs/findings.md)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def settings_from_args(args: argparse.Namespace) -> Q1Settings:
@@ -752,14 +756,8 @@ def settings_from_args(args: argparse.Namespace) -> Q1Settings:
 
 
 def run(args: argparse.Namespace) -> int:
-    import shlex
-    import sys
-
-    settings = settings_from_args(args)
-    command = "python -m i2imetric_training.findings " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    report = run_q1(args.out, settings, metric=args.metric, previous=args.previous, doc=args.doc,
-                    progress=not args.no_progress, command=command if sys.argv[1:2] == ["q1"] else None)  # fmt: skip
+    report = run_q1(args.out, settings_from_args(args), metric=args.metric, previous=args.previous, doc=args.doc,
+                    progress=not args.no_progress, command=command_line("q1"))  # fmt: skip
     print(render_section(report))
-    print(f"wrote {Path(args.out) / 'results.json'}, tables.md, section.md and {', '.join(FIGURES)} "
-          f"({report['run']['seconds']:.0f} s)")  # fmt: skip
+    say_written(args.out, FIGURES, report["run"]["seconds"])
     return 0

@@ -43,7 +43,16 @@ import numpy as np
 
 from i2imetric.errors import I2IInputError
 
-from .findings_report import check_settings, fmt, markdown_table, paste_section, write_json
+from .findings_report import (
+    add_scorer_options,
+    check_settings,
+    command_line,
+    fmt,
+    markdown_table,
+    paste_section,
+    say_written,
+    write_json,
+)
 
 __all__ = ["FULL", "QUICK", "Q3Settings", "configure_parser", "run", "run_q3"]
 
@@ -487,22 +496,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder of the cache and the report (reused on a rerun)")
     parser.add_argument("--quick", action="store_true",
                         help=f"the quick size: {QUICK['n_items']} items per split (default {FULL['n_items']})")
-    parser.add_argument("--metric", default="demo",
-                        help="the scorer: a pretrained name, a checkpoint folder, an hf-hub: id or untrained:CONFIG "
-                             "(default: demo)")  # fmt: skip
+    add_scorer_options(parser)
     parser.add_argument("--q1", help="a Q1 run (its --out) on the same scorer, for the set-level rows")
     parser.add_argument("--items", type=int, help="items per held-out split (overrides the size)")
     parser.add_argument("--candidates", type=int, help="instructions each right output is ranked among (default 20)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--working-size", type=int, default=96, help="longest side of the images scored (default 96)")
-    parser.add_argument("--doc", help="also paste the generated section into this page (e.g. docs/findings.md)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
-    import shlex
-    import sys
-
     size = QUICK if args.quick else FULL
     settings = Q3Settings(
         n_items=size["n_items"] if args.items is None else args.items,
@@ -510,10 +510,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         working_size=args.working_size,
     )
-    command = "python -m i2imetric_training.findings " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = run_q3(args.out, settings, metric=args.metric, q1=args.q1, doc=args.doc, progress=not args.no_progress,
-                    command=command if sys.argv[1:2] == ["q3"] else None)  # fmt: skip
+                    command=command_line("q3"))  # fmt: skip
     print(render_section(report))
-    print(f"wrote {Path(args.out) / 'results.json'}, tables.md, section.md and {', '.join(FIGURES)} "
-          f"({report['run']['seconds']:.0f} s)")  # fmt: skip
+    say_written(args.out, FIGURES, report["run"]["seconds"])
     return 0

@@ -9,7 +9,34 @@ from pathlib import Path
 
 from i2imetric.errors import I2IInputError
 
-__all__ = ["check_settings", "fmt", "fmt_ci", "markdown_table", "paste_section", "write_json"]
+__all__ = ["add_scorer_options", "check_settings", "command_line", "fmt", "fmt_ci", "markdown_table", "paste_section",
+           "say_written", "write_json"]
+
+
+def add_scorer_options(parser) -> None:
+    """The options of every question that studies one scorer: which, the seed, the image size, the doc, progress."""
+    parser.add_argument("--metric", default="demo",
+                        help="the scorer: a pretrained name, a checkpoint folder, an hf-hub: id or untrained:CONFIG "
+                             "(default: demo)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--working-size", type=int, default=96, help="longest side of the images scored (default 96)")
+    parser.add_argument("--doc", help="also paste the generated section into this page (e.g. docs/findings.md)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def command_line(question: str) -> str | None:
+    """How the report says it was made: this process's command line, when it ran ``findings QUESTION``
+    (None when called some other way, e.g. from a test, so the report names the default command)."""
+    import shlex
+    import sys
+
+    if sys.argv[1:2] != [question]:
+        return None
+    return "python -m i2imetric_training.findings " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def say_written(out, figures, seconds: float) -> None:
+    print(f"wrote {Path(out) / 'results.json'}, tables.md, section.md and {', '.join(figures)} ({seconds:.0f} s)")
 
 
 def check_settings(out: Path, name: str, settings: dict) -> None:
