@@ -92,7 +92,8 @@ class PairGroup:
     # Per candidate (preferred first, then each rejected): ``(helped, hurt)`` pixel masks,
     # H x W bool on that candidate's own frame, saying where its per-patch map should be
     # positive (changed as asked) and negative (wrong: changed what should stay, or left
-    # undone what was asked); anywhere else it should be zero. None: no map supervision.
+    # undone what was asked); anywhere else it should be zero. None (or a None entry): no
+    # map supervision (for that candidate).
     map_masks: Optional[list] = None
     # Sub-score orderings beyond "preferred beats each rejection on the aspect it fails":
     # ``(candidate a, candidate b, aspect)`` with candidates numbered as in ``map_masks``.
@@ -312,11 +313,10 @@ class GrammarEditGroups(_PhotoSource):
         split: a key of :data:`grammar.SPLITS`; training uses ``"train"``, validation the others.
         distractors_per_group: keep at most this many distractors (None: all that apply).
         crop: take a random crop of the image (else the whole image).
-        instruction_contrast: add one more wrong answer, kind ``other_instruction``: the right
-            output scored under the instruction of another spec of the split with another
-            operation (failing "instruction"; its map is hurt wherever the edit changed
-            pixels). Without it every candidate of a group shares one instruction, and a
-            scorer can rank them well without reading the words.
+        instruction_contrast: add up to three more wrong answers (:meth:`contrast_specs`): the
+            right output scored under words that ask for something else, failing
+            "instruction", with no map target. Without them every candidate of a group shares
+            one instruction, and a scorer can rank them well without reading the words.
     """
 
     family = "grammar"
@@ -373,11 +373,11 @@ class GrammarEditGroups(_PhotoSource):
             aspect_pairs=_subscore_orderings([d.kind for d in wrong]),
         )
         if self.instruction_contrast:
-            self._add_instruction_contrast(group, spec, source, target, helped, seed)
+            self._add_instruction_contrast(group, spec, source, target, seed)
         return group
 
     def _add_instruction_contrast(self, group: PairGroup, spec, source: Image.Image, target: Image.Image,
-                                  helped: np.ndarray, seed: int) -> None:
+                                  seed: int) -> None:
         """Append the right output once per contrast instruction of :meth:`contrast_specs`."""
         rng = random.Random(f"instruction-contrast/{seed}")
         rejected_instructions = [None] * len(group.rejected)
@@ -387,7 +387,10 @@ class GrammarEditGroups(_PhotoSource):
             group.kinds.append(kind)
             group.labels.append(1.0)
             group.failed_aspects.append("instruction")
-            group.map_masks.append((np.zeros_like(helped), helped))  # every change it made was not asked for
+            # No map target: the map says where this output helped or hurt the edit it is
+            # scored for, so under other words the same pixels would need the other sign,
+            # which only a map that already reads the words could give.
+            group.map_masks.append(None)
         group.rejected_instructions = rejected_instructions
 
     def contrast_specs(self, spec, source: Image.Image, target: Image.Image, rng: random.Random, seed: int) -> list:

@@ -131,7 +131,10 @@ def collate_groups(groups: list[PairGroup], patch_coverage: Optional[Callable] =
         for a, b, aspect in group.aspect_pairs:
             aspect_pairs.append((candidate_rows[a], candidate_rows[b], SUBSCORE_NAMES.index(aspect)))
         if patch_coverage is not None and group.map_masks is not None:
-            for row, (helped, hurt) in zip(candidate_rows, group.map_masks):
+            for row, masks in zip(candidate_rows, group.map_masks):
+                if masks is None:
+                    continue
+                helped, hurt = masks
                 map_rows.append(row)
                 map_targets.append(patch_map_targets(patch_coverage(torch.from_numpy(helped)),
                                                      patch_coverage(torch.from_numpy(hurt))))
