@@ -225,7 +225,8 @@ def clip_retrieval_scores(base, examples: list[Example], candidates: list[list[s
 
 
 def probe_accuracy(features: np.ndarray, labels: list, items: np.ndarray, components: int | None = None) -> dict:
-    """Balanced accuracy of a standardised logistic regression, cross-validated with folds grouped by item.
+    """Balanced accuracy of a standardised, class-weighted logistic regression, cross-validated with folds
+    grouped by item.
 
     ``components`` first projects onto that many principal components (fit inside each fold).
     """
@@ -246,7 +247,9 @@ def probe_accuracy(features: np.ndarray, labels: list, items: np.ndarray, compon
         if len(set(y[train])) < 2:  # one class in this fold's training part: predict it
             predicted[test] = y[train][0]
             continue
-        model = make_pipeline(*steps, LogisticRegression(max_iter=2000, C=1.0))
+        # Balanced class weights: the right output is one candidate in about nine, and an
+        # unweighted probe that always answers "wrong" would score chance on balanced accuracy.
+        model = make_pipeline(*steps, LogisticRegression(max_iter=2000, C=1.0, class_weight="balanced"))
         predicted[test] = model.fit(features[train], y[train]).predict(features[test])
     return {"balanced_accuracy": float(balanced_accuracy_score(y, predicted)), "chance": 1.0 / len(classes),
             "classes": len(classes), "n": len(y)}  # fmt: skip
