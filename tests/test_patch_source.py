@@ -52,16 +52,23 @@ def test_clip_patch_source_builds_exactly_the_head_of_before():
     assert i2imetric.get_model_config("test-tiny-timm").head.patch_source == "both"
 
 
-def test_a_checkpoint_written_before_the_key_loads_unchanged():
-    """The shipped demo's config has no patch_source: it loads strictly, as the CLIP-patch head it is."""
+def test_a_checkpoint_written_before_the_key_loads_unchanged(tmp_path):
+    """A config written before patch_source existed (the demo's, with the key taken out) loads
+    strictly, as the CLIP-patch head it is."""
     import json
+    import shutil
 
     from i2imetric.hub.pretrained import CONFIG_NAME, checkpoint_folder
 
-    stored = json.loads((checkpoint_folder("demo") / CONFIG_NAME).read_text())
-    assert "patch_source" not in stored["model"]["head"]
-    metric = i2imetric.load_metric("demo")
+    folder = tmp_path / "older"
+    shutil.copytree(checkpoint_folder("demo"), folder)
+    stored = json.loads((folder / CONFIG_NAME).read_text())
+    stored["model"]["head"].pop("patch_source", None)
+    (folder / CONFIG_NAME).write_text(json.dumps(stored))
+    metric = i2imetric.load_metric(folder)
     assert metric.config.head.patch_source == "clip" and metric.timm is None
+    reference = i2imetric.load_metric("demo")
+    assert {k: v.shape for k, v in metric.state_dict().items()} == {k: v.shape for k, v in reference.state_dict().items()}
 
 
 def test_timm_head_ignores_the_clip_patches_and_reads_the_timm_ones():
