@@ -164,3 +164,33 @@ def test_compile_compiles_both_towers_in_place_and_keeps_parameter_names(monkeyp
     assert [module for module, _ in compiled] == [metric.clip.model.visual, metric.clip.model.transformer]
     assert all(options == {"mode": "reduce-overhead"} for _, options in compiled)
     assert set(metric.state_dict()) == names  # a compiled metric still saves and loads as before
+
+
+# ------------------------------------------------------ the text tower's attention
+
+
+def test_text_attention_gets_contiguous_input_and_computes_what_plain_attention_does():
+    from i2imetric.models.encoders import SeqFirstContiguousAttention
+
+    metric = i2imetric.create_metric("test-tiny")
+    attentions = [m for m in metric.clip.text_tower.modules() if isinstance(m, torch.nn.MultiheadAttention)]
+    assert attentions and all(type(m) is SeqFirstContiguousAttention for m in attentions)
+    # The image tower has no mask and keeps torch's fused path, which needs batch-first attention.
+    assert all(type(m) is torch.nn.MultiheadAttention for m in metric.clip.model.visual.modules()
+               if isinstance(m, torch.nn.MultiheadAttention))  # fmt: skip
+
+    torch.manual_seed(0)
+    plain = torch.nn.MultiheadAttention(16, 4, batch_first=True).eval()
+    adopted = torch.nn.MultiheadAttention(16, 4, batch_first=True).eval()
+    adopted.load_state_dict(plain.state_dict())
+    SeqFirstContiguousAttention.adopt(adopted)
+    assert set(adopted.state_dict()) == set(plain.state_dict())
+    x, memory = torch.randn(3, 7, 16), torch.randn(3, 5, 16)
+    causal = torch.full((7, 7), float("-inf")).triu(1)
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad):
+            for args, kwargs in (((x, x, x), {"attn_mask": causal}), ((x, memory, memory), {})):
+                expected, expected_weights = plain(*args, **kwargs)
+                got, got_weights = adopted(*args, **kwargs)
+                torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+                torch.testing.assert_close(got_weights, expected_weights, atol=1e-6, rtol=1e-5)
