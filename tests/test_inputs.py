@@ -1,4 +1,4 @@
-"""Bad-input contract of :mod:`i2imetric.io.images`.
+"""Bad-input contract of :mod:`i2imetric.io`: images, and whole JSON files.
 
 Every image is tiny and generated inside the test (``tmp_path``); nothing large is ever
 decoded: decompression bombs are either crafted PNG headers or tiny images checked
@@ -718,3 +718,30 @@ def test_none_instruction_is_blamed_not_the_sources():
     with pytest.raises(I2IInputError, match="^instructions: got None") as info:
         metric.score(image, None, image)
     assert "sources" not in str(info.value)
+
+
+# ------------------------------------------------------------------ JSON files
+
+
+def test_a_json_file_that_is_binary_or_of_the_wrong_kind_is_named_with_its_fix(tmp_path):
+    from i2imetric.errors import CheckpointError
+    from i2imetric.io.json_files import read_json_file
+
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00[")
+    with pytest.raises(I2IInputError, match=r"binary\.json: not valid JSON .*; download it again"):
+        read_json_file(binary, fix="download it again")
+    wrong = tmp_path / "object.json"
+    wrong.write_text('{"a": 1}')
+    with pytest.raises(CheckpointError, match=r"object\.json: expected a JSON array of rows, got dict"):
+        read_json_file(wrong, fix="-", expect=list, expected="a JSON array of rows", error=CheckpointError)
+    assert read_json_file(wrong, fix="-", expect=dict) == {"a": 1}
+
+
+def test_imagenhub_lookup_file_that_is_not_utf8_is_an_input_error(tmp_path):
+    from i2imetric.data.loaders.imagenhub import _read_lookup_file
+
+    path = tmp_path / "dataset_lookup.json"
+    path.write_bytes(b"\xff\xfe{")  # was an uncaught UnicodeDecodeError
+    with pytest.raises(I2IInputError, match="dataset_lookup.json: not valid JSON .*regenerate the lookup file"):
+        _read_lookup_file(str(path))

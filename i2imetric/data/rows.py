@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..errors import I2IInputError
+from ..io.json_files import read_json_file
 from .records import Record
 
 log = logging.getLogger("i2imetric.data")
@@ -239,11 +240,7 @@ def _starts_json_array(path: str) -> bool:
 
 
 def _json_array_items(path: str) -> Iterator[tuple[str, Any]]:
-    with open(path, encoding="utf-8") as text:
-        try:
-            items = json.load(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as problem:
-            raise I2IInputError(f"{path}: not valid JSON ({problem}); fix the file") from None
+    items = read_json_file(path, fix="fix the file", expect=list)
     for index, item in enumerate(items):
         yield f"{path}[{index}]", item
 

@@ -13,11 +13,11 @@ from the metric's own embeddings, so they are that encoder's, not OpenAI CLIP's.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 
 from ..errors import I2IInputError
+from ..io.json_files import read_json_file
 from .bench_run import BENCH_FORMAT
 
 __all__ = ["format_bench_table", "read_bench_files"]
@@ -34,11 +34,7 @@ def read_bench_files(paths: Iterable[str | os.PathLike]) -> list[dict]:
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise I2IInputError(f"{path}: no such file; pass the <benchmark>.json files `i2imetric bench` wrote")
-        try:
-            with open(path, encoding="utf-8") as text:
-                report = json.load(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as problem:
-            raise I2IInputError(f"{path}: not valid JSON ({problem}); rerun `i2imetric bench` to write it again") from None
+        report = read_json_file(path, fix="rerun `i2imetric bench` to write it again")
         if not isinstance(report, dict) or report.get("i2imetric_bench") != BENCH_FORMAT:
             raise I2IInputError(f"{path}: not a benchmark result of `i2imetric bench` (format {BENCH_FORMAT})")
         reports.append(report)

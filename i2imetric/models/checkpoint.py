@@ -41,6 +41,7 @@ from ..hub.weights import (
     resolve_timm_weights,
     sha256_file,
 )
+from ..io.json_files import read_json_file
 from ..version import __version__
 from .config import SUBSCORE_NAMES, MetricConfig
 from .encoders import estimate_parameters
@@ -296,13 +297,8 @@ def _read_config(folder: Path) -> dict:
                 "can run arbitrary code. Convert the tensors with safetensors.torch.save_file."
             )
         raise CheckpointError(f"{folder}: missing {WEIGHTS_NAME}")
-    try:
-        with open(config_path, encoding="utf-8") as handle:
-            stored = json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{config_path}: not valid JSON ({exc})") from exc
-    if not isinstance(stored, dict):
-        raise CheckpointError(f"{config_path}: expected a JSON object, got {type(stored).__name__}")
+    stored = read_json_file(config_path, fix="save the checkpoint again, or restore the file", expect=dict,
+                            error=CheckpointError)  # fmt: skip
     _check_format_version(stored, config_path)
     for key in ("model", "open_clip_config", "preprocess", "base_weights"):
         if key not in stored:

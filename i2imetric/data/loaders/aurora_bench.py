@@ -31,7 +31,6 @@ several JSON files there) and the archive unpacked in the same folder, so that
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import numbers
 import os
@@ -39,6 +38,7 @@ import os
 import numpy as np
 
 from ...errors import I2IInputError
+from ...io.json_files import read_json_file
 from ..records import Rating
 from ..rows import LoadResult, collect, require_keys
 
@@ -127,15 +127,8 @@ def load_aurora_bench_ratings(
 
 
 def _rows(path: str):
-    try:
-        with open(path, encoding="utf-8") as text:
-            rows = json.load(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
-        raise I2IInputError(f"{path}: not valid JSON ({problem}); download the ratings file again") from None
-    if not isinstance(rows, list):
-        raise I2IInputError(
-            f"{path}: expected a JSON array of rated outputs (AURORA-Bench's human ratings), got {type(rows).__name__}"
-        )
+    rows = read_json_file(path, fix="download the ratings file again", expect=list,
+                          expected="a JSON array of rated outputs (AURORA-Bench's human ratings)")  # fmt: skip
     return [(f"{path}[{index}]", row) for index, row in enumerate(rows)]
 
 

@@ -17,10 +17,10 @@ as ``data/something/images/<id>/``; when the named file is missing that folder i
 
 from __future__ import annotations
 
-import json
 import os
 
 from ...errors import I2IInputError
+from ...io.json_files import read_json_file
 from ..records import Triplet
 from ..rows import Excluded, LoadResult, collect
 
@@ -62,13 +62,8 @@ def _entries(root: str, task: str):
             f"{path} is missing; --data-root's discedit folder must be a clone of "
             "https://github.com/McGill-NLP/AURORA (git clone https://github.com/McGill-NLP/AURORA)"
         )
-    try:
-        with open(path, encoding="utf-8") as text:
-            entries = json.load(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as problem:
-        raise I2IInputError(f"{path}: not valid JSON ({problem}); restore it from the AURORA repository") from None
-    if not isinstance(entries, list):
-        raise I2IInputError(f"{path}: expected a JSON array of entries, got {type(entries).__name__}")
+    entries = read_json_file(path, fix="restore it from the AURORA repository", expect=list,
+                             expected="a JSON array of entries")  # fmt: skip
     for index, entry in enumerate(entries):
         yield f"{path}[{index}]", index, entry
 

@@ -12,7 +12,6 @@ outputs are ``<root>/<system>/<uid>``, sources ``<root>/input/<uid>``, and
 """
 
 import glob
-import json
 import math
 import os
 import re
@@ -22,6 +21,7 @@ from statistics import fmean
 from typing import NamedTuple
 
 from ...errors import I2IInputError
+from ...io.json_files import read_json_file
 from ..records import Rating
 from ..rows import LoadResult, collect, csv_rows, log
 
@@ -188,13 +188,8 @@ def _lookup(instructions, root: str) -> dict[str, _Edit] | None:
 
 
 def _read_lookup_file(path: str) -> Mapping:
-    try:
-        with open(path, encoding="utf-8") as text:
-            return json.load(text)
-    except json.JSONDecodeError as problem:
-        raise I2IInputError(
-            f"{path}: not valid JSON ({problem}); fix or regenerate the lookup file"
-        ) from None
+    return read_json_file(path, fix="fix or regenerate the lookup file", expect=dict,
+                          expected="a JSON object mapping uid -> instruction")  # fmt: skip
 
 
 def _edit_from_entry(uid: str, entry) -> _Edit:
