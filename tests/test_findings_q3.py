@@ -158,3 +158,27 @@ def test_q3_refuses_a_cache_made_with_other_settings(toy_run, tiny_trained_check
     assert main(["q3", "--out", str(toy_run), "--metric", str(tiny_trained_checkpoint), "--items", "7",
                  "--candidates", "4", "--working-size", "32", "--no-progress"]) == 2  # fmt: skip
     assert "n_items" in capsys.readouterr().err
+
+
+def test_pooled_features_encode_each_source_once_and_match_row_by_row_encoding():
+    import torch
+
+    import i2imetric
+    from i2imetric_training import findings_q3 as q3
+
+    base = i2imetric.create_metric("test-tiny").eval()
+    generator = torch.Generator().manual_seed(0)
+    sources = [torch.rand(3, 16, 20, generator=generator) for _ in range(2)]
+    table = {"item": [0, 0, 0, 1, 1], "source": [sources[0]] * 3 + [sources[1]] * 2,
+             "output": [torch.rand(3, 16, 20, generator=generator) for _ in range(5)],
+             "instruction": ["brighten it", "blur it", "flip it", "darken it", "add a square"]}  # fmt: skip
+    encoded = []
+    original = base.encode_images
+    base.encode_images = lambda images: encoded.append(len(images)) or original(images)
+    features = q3.pooled_features(base, table, batch_size=2)
+    assert sum(encoded) == 2 + 5  # two distinct sources, five outputs
+    with torch.no_grad():
+        g_source, g_output = original(table["source"]).pooled, original(table["output"]).pooled
+        text = base.encode_instructions(table["instruction"]).pooled
+    expected = torch.cat([g_output, g_source, g_output - g_source, text], dim=-1).numpy()
+    np.testing.assert_allclose(features, expected, atol=1e-5, rtol=1e-4)

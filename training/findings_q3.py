@@ -180,18 +180,24 @@ def _cached(out: Path, key: str, compute) -> np.ndarray:
 
 
 def pooled_features(base, table: dict, batch_size: int) -> np.ndarray:
-    """``[g_output, g_source, g_output - g_source, text]`` of the base's unit pooled embeddings."""
+    """``[g_output, g_source, g_output - g_source, text]`` of the base's unit pooled embeddings.
+
+    The table repeats an item's source (one tensor) on every candidate's row; each
+    source is encoded once and its embedding repeated.
+    """
     import torch
 
-    rows = []
+    def encode(images: list) -> torch.Tensor:
+        return torch.cat([base.encode_images(images[i:i + batch_size]).pooled for i in range(0, len(images), batch_size)])
+
+    distinct = {id(source): source for source in table["source"]}
+    position = {key: k for k, key in enumerate(distinct)}
     with torch.no_grad():
-        for start in range(0, len(table["item"]), batch_size):
-            part = slice(start, start + batch_size)
-            g_source = base.encode_images(table["source"][part]).pooled
-            g_output = base.encode_images(table["output"][part]).pooled
-            text = base.encode_instructions(table["instruction"][part]).pooled
-            rows.append(torch.cat([g_output, g_source, g_output - g_source, text], dim=-1).float().cpu())
-    return torch.cat(rows).numpy()
+        g_source = encode(list(distinct.values()))[torch.tensor([position[id(s)] for s in table["source"]])]
+        g_output = encode(table["output"])
+        text = torch.cat([base.encode_instructions(table["instruction"][i:i + batch_size]).pooled
+                          for i in range(0, len(table["instruction"]), batch_size)])  # fmt: skip
+    return torch.cat([g_output, g_source, g_output - g_source, text], dim=-1).float().cpu().numpy()
 
 
 def embed_table(metric, table: dict, batch_size: int) -> np.ndarray:
