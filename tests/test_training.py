@@ -5,6 +5,7 @@ import math
 import random
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -668,6 +669,42 @@ def test_grammar_groups_carry_map_masks_and_subscore_orderings():
     assert pairs["map_targets"].shape == (1 + len(group.rejected), 16)
     right_target = pairs["map_targets"][0].reshape(4, 4)
     assert (right_target[:, :2] == 1).all() and (right_target[:, 2:] == 0).all()
+
+
+def test_shapesworld_groups_carry_exact_map_masks_when_asked():
+    from i2imetric.data.synthetic import shapesworld
+    from i2imetric_training.data import ShapesWorldGroups
+
+    assert ShapesWorldGroups(32).group(5).map_masks is None  # the shipped recipe trains without them
+    for seed in range(6):
+        group = ShapesWorldGroups(32, map_masks=True).group(seed)
+        example = shapesworld.make_edit_example(seed, size=32)
+        masks = dict(zip(["right", *group.kinds], group.map_masks))
+        helped, hurt = masks["right"]
+        changed = np.abs(np.asarray(example.target, dtype=int) - np.asarray(example.source, dtype=int)).max(-1) > 2
+        assert helped.any() and (helped == changed).all() and not hurt.any()
+        no_edit_helped, no_edit_hurt = masks["no_edit"]
+        assert not no_edit_helped.any() and (no_edit_hurt == helped).all()  # all of the edit left undone
+        partial_helped, partial_hurt = masks["partial"]
+        assert partial_hurt.any() and partial_helped.any() and not (partial_hurt & ~helped).any()
+        assert masks["wrong_object"][1].any()
+        extra_helped, extra_hurt = masks["extra_change"]
+        assert (extra_hurt & ~helped).any() and extra_helped.any()  # the edit is right, the extra change wrong
+        assert masks["degraded"][1].sum() > helped.sum()  # blur or noise reaches beyond the edit
+    images, instructions, triplets, pairs = collate_groups([group], lambda m: m.float().flatten())
+    assert len(pairs["map_rows"]) == 1 + len(group.rejected)
+
+
+def test_map_masks_are_refused_on_sources_that_are_not_shapesworld(tmp_path):
+    from i2imetric.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="map_masks is for shapesworld"):
+        _config(tmp_path / "run", "data.sources=[{kind: grammar, map_masks: true}]")
+    config = _config(tmp_path / "run", "steps=1", "validation.every=1", "validation.grammar_count=0",
+                     "data.sources=[{kind: shapesworld, map_masks: true}]", "loss.map_weight=0.5")
+    train(config)
+    logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert any("map" in r for r in logged)  # ShapesWorld alone now trains the map
 
 
 def test_training_with_map_loss_and_word_tokens(tmp_path):

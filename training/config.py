@@ -120,6 +120,9 @@ class DataSource:
     path: Optional[str] = None  # manifest / ratings: the JSONL file
     # grammar only: also the right output under another edit's instruction, as a wrong answer
     instruction_contrast: bool = False
+    # shapesworld only: supervise the per-patch map from ShapesWorld's exact pixel differences
+    # (training.data.shapes_map_masks); grammar groups always carry theirs
+    map_masks: bool = False
 
     def __post_init__(self):
         kinds = ("shapesworld", "canonical_edits", "grammar", "manifest", "ratings")
@@ -127,6 +130,9 @@ class DataSource:
             raise ConfigError(f"data.sources: unknown kind {self.kind!r}; valid: {', '.join(kinds)}")
         if self.instruction_contrast and self.kind != "grammar":
             raise ConfigError(f"data.sources: instruction_contrast is for grammar sources, not {self.kind!r}")
+        if self.map_masks and self.kind != "shapesworld":
+            raise ConfigError(f"data.sources: map_masks is for shapesworld sources (grammar groups always carry "
+                              f"their masks), not {self.kind!r}")  # fmt: skip
         if self.kind in ("manifest", "ratings") and not self.path:
             raise ConfigError(f"data.sources: a {self.kind} source needs 'path'")
 

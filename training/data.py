@@ -137,13 +137,15 @@ class ShapesWorldGroups:
         size: render size in pixels.
         split: ``"train"`` never contains a held-out colour x shape combination.
         seed_offset: training seeds are ``offset + k``; validation uses ``shapesworld.HELDOUT_SEED_START``.
+        map_masks: also give each candidate its map target (:func:`shapes_map_masks`).
     """
 
     family = "shapes"
 
     def __init__(self, size: int = 64, split: str = "train", seed_offset: int = 0,
-                 seed_range: int = shapesworld.HELDOUT_SEED_START):
+                 seed_range: int = shapesworld.HELDOUT_SEED_START, map_masks: bool = False):
         self.size, self.split, self.seed_offset, self.seed_range = size, split, seed_offset, seed_range
+        self.map_masks = map_masks
 
     def sample(self, rng: random.Random) -> PairGroup:
         return self.group(self.seed_offset + rng.randrange(self.seed_range))
@@ -160,7 +162,28 @@ class ShapesWorldGroups:
             family=self.family,
             edit=example.edit_kind,
             labels=[1.0] * len(kinds),
+            map_masks=shapes_map_masks(example, kinds) if self.map_masks else None,
         )
+
+
+def shapes_map_masks(example: shapesworld.EditExample, kinds: list) -> list:
+    """``(helped, hurt)`` per candidate of a ShapesWorld example: the right answer, then ``kinds``.
+
+    ShapesWorld renders are exact, so the masks are pixel differences. The right answer
+    helped where it differs from the source (the edited object) and hurt nowhere. A
+    distractor hurt where it differs from the right answer: the object it should have
+    edited and the one it edited instead (``wrong_object``), the extra change, the half it
+    reverted (``partial``), all of the edit (``no_edit``), every pixel a blur or noise
+    reached (``degraded``); it helped where it made the right change (the rest of
+    ``helped``). The grammar's masks follow the same convention (``GrammarEditGroups.group``).
+    """
+    everywhere = np.ones((example.target.height, example.target.width), dtype=bool)
+    helped = changed_pixels(example.source, example.target, everywhere)
+    masks = [(helped, np.zeros_like(helped))]
+    for kind in kinds:
+        hurt = changed_pixels(example.target, example.distractors[kind], everywhere)
+        masks.append((helped & ~hurt, hurt))
+    return masks
 
 
 @dataclass(frozen=True)

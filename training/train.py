@@ -329,7 +329,7 @@ PHOTO_KINDS = ("canonical_edits", "grammar")  # the sources that take ``images: 
 def _build_source(spec, config: TrainConfig):
     data = config.data
     if spec.kind == "shapesworld":
-        return ShapesWorldGroups(data.image_size, split="train")
+        return ShapesWorldGroups(data.image_size, split="train", map_masks=spec.map_masks)
     if spec.kind in PHOTO_KINDS:
         groups = CanonicalEditGroups if spec.kind == "canonical_edits" else GrammarEditGroups
         options = {"instruction_contrast": True} if spec.instruction_contrast else {}
