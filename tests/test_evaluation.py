@@ -224,6 +224,56 @@ def test_cache_encodes_each_source_once_and_changes_no_score(metric, manifest, t
     _assert_same_rows(cached, plain)
 
 
+def _count_decoded(monkeypatch):
+    """Roles ("source", "output") of every image file decoded, in workers or by the engine."""
+    from i2imetric.evaluation.items import DecodingDataset
+
+    roles, original = [], DecodingDataset._load
+    monkeypatch.setattr(DecodingDataset, "_load", lambda self, path, role: roles.append(role) or original(self, path, role))
+    return roles
+
+
+def test_workers_send_a_source_once_and_the_engine_decodes_it_again_once_evicted(metric, manifest, tmp_path,
+                                                                                   monkeypatch):  # fmt: skip
+    from i2imetric.evaluation.baselines import BASELINES
+
+    features = [name for name, b in BASELINES.items() if b.kind == "features" and not b.needs_timm]
+    decoded = _count_decoded(monkeypatch)
+    run = partial(evaluate, metric, manifest, batch_size=2, num_workers=0, baselines=features)
+    run(out=tmp_path / "plain.jsonl", cache_bytes=0)
+    # Listed source by source in batches of 2, sources 0 and 2 straddle two batches each:
+    # without a cache each of the 6 batches decodes its sources, 8 in all.
+    assert decoded.count("source") == 8
+    decoded.clear()
+    run(out=tmp_path / "cached.jsonl")
+    assert decoded.count("source") == 4 and decoded.count("output") == 12  # each source decoded once
+    decoded.clear()
+    run(out=tmp_path / "evicting.jsonl", cache_entries=1)  # each batch's text evicts its source
+    assert decoded.count("source") == 4 + 4  # the engine decoded each repeat itself
+    plain = _rows(tmp_path / "plain.jsonl")
+    _assert_same_rows(_rows(tmp_path / "cached.jsonl"), plain)
+    _assert_same_rows(_rows(tmp_path / "evicting.jsonl"), plain)
+
+
+def test_an_evicted_source_that_no_longer_decodes_fails_its_rows_and_the_run_goes_on(metric, manifest, tmp_path,
+                                                                                       monkeypatch):  # fmt: skip
+    from i2imetric.evaluation.items import DecodingDataset
+
+    def gone(self, path):
+        raise I2IInputError(f"source: {path}: no such file")
+
+    monkeypatch.setattr(DecodingDataset, "prepare_source", gone)  # only the engine's own decode calls it
+    evaluate(metric, manifest, out=tmp_path / "out.jsonl", batch_size=2, num_workers=0, baselines=["clip_t"],
+             cache_entries=1)  # fmt: skip
+    rows = {row["id"]: row for row in _rows(tmp_path / "out.jsonl")}
+    assert len(rows) == 12
+    # Each source's items after its first batch came without pixels, and the cache had evicted it.
+    failed = {key for key, row in rows.items() if row["status"] == "error"}
+    assert failed == {"0-sysC", "1-sysB", "1-sysC", "2-sysC", "3-sysB", "3-sysC"}
+    assert "source0.png: no such file" in rows["0-sysC"]["error"] and "source3.png" in rows["3-sysC"]["error"]
+    assert all(rows[key]["score"] is not None for key in rows.keys() - failed)
+
+
 def test_feature_cache_evicts_least_recently_used_by_entries_and_bytes():
     from i2imetric.evaluation.engine import FeatureCache
 

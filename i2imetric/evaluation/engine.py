@@ -3,7 +3,9 @@
 Benchmarks score several systems' outputs for the same (source, instruction), so the
 embeddings of source images (keyed by the content hash of the file) and of texts (keyed
 by the text) go through a :class:`FeatureCache`: each is encoded once while it stays in
-the cache. Outputs are never cached: each is scored once.
+the cache. Outputs are never cached: each is scored once. With a cache the workers send
+a source's pixels only the first time they meet it; when its embedding has left the cache
+by the time it comes back, the engine decodes the file again itself.
 
 On CUDA the forward passes run under bf16 autocast; features are turned back to float32
 before they are cached or compared, so scores and baselines are computed in float32.
@@ -24,11 +26,12 @@ from typing import Any, Hashable, Optional, Sequence
 import torch
 
 from .._numbers import none_if_missing
+from ..errors import I2IInputError
 from ..models.batching import encode_once
 from ..models.metric import I2IMetric
 from ..models.outputs import SUBSCORE_NAMES, ImageFeatures, TextFeatures
 from .baselines import Baseline, EncodedTriplets
-from .items import DecodedBatch, WorkItem
+from .items import DecodedBatch, DecodingDataset, WorkItem
 
 __all__ = ["FeatureCache", "ScoringEngine", "error_row", "item_inputs"]
 
@@ -98,16 +101,21 @@ class ScoringEngine:
             every item's source and instruction afresh (to measure what caching buys).
     """
 
-    def __init__(self, metric: I2IMetric, baselines: Sequence[Baseline], cache: Optional[FeatureCache]):
+    def __init__(self, metric: I2IMetric, baselines: Sequence[Baseline], cache: Optional[FeatureCache],
+                 decoder: Optional[DecodingDataset] = None):  # fmt: skip
         self.metric = metric
         self.feature_baselines = [b for b in baselines if b.kind == "features"]
         self.baseline_names = [b.name for b in baselines]
         self.cache = cache
         self.device = metric.device
+        # Decodes a source the workers sent only as a key (``skip_sent_sources``) whose
+        # embedding has left the cache since; built on first need.
+        self._decoder = decoder
 
     @torch.inference_mode()
     def score(self, batch: DecodedBatch) -> list[dict]:
         """One result row per item of the batch, in the batch's order (errors included)."""
+        self._decode_unsent_sources(batch)
         rows: list[Optional[dict]] = [None] * len(batch.items)
         for position, reason in batch.failures.items():
             rows[position] = error_row(batch.items[position], reason, self.baseline_names)
@@ -136,23 +144,51 @@ class ScoringEngine:
             for j, item in enumerate(items)
         ]
 
+    def _decode_unsent_sources(self, batch: DecodedBatch) -> None:
+        """Give pixels to every source slot that came as a key alone and is not in the cache.
+
+        A worker skips the pixels of a source it sent before, trusting the cache to hold its
+        embedding; a cache that has evicted it since, or a file that no longer decodes, is
+        handled here: the source is decoded in this process, or its items become failed rows.
+        """
+        sent = set(batch.source_sent)
+        unsent = [slot for slot in range(len(batch.source_keys)) if slot not in sent
+                  and (self.cache is None or self.cache.get(batch.source_keys[slot]) is None)]  # fmt: skip
+        if not unsent:
+            return
+        if self._decoder is None:
+            self._decoder = DecodingDataset(*self.metric.image_preprocessors(), pixel_baselines={})
+        decoded, failed = {}, {}
+        for slot in unsent:
+            try:
+                decoded[slot] = self._decoder.prepare_source(batch.source_paths[slot])
+            except I2IInputError as problem:
+                failed[slot] = str(problem)
+        batch.add_source_pixels(decoded)
+        batch.fail_sources(failed)
+
     def _source_features(self, batch: DecodedBatch) -> ImageFeatures:
         """Per good item, its source's features; each distinct uncached source is encoded once."""
+        row_of_slot = {slot: row for row, slot in enumerate(batch.source_sent)}
         if self.cache is None:
-            slot = batch.source_slot
-            timm = batch.source_timm[slot] if batch.source_timm is not None else None
-            return _as_float(self.metric.encode_pixels(batch.source_clip[slot], timm))
+            index = torch.tensor([row_of_slot[slot] for slot in batch.source_slot.tolist()])
+            timm = batch.source_timm[index] if batch.source_timm is not None else None
+            return _as_float(self.metric.encode_pixels(batch.source_clip[index], timm))
 
         def encode(slots: list[int]) -> list[ImageFeatures]:
-            index = torch.tensor(slots)
+            index = torch.tensor([row_of_slot[slot] for slot in slots])
             timm = batch.source_timm[index] if batch.source_timm is not None else None
             encoded = _as_float(self.metric.encode_pixels(batch.source_clip[index], timm))
             # clone(): a view would keep the whole batch's storage alive in the cache.
             return [_clone(encoded.select(slice(j, j + 1))) for j in range(len(slots))]
 
-        # batch.source_keys are already distinct (the workers sent each source's pixels once).
-        per_slot = encode_once(batch.source_keys, encode, self.cache)
-        return ImageFeatures.cat([per_slot[slot] for slot in batch.source_slot.tolist()])
+        # Slots are distinct sources already; one whose items all failed is left out.
+        slots = batch.source_slot.tolist()
+        used = sorted(set(slots))
+        encoded = encode_once([batch.source_keys[slot] for slot in used],
+                              lambda positions: encode([used[p] for p in positions]), self.cache)  # fmt: skip
+        features = dict(zip(used, encoded))
+        return ImageFeatures.cat([features[slot] for slot in slots])
 
     def _text_features(self, texts: Sequence[str]) -> TextFeatures:
         """Features of ``texts`` (pooled ``[N, D]``, plus tokens for a head that reads words);

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Optional
 
@@ -159,7 +161,7 @@ class DecodedItem:
     item: WorkItem
     instruction: str
     source_key: str  # content hash of the source file: the embedding cache's key
-    source: Prepared
+    source: Optional[Prepared]  # None: this worker sent the source's pixels in an earlier batch
     output: Prepared
     pixel_baselines: dict[str, float]
 
@@ -183,7 +185,17 @@ class DecodingDataset(torch.utils.data.Dataset):
         reduced_decode: when no pixel baseline is chosen, let JPEGs decode at a reduced
             scale that still covers every encoder input (see the module docstring);
             False decodes every file whole.
+        skip_sent_sources: send a source's pixels only the first time this worker meets
+            it (by content), and its key alone after that, for an engine that caches
+            source embeddings. A benchmark lists each source once per system, so its
+            sources return batch after batch; decoding them again was most of what the
+            cache left to do. Ignored with pixel baselines, which need the pixels of every
+            item's source. The engine decodes a source itself when its embedding has left
+            the cache since (:meth:`ScoringEngine.score`).
     """
+
+    # How many sources a worker remembers having sent: their keys only, ~100 bytes each.
+    SENT_SOURCES_KEPT = 65536
 
     def __init__(
         self,
@@ -191,11 +203,14 @@ class DecodingDataset(torch.utils.data.Dataset):
         timm_preprocess: Optional[Preprocess],
         pixel_baselines: dict[str, Callable[[torch.Tensor, torch.Tensor], float]],
         reduced_decode: bool = True,
+        skip_sent_sources: bool = False,
     ):
         self.clip_preprocess = clip_preprocess
         self.timm_preprocess = timm_preprocess
         self.pixel_baselines = pixel_baselines
         self.reduced_decode = reduced_decode and not pixel_baselines
+        self.skip_sent_sources = skip_sent_sources and not pixel_baselines
+        self._sent_sources: OrderedDict[str, None] = OrderedDict()  # each worker process has its own copy
         sizes = [p.size for p in (clip_preprocess, timm_preprocess) if p is not None]
         self.encoder_size = (max(size[0] for size in sizes), max(size[1] for size in sizes))
 
@@ -228,11 +243,25 @@ class DecodingDataset(torch.utils.data.Dataset):
             pixel_baselines={name: fn(source_pixels, comparable) for name, fn in self.pixel_baselines.items()},
         )
 
-    def _load_source(self, path: str) -> tuple[str, Optional[torch.Tensor], Prepared]:
-        """The source's cache key, its pixels at the baselines' working size (None without pixel baselines), its encoder inputs."""
-        pixels = self._load(path, "source")
+    def _load_source(self, path: str) -> tuple[str, Optional[torch.Tensor], Optional[Prepared]]:
+        """The source's cache key, its pixels at the baselines' working size (None without pixel
+        baselines), and its encoder inputs (None when this worker has sent them before)."""
+        key = _file_digest(path) if self.skip_sent_sources and os.path.isfile(path) else None
+        if key in self._sent_sources:
+            self._sent_sources.move_to_end(key)
+            return key, None, None
+        pixels = self._load(path, "source")  # an unreadable file fails here, named
+        key = key or _file_digest(path)
+        if self.skip_sent_sources:  # only a source that decoded is ever skipped
+            self._sent_sources[key] = None
+            if len(self._sent_sources) > self.SENT_SOURCES_KEPT:
+                self._sent_sources.popitem(last=False)
         working = at_size(pixels, working_size(*pixels.shape[-2:])) if self.pixel_baselines else None
-        return _file_digest(path), working, self._prepare(pixels)
+        return key, working, self._prepare(pixels)
+
+    def prepare_source(self, path: str) -> Prepared:
+        """A source's encoder inputs, decoded as a worker decodes them (for the engine's own use)."""
+        return self._prepare(self._load(path, "source"))
 
     def _load(self, path: str, role: str) -> torch.Tensor:
         try:
@@ -264,8 +293,11 @@ class DecodedBatch:
 
     ``items`` keeps the batch's order; ``failures`` maps positions in it to reasons.
     The tensors cover the good items (``good`` lists their positions): each distinct
-    source (by content) appears once in ``source_clip``, and ``source_slot`` says which
-    slot each good item uses.
+    source (by content) has one slot (``source_keys``, ``source_paths``), and
+    ``source_slot`` says which slot each good item uses. ``source_clip`` (and
+    ``source_timm``) hold the slots whose pixels the worker sent, in slot order;
+    ``source_sent`` lists those slots (all of them unless the worker skipped sources it
+    had sent before).
     """
 
     items: list[WorkItem]
@@ -273,12 +305,42 @@ class DecodedBatch:
     good: list[int] = field(default_factory=list)
     instructions: list[str] = field(default_factory=list)
     source_keys: list[str] = field(default_factory=list)
+    source_paths: list[str] = field(default_factory=list)
+    source_sent: list[int] = field(default_factory=list)
     source_slot: Optional[torch.Tensor] = None
     source_clip: Optional[torch.Tensor] = None
     source_timm: Optional[torch.Tensor] = None
     output_clip: Optional[torch.Tensor] = None
     output_timm: Optional[torch.Tensor] = None
     pixel_baselines: dict[str, list[float]] = field(default_factory=dict)
+
+    def add_source_pixels(self, prepared: dict[int, Prepared]) -> None:
+        """Add the encoder inputs of source slots that came without them (slot -> inputs)."""
+        if not prepared:
+            return
+        clip, timm = _stack(list(prepared.values()))
+        self.source_clip = clip if self.source_clip is None else torch.cat([self.source_clip, clip])
+        if timm is not None:
+            self.source_timm = timm if self.source_timm is None else torch.cat([self.source_timm, timm])
+        self.source_sent = self.source_sent + list(prepared)
+
+    def fail_sources(self, reasons: dict[int, str]) -> None:
+        """Turn every good item whose source slot is in ``reasons`` into a failure with that reason."""
+        if not reasons:
+            return
+        slots = self.source_slot.tolist()
+        keep = [j for j, slot in enumerate(slots) if slot not in reasons]
+        for j, slot in enumerate(slots):
+            if slot in reasons:
+                self.failures[self.good[j]] = reasons[slot]
+        index = torch.tensor(keep, dtype=torch.long)
+        self.good = [self.good[j] for j in keep]
+        self.instructions = [self.instructions[j] for j in keep]
+        self.source_slot = self.source_slot[index]
+        self.output_clip = self.output_clip[index]
+        if self.output_timm is not None:
+            self.output_timm = self.output_timm[index]
+        self.pixel_baselines = {name: [values[j] for j in keep] for name, values in self.pixel_baselines.items()}
 
     def pin_memory(self) -> "DecodedBatch":
         """Page-locked tensors, so the copy to the GPU overlaps compute (DataLoader calls this)."""
@@ -302,8 +364,12 @@ def collate(decoded: list[DecodedItem | FailedItem]) -> DecodedBatch:
     batch.good = [i for i, _ in good]
     batch.instructions = [d.instruction for _, d in good]
     batch.source_keys = sources.keys
+    batch.source_paths = [good[p][1].item.source for p in sources.first]
     batch.source_slot = torch.tensor(sources.slots)
-    batch.source_clip, batch.source_timm = _stack([good[p][1].source for p in sources.first])
+    # A source repeated within the batch has its pixels on its first item (one decode per batch).
+    batch.source_sent = [slot for slot, p in enumerate(sources.first) if good[p][1].source is not None]
+    if batch.source_sent:
+        batch.source_clip, batch.source_timm = _stack([good[sources.first[slot]][1].source for slot in batch.source_sent])
     batch.output_clip, batch.output_timm = _stack([d.output for _, d in good])
     batch.pixel_baselines = {name: [d.pixel_baselines[name] for _, d in good] for name in good[0][1].pixel_baselines}
     return batch

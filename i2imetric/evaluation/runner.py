@@ -366,7 +366,8 @@ def _score_items(
     metric.eval()
     pixel_baselines = {b.name: b.compute for b in baselines if b.kind == "pixels"}
     loader = torch.utils.data.DataLoader(
-        DecodingDataset(*metric.image_preprocessors(), pixel_baselines),
+        # With a cache, a worker sends a source's pixels once; the engine keeps its embedding.
+        DecodingDataset(*metric.image_preprocessors(), pixel_baselines, skip_sent_sources=cache is not None),
         batch_sampler=_batched(items, batch_size),
         num_workers=num_workers,
         collate_fn=collate,
