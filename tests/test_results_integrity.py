@@ -85,6 +85,24 @@ def test_header_records_metric_baselines_and_manifest(metric, manifest, tmp_path
     assert [row["id"] for row in read_rows(out)] == [f"t{i}" for i in range(6)]  # the header is no row
 
 
+def test_a_random_base_is_hashed_once_until_a_tensor_changes(monkeypatch):
+    from i2imetric.evaluation import runner
+
+    random_metric = i2imetric.create_metric("test-tiny", seed=3)
+    first = metric_identity(random_metric)["weights_sha256"]
+    hashed = []
+    original_sha256 = runner.hashlib.sha256
+    monkeypatch.setattr(runner.hashlib, "sha256", lambda *a: hashed.append(1) or original_sha256(*a))
+    assert metric_identity(random_metric)["weights_sha256"] == first and len(hashed) == 1  # the config's only
+    frozen_base = next(p for n, p in random_metric.named_parameters() if "visual" in n and "lora" not in n)
+    with torch.no_grad():
+        frozen_base.add_(1e-3)  # a base tensor counts too: nothing else names a random base
+    assert metric_identity(random_metric)["weights_sha256"] != first and len(hashed) == 3  # hashed afresh
+    monkeypatch.setattr(runner.hashlib, "sha256", original_sha256)
+    # The memo holds what hashing gives: a metric built the same way, never hashed, agrees.
+    assert metric_identity(i2imetric.create_metric("test-tiny", seed=3))["weights_sha256"] == first
+
+
 def test_weights_hash_changes_with_the_weights_and_not_with_a_reload(metric, tmp_path):
     folder = metric.save_pretrained(tmp_path / "ckpt")
     first, again = metric_identity(i2imetric.load_metric(folder)), metric_identity(i2imetric.load_metric(folder))
