@@ -99,18 +99,19 @@ class ScoringEngine:
             baselines arrive already computed in the batch.
         cache: where source and text embeddings are kept between batches; None encodes
             every item's source and instruction afresh (to measure what caching buys).
+        decoder: the :class:`DecodingDataset` the batches come from.
     """
 
     def __init__(self, metric: I2IMetric, baselines: Sequence[Baseline], cache: Optional[FeatureCache],
-                 decoder: Optional[DecodingDataset] = None):  # fmt: skip
+                 decoder: DecodingDataset):  # fmt: skip
         self.metric = metric
         self.feature_baselines = [b for b in baselines if b.kind == "features"]
         self.baseline_names = [b.name for b in baselines]
         self.cache = cache
         self.device = metric.device
-        # Decodes a source the workers sent only as a key (``skip_sent_sources``) whose
-        # embedding has left the cache since; built on first need.
-        self._decoder = decoder
+        # The workers' own dataset, so a source the engine decodes itself (one a worker sent
+        # as a key alone, whose embedding has left the cache since) is decoded as they would.
+        self.decoder = decoder
 
     @torch.inference_mode()
     def score(self, batch: DecodedBatch) -> list[dict]:
@@ -154,14 +155,10 @@ class ScoringEngine:
         sent = set(batch.source_sent)
         unsent = [slot for slot in range(len(batch.source_keys)) if slot not in sent
                   and (self.cache is None or self.cache.get(batch.source_keys[slot]) is None)]  # fmt: skip
-        if not unsent:
-            return
-        if self._decoder is None:
-            self._decoder = DecodingDataset(*self.metric.image_preprocessors(), pixel_baselines={})
         decoded, failed = {}, {}
         for slot in unsent:
             try:
-                decoded[slot] = self._decoder.prepare_source(batch.source_paths[slot])
+                decoded[slot] = self.decoder.prepare_source(batch.source_paths[slot])
             except I2IInputError as problem:
                 failed[slot] = str(problem)
         batch.add_source_pixels(decoded)

@@ -388,15 +388,16 @@ def _score_items(
     """Decode ``items`` in DataLoader workers, score them here, and write each batch's rows as it lands."""
     metric.eval()
     pixel_baselines = {b.name: b.compute for b in baselines if b.kind == "pixels"}
+    # With a cache, a worker sends a source's pixels once; the engine keeps its embedding.
+    dataset = DecodingDataset(*metric.image_preprocessors(), pixel_baselines, skip_sent_sources=cache is not None)
     loader = torch.utils.data.DataLoader(
-        # With a cache, a worker sends a source's pixels once; the engine keeps its embedding.
-        DecodingDataset(*metric.image_preprocessors(), pixel_baselines, skip_sent_sources=cache is not None),
+        dataset,
         batch_sampler=_batched(items, batch_size),
         num_workers=num_workers,
         collate_fn=collate,
         pin_memory=metric.device.type == "cuda",
     )
-    engine = ScoringEngine(metric, baselines, cache)
+    engine = ScoringEngine(metric, baselines, cache, decoder=dataset)
     with tqdm(total=total, unit="output", desc="i2imetric eval", disable=None if progress else True) as bar:
         for batch in loader:
             if fail_fast and batch.failures:
