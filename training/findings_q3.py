@@ -187,16 +187,16 @@ def pooled_features(base, table: dict, batch_size: int) -> np.ndarray:
     """
     import torch
 
-    def encode(images: list) -> torch.Tensor:
-        return torch.cat([base.encode_images(images[i:i + batch_size]).pooled for i in range(0, len(images), batch_size)])
+    def pooled(encode, values: list) -> torch.Tensor:
+        return torch.cat([encode(values[i:i + batch_size]).pooled for i in range(0, len(values), batch_size)])
 
     distinct = {id(source): source for source in table["source"]}
     position = {key: k for k, key in enumerate(distinct)}
     with torch.no_grad():
-        g_source = encode(list(distinct.values()))[torch.tensor([position[id(s)] for s in table["source"]])]
-        g_output = encode(table["output"])
-        text = torch.cat([base.encode_instructions(table["instruction"][i:i + batch_size]).pooled
-                          for i in range(0, len(table["instruction"]), batch_size)])  # fmt: skip
+        g_source = pooled(base.encode_images, list(distinct.values()))[
+            torch.tensor([position[id(s)] for s in table["source"]])]  # fmt: skip
+        g_output = pooled(base.encode_images, table["output"])
+        text = pooled(base.encode_instructions, table["instruction"])
     return torch.cat([g_output, g_source, g_output - g_source, text], dim=-1).float().cpu().numpy()
 
 
