@@ -51,9 +51,10 @@ class SeqFirstContiguousAttention(nn.MultiheadAttention):
     input into one matrix product only when the weight requires a gradient, whether or not
     gradients are on (``should_fold`` in ATen's LinearAlgebra.cpp; pytorch issue 118548).
     A frozen tower gets a batched product against the weight expanded over every position
-    instead: measured here, the text tower's attention ran about 25x slower in bfloat16
-    and 2x in float32 than with the fold, and a plain open_clip model, whose weights
-    require gradients, was faster than the same frozen tower. One contiguous copy of the
+    instead: measured here (``benchmarks/bench_text_attention.py``), the text tower's
+    attention ran about 18x slower in bfloat16 and 2x in float32 than with the fold, and a
+    plain open_clip model, whose weights require gradients, was faster than the same
+    frozen tower. One contiguous copy of the
     input restores the folded product.
     The image tower's attention has no mask and takes torch's fused path, which this
     class would turn off (it needs batch-first input), so only the text tower uses it.
