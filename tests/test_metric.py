@@ -445,6 +445,28 @@ def test_text_tokens_pooled_embedding_is_the_towers_own(word_metric):
     torch.testing.assert_close(words.norm(dim=-1), torch.ones(3, 9))
 
 
+def test_text_tower_skips_the_padding_and_computes_what_open_clip_does(word_metric):
+    clip = word_metric.clip
+    tokens = clip.tokenize(["make it brighter", "blur the right half of the picture", "x"])
+    assert clip._trim_padding(tokens).shape == (3, 9) and tokens.shape[1] > 9
+    # open_clip's own encode_text runs the whole context, padding included
+    full = torch.nn.functional.normalize(clip.model.encode_text(tokens), dim=-1)
+    torch.testing.assert_close(clip.encode_text(tokens), full, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("change", ["pool_last", "no_causal_mask"])
+def test_text_tower_keeps_the_padding_where_it_could_matter(change):
+    clip = i2imetric.create_metric("test-tiny").clip
+    if change == "pool_last":
+        clip.model.text_pool_type = "last"
+    else:
+        clip.model.attn_mask = None  # bidirectional: real tokens would attend to the padding
+    assert not clip._padding_is_inert()
+    tokens = clip.tokenize(["make it brighter", "x"])
+    torch.testing.assert_close(clip.encode_text(tokens),
+                               torch.nn.functional.normalize(clip.model.encode_text(tokens), dim=-1))
+
+
 def test_text_tokens_scores_do_not_depend_on_the_batch_padding(word_metric):
     sources, outputs = _images(3), _images(3, seed=1)
     texts = ["x", "blur the right half of the picture please", "invert"]

@@ -56,7 +56,9 @@ def test_demo_loads_merged_and_matches_unmerged():
     case = build_cases(shapes=1, photo_edits=0)[0]
     candidates = list(case.candidates.values())
     args = ([case.source] * len(candidates), [case.instruction] * len(candidates), candidates)
-    torch.testing.assert_close(merged.score(*args), unmerged.score(*args), rtol=0, atol=1e-5)
+    # Folding B @ A into W rounds differently from adding B(Ax) afterwards: on demo scores of
+    # magnitude 4-6 (float32 spacing 5e-7) the two differ by up to 1.5e-5, 3e-6 relative.
+    torch.testing.assert_close(merged.score(*args), unmerged.score(*args), rtol=1e-5, atol=1e-5)
 
 
 def test_merge_then_unmerge_restores_the_base_even_if_lora_changed_meanwhile():

@@ -138,7 +138,10 @@ class OpenCLIPEncoder(nn.Module):
 
     def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
         """``[N, D]`` L2-normalised instruction embeddings, in float32."""
-        return F.normalize(self.model.encode_text(tokens).float(), dim=-1)
+        if not self._padding_is_inert():
+            return F.normalize(self.model.encode_text(tokens).float(), dim=-1)
+        _, pooled = self._text_hidden(self._trim_padding(tokens))
+        return F.normalize(self._text_projection()(pooled).float(), dim=-1)
 
     def encode_text_tokens(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The pooled embedding and every token's output, from one pass of the text tower.
@@ -150,6 +153,8 @@ class OpenCLIPEncoder(nn.Module):
             ``[N, C]`` bool, True for real tokens (start, words, end), False for padding.
             ``C`` is trimmed to the longest instruction of the batch: padding carries no words.
         """
+        if self._padding_is_inert():
+            tokens = self._trim_padding(tokens)
         hidden, pooled = self._text_hidden(tokens)
         project = self._text_projection()
         mask = tokens != self._pad_id()
@@ -157,21 +162,62 @@ class OpenCLIPEncoder(nn.Module):
         words = project(hidden[:, :length])
         return F.normalize(project(pooled).float(), dim=-1), F.normalize(words.float(), dim=-1), mask[:, :length]
 
-    def _text_hidden(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token outputs after the final LayerNorm, and the pooled one, before the projection."""
+    def _padding_is_inert(self) -> bool:
+        """Whether the trailing padding can be cut off without changing any real token's output.
+
+        It can when padding cannot reach a real token (a causal mask: token i attends to
+        tokens up to i; or a padding mask) and pooling reads a real token (the first, the
+        end-of-text one found by argmax or by id), not the last position. A tower with an
+        appended CLS token, or one that is not an open_clip TextTransformer, is left alone.
+        """
         model = self.model
+        if isinstance(model, open_clip.CustomTextCLIP):
+            text = model.text
+            if not isinstance(text, open_clip.transformer.TextTransformer) or text.cls_emb is not None:
+                return False
+            masked = text.attn_mask is not None or text.use_pad_mask
+            pool_type, eos_id = text.pool_type, getattr(text, "eos_id", None)
+        else:
+            masked = model.attn_mask is not None
+            pool_type, eos_id = model.text_pool_type, getattr(model, "text_eos_id", None)
+        if pool_type == "eos" and eos_id == self._pad_id():
+            return False  # the end token would be taken for padding and cut
+        return masked and pool_type in ("first", "argmax", "eos")
+
+    def _trim_padding(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``tokens`` cut after the batch's last real token.
+
+        Instructions are a few words and the context is 77 tokens: padding is most of what
+        the text tower would otherwise compute (its attention grows with the square of the
+        length). Outputs of the real tokens are unchanged (:meth:`_padding_is_inert`).
+        """
+        real = (tokens != self._pad_id()).any(dim=0).nonzero()
+        length = int(real.max()) + 1 if len(real) else 1
+        return tokens[:, :length]
+
+    def _text_hidden(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token outputs after the final LayerNorm, and the pooled one, before the projection.
+
+        ``tokens`` may be shorter than the context (:meth:`_trim_padding`): positions and the
+        causal mask are taken for its length.
+        """
+        model = self.model
+        length = tokens.shape[1]
         if isinstance(model, open_clip.CustomTextCLIP):
             text = model.text
             if not isinstance(text, open_clip.transformer.TextTransformer) or text.cls_emb is not None:
                 raise ConfigError("head.text_tokens needs an open_clip TextTransformer text tower without a CLS token")
             x, attn_mask = text._embeds(tokens)
+            if attn_mask is not None and attn_mask.shape[-1] != length:
+                attn_mask = attn_mask[..., :length, :length]  # _embeds slices the causal mask only beside a padding mask
             x = text.ln_final(text.transformer(x, attn_mask=attn_mask))
             pool_type, eos_id = text.pool_type, getattr(text, "eos_id", None)
         else:
             # CLIP.encode_text, stopped before pooling so the per-token outputs are kept.
             cast_dtype = model.transformer.get_cast_dtype()
-            x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding.to(cast_dtype)
-            x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask))
+            x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:length].to(cast_dtype)
+            attn_mask = model.attn_mask[:length, :length] if model.attn_mask is not None else None
+            x = model.ln_final(model.transformer(x, attn_mask=attn_mask))
             pool_type, eos_id = model.text_pool_type, getattr(model, "text_eos_id", None)
         pooled = open_clip.transformer.text_global_pool(x, tokens, pool_type, eos_token_id=eos_id)
         return x, pooled
