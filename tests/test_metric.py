@@ -505,6 +505,81 @@ def test_text_tokens_must_be_a_boolean():
         i2imetric.create_metric("test-tiny", head={"text_tokens": "yes"})
 
 
+# ------------------------------------------------------ a head that reads pixel statistics
+
+
+def test_patch_pixel_stats_are_each_cells_channel_mean_and_spread():
+    from i2imetric.models.encoders import patch_pixel_stats
+
+    pixels = torch.zeros(1, 3, 4, 4)
+    pixels[:, 0, :, 2:] = 1.0  # red on the right half: cells 1 and 3 of a 2x2 grid
+    pixels[:, 1, 0, 0] = 2.0  # one bright green pixel in cell 0's top-left corner
+    stats = patch_pixel_stats(pixels, (2, 2))
+    assert stats.shape == (1, 4, 6)
+    torch.testing.assert_close(stats[0, :, 0], torch.tensor([0.0, 1.0, 0.0, 1.0]))  # red means, row-major
+    torch.testing.assert_close(stats[0, 0, 1], torch.tensor(0.5))  # green mean of cell 0: 2 / 4
+    torch.testing.assert_close(stats[0, 0, 4], torch.tensor(0.75).sqrt())  # its spread: sqrt(4/4 - 0.25)
+    assert stats[0, :, 3].abs().max() < 1e-6  # red is uniform within every cell
+
+
+@pytest.fixture(scope="module")
+def stats_metric():
+    metric = i2imetric.create_metric("test-tiny", head={"pixel_stats": True})
+    perturb_trainable(metric, seed=6)
+    return metric
+
+
+def test_untrained_pixel_stats_metric_is_the_prior():
+    metric = i2imetric.create_metric("test-tiny", head={"pixel_stats": True})
+    result = metric._run_all(_images(2), ["a", "brighten the top half"], _images(2, seed=1), batch_size=2)
+    torch.testing.assert_close(result.score, result.prior_score, atol=1e-6, rtol=0)
+
+
+def test_pixel_stats_head_sees_how_a_patch_changed(stats_metric):
+    source = torch.full((3, 32, 32), 0.5)
+    brighter, darker = source.clone(), source.clone()
+    brighter[:, :16] += 0.1
+    darker[:, :16] -= 0.1
+    features = stats_metric.encode_images([source, brighter, darker])
+    assert features.pixel_stats.shape[:2] == features.patches.shape[:2]
+    scores = stats_metric.score([source] * 2, ["brighten the top half"] * 2, [brighter, darker])
+    assert abs(float(scores[0] - scores[1])) > 1e-4
+
+
+def test_pixel_stats_survive_save_load_and_the_engines_cache(stats_metric, tmp_path):
+    from helpers import write_png
+
+    from i2imetric.data import Triplet, write_manifest
+    from i2imetric.evaluation.runner import evaluate
+
+    stats_metric.save_pretrained(tmp_path / "stats")
+    loaded = i2imetric.load_metric(tmp_path / "stats")
+    assert loaded.config.head.pixel_stats is True
+    paths = [write_png(tmp_path / f"{i}.png", seed=i, size=(24, 24)) for i in range(3)]
+    records = [Triplet(paths[0], text, paths[k], id=f"{k}{text}") for k in (1, 2) for text in ("brighten it", "blur")]
+    write_manifest(tmp_path / "m.jsonl", records)
+    rows = {}
+    for name, cache in (("cached", {}), ("plain", {"cache_bytes": 0})):
+        evaluate(loaded, tmp_path / "m.jsonl", out=tmp_path / f"{name}.jsonl", batch_size=2, num_workers=0,
+                 baselines="none", progress=False, **cache)
+        lines = (tmp_path / f"{name}.jsonl").read_text().splitlines()[1:]  # after the header
+        rows[name] = [json.loads(line)["score"] for line in lines]
+    direct = stats_metric.score([r.source for r in records], [r.instruction for r in records],
+                                [r.output for r in records])
+    np.testing.assert_allclose(rows["cached"], rows["plain"], atol=1e-5)
+    np.testing.assert_allclose(rows["cached"], direct.tolist(), atol=1e-5)
+
+
+def test_pixel_stats_head_asks_for_its_statistics():
+    from i2imetric.models.config import HeadConfig
+    from i2imetric.models.head import JointHead
+
+    head = JointHead(HeadConfig(pixel_stats=True, fusion_dim=32), clip_dim=16, num_patches=4)
+    g, patches = torch.zeros(1, 16), torch.zeros(1, 4, 16)
+    with pytest.raises(ValueError, match="pixel_stats"):
+        head(g, g, g, torch.zeros(1, 4), patches, patches)
+
+
 @pytest.mark.parametrize("resize", ["squash", "letterbox"])
 def test_patch_coverage_follows_the_pixels_geometry(resize):
     from i2imetric.models.preprocess import Preprocess

@@ -84,7 +84,7 @@ class FeatureCache:
 
 def _nbytes(value: Any) -> int:
     if isinstance(value, ImageFeatures):
-        return sum(_nbytes(t) for t in (value.pooled, value.patches, value.timm_patches) if t is not None)
+        return sum(_nbytes(t) for t in value.tensors())
     if isinstance(value, TextFeatures):
         return sum(_nbytes(t) for t in (value.pooled, value.tokens, value.mask) if t is not None)
     return value.numel() * value.element_size()
@@ -222,13 +222,11 @@ class ScoringEngine:
 
 
 def _as_float(features: ImageFeatures) -> ImageFeatures:
-    timm = features.timm_patches.float() if features.timm_patches is not None else None
-    return ImageFeatures(features.pooled.float(), features.patches.float(), timm)
+    return features.map(torch.Tensor.float)
 
 
 def _clone(features: ImageFeatures) -> ImageFeatures:
-    timm = features.timm_patches.clone() if features.timm_patches is not None else None
-    return ImageFeatures(features.pooled.clone(), features.patches.clone(), timm)
+    return features.map(torch.Tensor.clone)
 
 
 # ---------------------------------------------------------------------------- rows

@@ -105,6 +105,10 @@ class HeadConfig:
     # when the config has a timm section and "clip" otherwise, which is what every config and
     # checkpoint written before the key existed means.
     patch_source: Optional[str] = None
+    # Give each patch token the mean and spread of its pixels' colour channels too (source,
+    # output, difference): exact evidence of how much and which way a patch changed, which
+    # a ViT's tokens partly discard. False (the default) is the head of older checkpoints.
+    pixel_stats: bool = False
 
     def __post_init__(self):
         # torch checks these only when it builds the layers, with messages that name no key
@@ -121,7 +125,7 @@ class HeadConfig:
             raise ConfigError(f"head.mlp_ratio: expected a positive number, got {self.mlp_ratio!r}")
         if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"head.dropout: expected a probability in [0, 1), got {self.dropout!r}")
-        for key in ("use_patch_tokens", "text_tokens"):
+        for key in ("use_patch_tokens", "text_tokens", "pixel_stats"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError(f"head.{key}: expected true or false, got {getattr(self, key)!r}")
         if self.patch_source is not None and self.patch_source not in PATCH_SOURCES:

@@ -77,6 +77,23 @@ class SeqFirstContiguousAttention(nn.MultiheadAttention):
         return output.transpose(0, 1), weights
 
 
+PIXEL_STATS_DIM = 6  # per patch: the mean and the standard deviation of each colour channel
+
+
+def patch_pixel_stats(pixels: torch.Tensor, grid: tuple) -> torch.Tensor:
+    """Mean and standard deviation of each colour channel over each cell of the patch grid.
+
+    ``pixels [N, 3, h, w]`` (as the tower sees them) give ``[N, L, 6]``, patches in the
+    tower's row-major order. A ViT's patch tokens are built to be invariant to much of what
+    an edit request names (a little brighter, warmer, noisier, blurred in one quadrant);
+    these six numbers say exactly how much each patch moved and in which direction, which
+    the head compares with the words (``head.pixel_stats``).
+    """
+    mean = F.adaptive_avg_pool2d(pixels, grid)
+    spread = (F.adaptive_avg_pool2d(pixels * pixels, grid) - mean * mean).clamp_min(0).sqrt()
+    return torch.cat([mean, spread], dim=1).flatten(2).transpose(1, 2)
+
+
 class OpenCLIPEncoder(nn.Module):
     """OpenCLIP image and text towers, returning global and patch features.
 

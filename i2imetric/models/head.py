@@ -26,6 +26,7 @@ import torch
 import torch.nn as nn
 
 from .config import HeadConfig
+from .encoders import PIXEL_STATS_DIM
 
 __all__ = ["HeadOutput", "JointHead"]
 
@@ -59,6 +60,9 @@ class JointHead(nn.Module):
         if self.patch_source != "clip" and not timm_dim:
             raise ValueError(f"head.patch_source {self.patch_source!r} needs timm patch tokens (timm_dim > 0)")
         patch_dim = {"clip": 3 * clip_dim, "timm": 3 * timm_dim, "both": 3 * clip_dim + 3 * timm_dim}[self.patch_source]
+        self.reads_pixel_stats = config.pixel_stats
+        if self.reads_pixel_stats:
+            patch_dim += 3 * PIXEL_STATS_DIM
         width = config.fusion_dim
         self.text_in = nn.Linear(clip_dim, width)
         if self.reads_words:
@@ -104,11 +108,14 @@ class JointHead(nn.Module):
         timm_output: Optional[torch.Tensor] = None,
         words: Optional[torch.Tensor] = None,
         word_mask: Optional[torch.Tensor] = None,
+        stats_source: Optional[torch.Tensor] = None,
+        stats_output: Optional[torch.Tensor] = None,
     ) -> HeadOutput:
         """``words [N, C, D]`` and ``word_mask [N, C]`` (True = a real token) are required
         when the head reads words (``text_tokens``) and ignored otherwise; ``timm_source``
         and ``timm_output`` when ``patch_source`` is ``timm`` or ``both``. With ``timm`` the
-        OpenCLIP patches are not read (they only give the map's shape)."""
+        OpenCLIP patches are not read (they only give the map's shape). ``stats_source`` and
+        ``stats_output [N, L, 6]`` are required with ``pixel_stats``."""
         global_features = torch.cat([g_output, g_source, g_output - g_source, cosines], dim=-1)
         tokens = [self.text_in(text)[:, None], self.global_in(global_features)[:, None]]
         num_patches = 0
@@ -120,6 +127,10 @@ class JointHead(nn.Module):
                 if timm_source is None or timm_output is None:
                     raise ValueError(f"head.patch_source {self.patch_source!r}: pass timm_source and timm_output")
                 local += [timm_output, timm_source, timm_output - timm_source]
+            if self.reads_pixel_stats:
+                if stats_source is None or stats_output is None:
+                    raise ValueError("this head reads pixel statistics (head.pixel_stats): pass stats_source and stats_output")
+                local += [stats_output, stats_source, stats_output - stats_source]
             tokens.append(self.patch_in(torch.cat(local, dim=-1)) + self.patch_position)
             num_patches = local[0].shape[1]
         ignore = None

@@ -33,7 +33,7 @@ from ..hub.weights import WeightsSource
 from .batching import iter_batches, score_all
 from .checkpoint import MAX_PARAMETERS, load_checkpoint, save_checkpoint
 from .config import SUBSCORE_NAMES, MetricConfig
-from .encoders import OpenCLIPEncoder, TimmPatchEncoder
+from .encoders import OpenCLIPEncoder, TimmPatchEncoder, patch_pixel_stats
 from .head import JointHead
 from .lora import ParameterCount, count_parameters, inject_lora, lora_merged, merge_lora, set_trainable, unmerge_lora
 from .outputs import Calibration, Explanation, ImageFeatures, MetricOutput, TextFeatures
@@ -219,6 +219,9 @@ class I2IMetric(nn.Module):
         if self.timm is not None and timm_pixels is None:
             raise I2IInputError("this metric has a timm encoder: pass timm_pixels to encode_pixels")
         dtype = self.tower_dtype
+        # From the pixels as the tower sees them, before a lower tower precision rounds them.
+        pixel_stats = (patch_pixel_stats(clip_pixels.to(self.device, torch.float32), self.clip.grid_size)
+                       if self.config.head.pixel_stats else None)
         clip_pixels = clip_pixels.to(self.device, dtype, non_blocking=True)
         if self._channels_last:
             clip_pixels = clip_pixels.contiguous(memory_format=torch.channels_last)
@@ -227,7 +230,7 @@ class I2IMetric(nn.Module):
             timm_patches = None
             if self.timm is not None:
                 timm_patches = self.timm.encode_patches(timm_pixels.to(self.device, dtype, non_blocking=True))
-        return self._head_dtype(ImageFeatures(pooled, patches, timm_patches))
+        return self._head_dtype(ImageFeatures(pooled, patches, timm_patches, pixel_stats))
 
     def encode_instructions(self, instructions: Sequence[str]) -> TextFeatures:
         """Encode instructions (over-long texts truncated with a warning).
@@ -246,8 +249,7 @@ class I2IMetric(nn.Module):
     def _head_dtype(self, features: ImageFeatures) -> ImageFeatures:
         """Tower features in the head's dtype (float32 unless the whole metric was cast)."""
         dtype = self.head.norm.weight.dtype
-        timm = features.timm_patches.to(dtype) if features.timm_patches is not None else None
-        return ImageFeatures(features.pooled.to(dtype), features.patches.to(dtype), timm)
+        return features.map(lambda t: t.to(dtype))
 
     def forward_features(self, source: ImageFeatures, text: TextFeatures, output: ImageFeatures) -> MetricOutput:
         """Prior plus head residuals, from encoded features of N aligned triplets."""
@@ -265,6 +267,8 @@ class I2IMetric(nn.Module):
             output.timm_patches,
             words=text.tokens,
             word_mask=text.mask,
+            stats_source=source.pixel_stats,
+            stats_output=output.pixel_stats,
         )
         # The patch residuals are per-patch contributions to the score (their mean joins
         # it), so the score's loss is what teaches the map where an edit helped or hurt.

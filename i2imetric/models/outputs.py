@@ -19,20 +19,33 @@ __all__ = ["SUBSCORE_NAMES", "CALIBRATED_MEANING", "ImageFeatures", "TextFeature
 
 @dataclass
 class ImageFeatures:
-    """Encoded images: pooled ``g [N, D]``, patches ``[N, L, D]``, optional timm patches."""
+    """Encoded images: pooled ``g [N, D]``, patches ``[N, L, D]``, optional timm patches and
+    per-patch pixel statistics ``[N, L, 6]`` (:func:`~i2imetric.models.encoders.patch_pixel_stats`)."""
 
     pooled: torch.Tensor
     patches: torch.Tensor
     timm_patches: Optional[torch.Tensor] = None
+    pixel_stats: Optional[torch.Tensor] = None
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        """The tensors present, in field order."""
+        return tuple(t for t in (self.pooled, self.patches, self.timm_patches, self.pixel_stats) if t is not None)
+
+    def map(self, fn) -> "ImageFeatures":
+        """The same features with ``fn`` applied to each tensor present (cast, clone, index)."""
+        optional = (self.timm_patches, self.pixel_stats)
+        return ImageFeatures(fn(self.pooled), fn(self.patches), *(fn(t) if t is not None else None for t in optional))
 
     def select(self, index) -> "ImageFeatures":
-        timm = self.timm_patches[index] if self.timm_patches is not None else None
-        return ImageFeatures(self.pooled[index], self.patches[index], timm)
+        return self.map(lambda t: t[index])
 
     @staticmethod
     def cat(parts: Sequence["ImageFeatures"]) -> "ImageFeatures":
-        timm = torch.cat([p.timm_patches for p in parts]) if parts[0].timm_patches is not None else None
-        return ImageFeatures(torch.cat([p.pooled for p in parts]), torch.cat([p.patches for p in parts]), timm)
+        def joined(field):
+            values = [getattr(p, field) for p in parts]
+            return torch.cat(values) if values[0] is not None else None
+
+        return ImageFeatures(*(joined(field) for field in ("pooled", "patches", "timm_patches", "pixel_stats")))
 
 
 @dataclass
