@@ -193,10 +193,9 @@ class OpenCLIPEncoder(nn.Module):
             if not isinstance(text, open_clip.transformer.TextTransformer) or text.cls_emb is not None:
                 return False
             masked = text.attn_mask is not None or text.use_pad_mask
-            pool_type, eos_id = text.pool_type, getattr(text, "eos_id", None)
         else:
             masked = model.attn_mask is not None
-            pool_type, eos_id = model.text_pool_type, getattr(model, "text_eos_id", None)
+        pool_type, eos_id = self._text_pooling()
         if pool_type == "eos" and eos_id == self._pad_id():
             return False  # the end token would be taken for padding and cut
         return masked and pool_type in ("first", "argmax", "eos")
@@ -228,16 +227,21 @@ class OpenCLIPEncoder(nn.Module):
             if attn_mask is not None and attn_mask.shape[-1] != length:
                 attn_mask = attn_mask[..., :length, :length]  # _embeds slices the causal mask only beside a padding mask
             x = text.ln_final(text.transformer(x, attn_mask=attn_mask))
-            pool_type, eos_id = text.pool_type, getattr(text, "eos_id", None)
         else:
             # CLIP.encode_text, stopped before pooling so the per-token outputs are kept.
             cast_dtype = model.transformer.get_cast_dtype()
             x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:length].to(cast_dtype)
             attn_mask = model.attn_mask[:length, :length] if model.attn_mask is not None else None
             x = model.ln_final(model.transformer(x, attn_mask=attn_mask))
-            pool_type, eos_id = model.text_pool_type, getattr(model, "text_eos_id", None)
+        pool_type, eos_id = self._text_pooling()
         pooled = open_clip.transformer.text_global_pool(x, tokens, pool_type, eos_token_id=eos_id)
         return x, pooled
+
+    def _text_pooling(self) -> tuple[str, Optional[int]]:
+        """How the text tower pools its token outputs: open_clip's pool type and end-of-text id."""
+        if isinstance(self.model, open_clip.CustomTextCLIP):
+            return self.model.text.pool_type, getattr(self.model.text, "eos_id", None)
+        return self.model.text_pool_type, getattr(self.model, "text_eos_id", None)
 
     @property
     def text_tower(self) -> nn.Module:

@@ -219,10 +219,12 @@ class I2IMetric(nn.Module):
         if self.timm is not None and timm_pixels is None:
             raise I2IInputError("this metric has a timm encoder: pass timm_pixels to encode_pixels")
         dtype = self.tower_dtype
-        # From the pixels as the tower sees them, before a lower tower precision rounds them.
-        pixel_stats = (patch_pixel_stats(clip_pixels.to(self.device, torch.float32), self.clip.grid_size)
-                       if self.config.head.pixel_stats else None)
-        clip_pixels = clip_pixels.to(self.device, dtype, non_blocking=True)
+        pixel_stats = None
+        if self.config.head.pixel_stats:
+            # From the pixels as the tower sees them, before a lower tower precision rounds them.
+            clip_pixels = clip_pixels.to(self.device, non_blocking=True)
+            pixel_stats = patch_pixel_stats(clip_pixels.float(), self.clip.grid_size)
+        clip_pixels = clip_pixels.to(self.device, dtype, non_blocking=True)  # moved once: already on the device with stats
         if self._channels_last:
             clip_pixels = clip_pixels.contiguous(memory_format=torch.channels_last)
         with tower_autocast(self.device, dtype):

@@ -6,7 +6,7 @@ type hints can name them without importing the metric.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Optional, Sequence
 
 import torch
@@ -29,23 +29,22 @@ class ImageFeatures:
 
     def tensors(self) -> tuple[torch.Tensor, ...]:
         """The tensors present, in field order."""
-        return tuple(t for t in (self.pooled, self.patches, self.timm_patches, self.pixel_stats) if t is not None)
+        return tuple(t for t in self._values() if t is not None)
 
     def map(self, fn) -> "ImageFeatures":
         """The same features with ``fn`` applied to each tensor present (cast, clone, index)."""
-        optional = (self.timm_patches, self.pixel_stats)
-        return ImageFeatures(fn(self.pooled), fn(self.patches), *(fn(t) if t is not None else None for t in optional))
+        return ImageFeatures(*(fn(t) if t is not None else None for t in self._values()))
 
     def select(self, index) -> "ImageFeatures":
         return self.map(lambda t: t[index])
 
     @staticmethod
     def cat(parts: Sequence["ImageFeatures"]) -> "ImageFeatures":
-        def joined(field):
-            values = [getattr(p, field) for p in parts]
-            return torch.cat(values) if values[0] is not None else None
+        columns = zip(*(part._values() for part in parts))
+        return ImageFeatures(*(torch.cat(values) if values[0] is not None else None for values in columns))
 
-        return ImageFeatures(*(joined(field) for field in ("pooled", "patches", "timm_patches", "pixel_stats")))
+    def _values(self) -> tuple[Optional[torch.Tensor], ...]:
+        return tuple(getattr(self, field.name) for field in fields(self))
 
 
 @dataclass
