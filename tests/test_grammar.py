@@ -21,6 +21,7 @@ from i2imetric.data.synthetic.grammar import (
     SPLITS,
     EditSpec,
     Region,
+    describe,
     heldout_sets,
     make_distractor,
     make_distractors,
@@ -242,6 +243,26 @@ def test_graded_wordings_always_say_the_magnitude():
                 assert all(re.search(r"\{(dc|da|sz)\}", entry) for entry in entries), (op, kind)
     spec = spec_for("brighten", "left", amount=30.0)
     assert all("30%" in phrase(spec, seed, split) for seed in range(50) for split in ("train", "heldout"))
+
+
+def test_descriptions_cover_every_operation_and_region_and_say_the_magnitude():
+    for op in OPERATIONS:
+        for region in REGIONS:
+            spec = EditSpec(op, region, color="red" if OPERATIONS[op].fill == "color" and OPERATIONS[op].shape else None)
+            texts = {describe(spec, seed) for seed in range(30)}
+            assert len(texts) > 5 and all(text and len(text.split()) <= 16 for text in texts), (op, region)
+            assert describe(spec, random.Random(3)) == describe(spec, 3)
+    assert all("red" in describe(spec_for("draw_square", "left"), seed) for seed in range(20))
+    assert all("30%" in describe(spec_for("brighten", "left", amount=30.0), seed) for seed in range(20))
+    slight = [describe(spec_for("blur", "top", "slightly"), seed) for seed in range(40)]
+    assert all(re.search(r"slightly|a bit|a little|marginally|somewhat|mildly|faintly|small|little|tiny", t, re.I) for t in slight)
+
+
+def test_descriptions_use_no_request_template():
+    # Descriptions may share held-out *words* (synonyms), never a held-out request wrapper.
+    wrappers = [piece for entry in heldout_sets()["wrappers"] for piece in _literals(entry) if len(piece.split()) >= 2]
+    text = "\n".join(describe(spec, seed).lower() for seed, spec in enumerate(_random_specs(2000, seed=4)))
+    assert wrappers and not [piece for piece in wrappers if piece.lower() in text]
 
 
 # --------------------------------------------------------------------------- splits

@@ -54,6 +54,22 @@ def test_a_pool_cycles_the_first_examples_of_the_fresh_stream():
     assert distinct_examples(load_pretrain_config(None, ("steps=10", "batch_size=4"))) == 40
 
 
+def test_described_share_recaptions_grammar_crops_and_keeps_the_images():
+    plain, described = _batches(), _batches("described_share=1.0")
+    for step in range(4):
+        (images_a, captions_a), (images_b, captions_b) = plain.batch(step), described.batch(step)
+        assert all(torch.equal(a, b) for a, b in zip(images_a, images_b, strict=True))
+        # Only grammar crops change caption; scenes and canonical strings stay.
+        changed = [a != b for a, b in zip(captions_a, captions_b, strict=True)]
+        assert sum(changed) < len(changed)
+    assert any(a != b for step in range(4) for a, b in zip(plain.batch(step)[1], described.batch(step)[1]))
+
+
+def test_described_share_must_be_a_share():
+    with pytest.raises(ConfigError, match=r"described_share: expected a share in \[0, 1\]"):
+        load_pretrain_config(None, ("described_share=1.5",))
+
+
 @pytest.mark.parametrize("bad", ["0", "-3", "'12'", "true", "2.5"])
 def test_pool_size_must_be_a_positive_integer(bad):
     with pytest.raises(ConfigError, match=r"pool_size: expected a positive integer"):

@@ -237,6 +237,9 @@ class PretrainConfig:
     mixed_precision: str = "no"
     photo_share: float = 0.15  # canonical edits of photo crops, captioned with their fixed strings
     grammar_share: float = 0.35  # grammar edits of photo crops, captioned with training phrasings
+    # Of those grammar crops, the share captioned with a description of the result in a wider
+    # vocabulary (grammar.describe) instead of a request; the images stay the same.
+    described_share: float = 0.0
     # the rest of each batch is ShapesWorld scenes
     image_size: int = 64
     save_dtype: str = "float16"  # halves the shipped file; the metric computes in float32
@@ -253,7 +256,7 @@ class PretrainConfig:
         ):
             raise ConfigError(f"pool_size: expected a positive integer (distinct examples) or null, "
                               f"got {self.pool_size!r}")
-        for key in ("photo_share", "grammar_share"):
+        for key in ("photo_share", "grammar_share", "described_share"):
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{key}: expected a share in [0, 1], got {value!r}")

@@ -10,8 +10,12 @@ scorer's base is trained here. Its images and captions:
 * crops with a grammar edit of the ``train`` split applied (:mod:`i2imetric.data.synthetic.grammar`),
   captioned with a training phrasing of it, so the text tower meets the grammar's whole
   training vocabulary (operations, regions, degrees, the four forms) and not only sixteen
-  fixed strings. Held-out operations, combinations and phrasings are never drawn here, so
-  the metric's held-out splits stay unseen by the base too.
+  fixed strings. With ``described_share``, that share of these crops is captioned instead
+  with a description of the result in a wider vocabulary (:func:`grammar.describe`: "a
+  photo where the left portion is much gloomier"), as a web-trained base would have read such
+  words in captions. Held-out operations and combinations are never drawn here, nor any
+  held-out request template; held-out *words* can occur in descriptions (see
+  :mod:`i2imetric.data.synthetic.grammar.captions`).
 
 The result is a plain open_clip state dict in a safetensors file with its sha256, loaded
 through the same path as any real base (``create_metric(..., pretrained=FILE)``)::
@@ -132,7 +136,13 @@ class CaptionedBatches:
     def _grammar_example(self, rng: random.Random):
         crop = photos.random_crop(self.photos[rng.randrange(len(self.photos))], rng)
         spec, text = grammar.sample_example(rng, "train")
-        edited, _ = grammar.render(spec, crop, seed=rng.randrange(2**31))
+        render_seed = rng.randrange(2**31)
+        edited, _ = grammar.render(spec, crop, seed=render_seed)
+        # Whether to describe the result instead is drawn off the batch's stream, so the
+        # images (which the DINO pretraining shares) are the same for any described_share.
+        caption_rng = random.Random(render_seed)
+        if caption_rng.random() < self.config.described_share:
+            text = grammar.describe(spec, caption_rng)
         return edited, text
 
 

@@ -5,17 +5,20 @@ photometric, filters, geometric, drawing and erasing), a :class:`Region` (:data:
 whole, halves, quadrants, centre, border, or an explicit mask such as a ShapesWorld
 object) and a magnitude ("slightly", "default", "a_lot" or a number in the operation's
 unit). :func:`render` carries it out and returns the exact mask of what it may change;
-:func:`phrase` writes a request for it in many wordings; :func:`make_distractors` builds
-wrong answers that each fail one sub-score; :func:`sample_spec` and :data:`SPLITS` keep
-held-out phrasings, operation x region pairs and whole operations out of training.
+:func:`phrase` writes a request for it in many wordings and :func:`describe` a caption
+of the result; :func:`make_distractors` builds wrong answers that each fail one
+sub-score; :func:`sample_spec` and :data:`SPLITS` keep held-out phrasings, operation x
+region pairs and whole operations out of training.
 :data:`CANONICAL_SPECS` are the 16 canonical edits as specs.
 
 Modules: :mod:`.operations` and :mod:`.regions` (the tables), :mod:`.spec`, :mod:`.render`,
-:mod:`.phrasebook` (the words) and :mod:`.phrases`, :mod:`.canonical_specs`,
+:mod:`.phrasebook` (the words) and :mod:`.phrases`, :mod:`.captions` (descriptions of
+results, for pretraining a base's vocabulary), :mod:`.canonical_specs`,
 :mod:`.distractors`, :mod:`.splits`.
 """
 
 from .canonical_specs import CANONICAL_SPECS
+from .captions import describe
 from .distractors import DISTRACTOR_KINDS, Distractor, make_distractor, make_distractors
 from .operations import COLORS, DEGREES, OPERATIONS
 from .phrases import PHRASE_SPLITS, Phrase, phrase, phrase_parts
@@ -53,6 +56,7 @@ __all__ = [
     "heldout_sets",
     "in_split",
     "make_distractor",
+    "describe",
     "make_distractors",
     "phrase",
     "phrase_parts",
