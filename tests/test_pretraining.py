@@ -65,6 +65,27 @@ def test_described_share_recaptions_grammar_crops_and_keeps_the_images():
     assert any(a != b for step in range(4) for a, b in zip(plain.batch(step)[1], described.batch(step)[1]))
 
 
+def test_grammar_groups_edit_one_crop_with_siblings_that_differ_in_one_respect():
+    import random
+
+    from i2imetric.data.synthetic import grammar
+    from i2imetric_training.pretrain import _sibling
+
+    rng = random.Random(0)
+    for _ in range(300):
+        spec = grammar.sample_spec(rng, "train")
+        sibling = _sibling(spec, rng)
+        assert sibling != spec and grammar.in_split(sibling, "train")
+        assert sibling.op == spec.op or sibling.region == spec.region
+    grouped = _batches("grammar_group_size=3", "grammar_share=1.0", "photo_share=0.0")
+    images, captions = grouped.batch(0)
+    assert len(images) == len(captions) == 4 and len(set(captions)) == 4
+    # The first three examples are one group: three edits of the same crop (same size).
+    assert images[0].shape == images[1].shape == images[2].shape
+    with pytest.raises(ConfigError, match=r"grammar_group_size: expected a positive integer"):
+        load_pretrain_config(None, ("grammar_group_size=0",))
+
+
 def test_described_share_must_be_a_share():
     with pytest.raises(ConfigError, match=r"described_share: expected a share in \[0, 1\]"):
         load_pretrain_config(None, ("described_share=1.5",))
@@ -162,5 +183,34 @@ def test_pretrain_ssl_needs_a_model_with_a_timm_section():
 def test_both_pretraining_configs_draw_the_same_images():
     clip = load_pretrain_config("shapesclip_pretrain")
     dino = load_ssl_pretrain_config("shapesvit_dino_pretrain")
-    for key in ("seed", "batch_size", "photo_share", "grammar_share", "image_size", "pool_size", "steps"):
+    for key in ("seed", "batch_size", "photo_share", "grammar_share", "grammar_group_size", "image_size", "pool_size", "steps"):
         assert getattr(clip, key) == getattr(dino, key), key
+
+
+# ------------------------------------------------------------------ the vocabulary probe
+
+
+def test_the_vocabulary_probe_measures_nearest_neighbours_against_chance(tmp_path):
+    from i2imetric_training.probe_vocabulary import _chance, main, probe
+
+    assert _chance(["a", "a", "b", "b"]) == pytest.approx(1 / 3, abs=1e-4)
+    result = probe(i2imetric.create_metric("test-tiny", seed=0), count=24, seed=1)
+    assert set(result) == {"specs", "chance_operation", "chance_region", "heldout_phrasing", "train_phrasing"}
+    for kind in ("heldout_phrasing", "train_phrasing"):
+        assert set(result[kind]) == {"operation", "region"}
+        assert all(0.0 <= value <= 1.0 for value in result[kind].values())
+    checkpoint = tmp_path / "ckpt"
+    i2imetric.create_metric("test-tiny", seed=0).save_pretrained(checkpoint)
+    out = tmp_path / "probe.json"
+    assert main(["--metric", f"tiny={checkpoint}", "--count", "12", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["tiny"]["specs"] == 12
+
+
+def test_the_vocabulary_probe_names_a_bad_argument(tmp_path):
+    from i2imetric.errors import I2IInputError
+    from i2imetric_training.probe_vocabulary import main
+
+    with pytest.raises(I2IInputError, match="expected NAME=PATH"):
+        main(["--base", "no-equals-sign"])
+    with pytest.raises(I2IInputError, match="does not exist"):
+        main(["--metric", f"x={tmp_path / 'missing'}"])

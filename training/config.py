@@ -236,10 +236,13 @@ class PretrainConfig:
     warmup_steps: int = 50
     mixed_precision: str = "no"
     photo_share: float = 0.15  # canonical edits of photo crops, captioned with their fixed strings
-    grammar_share: float = 0.35  # grammar edits of photo crops, captioned with training phrasings
+    grammar_share: float = 0.35  # draws that are grammar edits of photo crops, captioned with training phrasings
     # Of those grammar crops, the share captioned with a description of the result in a wider
     # vocabulary (grammar.describe) instead of a request; the images stay the same.
     described_share: float = 0.0
+    # Each grammar draw edits one crop this many times (the first edit and siblings that
+    # differ in region, operation or direction), so captions must name the edit to match.
+    grammar_group_size: int = 1
     # the rest of each batch is ShapesWorld scenes
     image_size: int = 64
     save_dtype: str = "float16"  # halves the shipped file; the metric computes in float32
@@ -256,6 +259,10 @@ class PretrainConfig:
         ):
             raise ConfigError(f"pool_size: expected a positive integer (distinct examples) or null, "
                               f"got {self.pool_size!r}")
+        if not isinstance(self.grammar_group_size, int) or isinstance(self.grammar_group_size, bool) \
+                or self.grammar_group_size < 1:
+            raise ConfigError(f"grammar_group_size: expected a positive integer (edits per crop), "
+                              f"got {self.grammar_group_size!r}")
         for key in ("photo_share", "grammar_share", "described_share"):
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
@@ -272,7 +279,7 @@ class SslPretrainConfig(PretrainConfig):
     """DINO-style self-distillation of a model config's timm ViT, without text (``pretrain_ssl``).
 
     The image keys (``seed``, ``batch_size``, ``photo_share``, ``grammar_share``,
-    ``image_size``, ``pool_size``) mean what they mean for ShapesCLIP: with the same values
+    ``grammar_group_size``, ``image_size``, ``pool_size``) mean what they mean for ShapesCLIP: with the same values
     both pretrainings draw the very same images, and this one drops the captions.
     """
 

@@ -53,7 +53,7 @@ DINO_PRETRAIN_CONFIG = "shapesvit_dino_pretrain"
 TRAIN_CONFIG = "demo_scorer"
 # The keys that decide which images a pretraining draws: equal in both pretraining configs,
 # ShapesCLIP and the DINO-style ViT see the very same images.
-IMAGE_KEYS = ("seed", "batch_size", "photo_share", "grammar_share", "image_size", "pool_size")
+IMAGE_KEYS = ("seed", "batch_size", "photo_share", "grammar_share", "grammar_group_size", "image_size", "pool_size")
 # The in-run validation only has to be a number for the trainer to save the final step (it
 # validates once, at the end): the arms' numbers come from evaluate_scorer.
 TRAIN_VALIDATION = ("validation.shapes_count=4", "validation.grammar_count=0", "validation.photo_crops=0")

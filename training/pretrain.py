@@ -110,18 +110,17 @@ class CaptionedBatches:
 
     def _fresh_batch(self, step: int) -> tuple[list[torch.Tensor], list[str]]:
         rng = random.Random(self.config.seed * 1_000_003 + step)
-        images, captions = [], []
-        for _ in range(self.config.batch_size):
+        examples = []
+        while len(examples) < self.config.batch_size:
             draw = rng.random()
             if draw < self.config.photo_share:
-                image, text = self._photo_example(rng)
+                examples.append(self._photo_example(rng))
             elif draw < self.config.photo_share + self.config.grammar_share:
-                image, text = self._grammar_example(rng)
+                examples.extend(self._grammar_group(rng))
             else:
-                image, text = self._scene_example(rng)
-            images.append(image_to_tensor(image))
-            captions.append(text)
-        return images, captions
+                examples.append(self._scene_example(rng))
+        examples = examples[: self.config.batch_size]
+        return [image_to_tensor(image) for image, _ in examples], [text for _, text in examples]
 
     def _scene_example(self, rng: random.Random):
         scene = shapesworld.sample_scene(rng.randrange(10**8), split="train")
@@ -133,9 +132,22 @@ class CaptionedBatches:
         # Edit at the crop's own resolution; the preprocessing resizes afterwards.
         return edits.apply_edit(crop, edit), edits.CANONICAL_EDITS[edit]
 
-    def _grammar_example(self, rng: random.Random):
+    def _grammar_group(self, rng: random.Random) -> list[tuple]:
+        """``grammar_group_size`` grammar edits of one crop, each with its caption.
+
+        The siblings differ from the first edit in one respect (the region, the operation,
+        or the direction), so within a batch a caption only finds its image by reading
+        which edit it names, where, and which way: hard negatives for the text tower.
+        """
         crop = photos.random_crop(self.photos[rng.randrange(len(self.photos))], rng)
         spec, text = grammar.sample_example(rng, "train")
+        group = [self._captioned_render(crop, spec, text, rng)]
+        for _ in range(self.config.grammar_group_size - 1):
+            sibling = _sibling(spec, rng)
+            group.append(self._captioned_render(crop, sibling, grammar.phrase(sibling, rng, "train"), rng))
+        return group
+
+    def _captioned_render(self, crop, spec, text: str, rng: random.Random):
         render_seed = rng.randrange(2**31)
         edited, _ = grammar.render(spec, crop, seed=render_seed)
         # Whether to describe the result instead is drawn off the batch's stream, so the
@@ -144,6 +156,22 @@ class CaptionedBatches:
         if caption_rng.random() < self.config.described_share:
             text = grammar.describe(spec, caption_rng)
         return edited, text
+
+
+def _sibling(spec: grammar.EditSpec, rng: random.Random) -> grammar.EditSpec:
+    """A training spec that differs from ``spec`` in its region, its operation or its direction."""
+    opposite = spec.operation.opposite
+    for _ in range(50):
+        change = rng.choice(("region", "operation", "direction") if opposite else ("region", "operation"))
+        if change == "region":
+            candidate = spec.variant(region=rng.choice(tuple(grammar.REGIONS)))
+        elif change == "operation":
+            candidate = spec.variant(op=rng.choice(grammar.TRAIN_OPERATIONS))
+        else:
+            candidate = spec.variant(op=opposite)
+        if candidate != spec and grammar.in_split(candidate, "train"):
+            return candidate
+    return grammar.sample_spec(rng, "train")
 
 
 def distinct_examples(config: PretrainConfig) -> int:
