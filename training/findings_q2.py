@@ -612,7 +612,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reuse-base", action="append", default=[], metavar="BASE=FILE",
                         help=f"use an existing weights file for a base instead of pretraining it ({', '.join(BASES)}); "
                              "e.g. clip_double_data=checkpoints/demo/base.safetensors, the shipped demo's base "
-                             "(600 steps of 96 fresh pairs: the double arm at --pretrain-steps 300)")  # fmt: skip
+                             "(1000 steps of 96 fresh pairs: the double arm at --pretrain-steps 500)")  # fmt: skip
     parser.add_argument("--doc", help="also paste the generated section into this page (e.g. docs/findings.md)")
 
 
