@@ -254,13 +254,10 @@ class PretrainConfig:
     pool_size: Optional[int] = None
 
     def __post_init__(self):
-        if self.pool_size is not None and (
-            not isinstance(self.pool_size, int) or isinstance(self.pool_size, bool) or self.pool_size < 1
-        ):
+        if self.pool_size is not None and not _positive_int(self.pool_size):
             raise ConfigError(f"pool_size: expected a positive integer (distinct examples) or null, "
                               f"got {self.pool_size!r}")
-        if not isinstance(self.grammar_group_size, int) or isinstance(self.grammar_group_size, bool) \
-                or self.grammar_group_size < 1:
+        if not _positive_int(self.grammar_group_size):
             raise ConfigError(f"grammar_group_size: expected a positive integer (edits per crop), "
                               f"got {self.grammar_group_size!r}")
         for key in ("photo_share", "grammar_share", "described_share"):
@@ -303,7 +300,7 @@ class SslPretrainConfig(PretrainConfig):
         super().__post_init__()
         for key in ("out_dim", "hidden_dim", "bottleneck_dim", "steps", "batch_size"):
             value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            if not _positive_int(value):
                 raise ConfigError(f"{key}: expected a positive integer, got {value!r}")
         for key in ("student_temp", "teacher_temp", "grad_clip"):
             value = getattr(self, key)
@@ -321,6 +318,10 @@ class SslPretrainConfig(PretrainConfig):
         if not isinstance(self.color_jitter, (int, float)) or isinstance(self.color_jitter, bool) or not (
                 0.0 <= self.color_jitter < 1.0):
             raise ConfigError(f"color_jitter: expected a strength in [0, 1), got {self.color_jitter!r}")
+
+
+def _positive_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _positive_number(value) -> bool:

@@ -35,11 +35,10 @@ __all__ = ["probe", "main"]
 
 
 def _text_embeddings(metric, texts: Sequence[str], batch_size: int = 256) -> torch.Tensor:
-    encoder = metric.clip
-    chunks = []
+    """The pooled, L2-normalised instruction embeddings, through the metric's own text path."""
     with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
-            chunks.append(encoder.encode_text(encoder.tokenize(texts[start : start + batch_size])))
+        chunks = [metric.encode_instructions(texts[start : start + batch_size]).pooled.cpu()
+                  for start in range(0, len(texts), batch_size)]  # fmt: skip
     return torch.cat(chunks)
 
 
