@@ -16,6 +16,7 @@ from i2imetric.data.synthetic.grammar import (
     DISTRACTOR_KINDS,
     HELDOUT_COMBOS,
     HELDOUT_OPERATIONS,
+    NEAR_MISS_CHANGES,
     OPERATIONS,
     REGIONS,
     SPLITS,
@@ -25,12 +26,14 @@ from i2imetric.data.synthetic.grammar import (
     heldout_sets,
     make_distractor,
     make_distractors,
+    near_miss_candidates,
     phrase,
     phrase_parts,
     render,
     sample_example,
     sample_spec,
     split_of,
+    visible_near_miss,
 )
 from i2imetric.data.synthetic.grammar.phrasebook import OPS
 from i2imetric.data.synthetic.pixels import visibly_different
@@ -164,6 +167,35 @@ def test_every_distractor_kind_is_visibly_wrong_and_says_where():
                     assert not (distractor.damage & edit_mask).any(), f"{spec}: damage inside the edit"
                     assert distractor.damage.sum() <= distractor.mask.sum() + edit_mask.sum()
     assert seen == set(DISTRACTOR_KINDS)
+
+
+def test_near_misses_differ_in_one_respect_and_stay_in_the_split():
+    rng = random.Random(0)
+    for _ in range(200):
+        spec = sample_spec(rng, "train")
+        for change in NEAR_MISS_CHANGES:
+            candidates = near_miss_candidates(spec, change, "train", rng)
+            assert all(split_of(candidate) == "train" and candidate != spec for candidate in candidates)
+            if change == "opposite":
+                assert [c.op for c in candidates] in ([], [spec.operation.opposite])
+            elif change == "region":
+                assert all(c.op == spec.op and c.region.name != spec.region.name for c in candidates)
+            else:
+                assert all(c.region == spec.region and c.op not in (spec.op, spec.operation.opposite) for c in candidates)
+    with pytest.raises(I2IInputError, match="unknown near-miss change 'colour'; valid changes: opposite, region"):
+        near_miss_candidates(spec_for("brighten"), "colour", "train", rng)
+
+
+def test_a_visible_near_miss_looks_unlike_every_image_it_stands_against():
+    # Brightening a white image changes nothing, in any half: no visible region near miss.
+    white = Image.new("RGB", (48, 48), "white")
+    spec = spec_for("brighten", "left")
+    assert visible_near_miss(spec, "region", white, 0, "train", random.Random(0), [white]) is None
+    right, _ = render(spec, IMAGE, seed=1)
+    found, image = visible_near_miss(spec, "region", IMAGE, 1, "train", random.Random(0), [right, IMAGE])
+    assert found.op == "brighten" and found.region.name != "left"
+    assert np.array_equal(np.asarray(image), np.asarray(render(found, IMAGE, seed=1)[0]))
+    assert visibly_different(image, right) and visibly_different(image, IMAGE)
 
 
 def test_a_local_graded_edit_gets_every_kind_and_each_is_deterministic():

@@ -68,15 +68,25 @@ def test_described_share_recaptions_grammar_crops_and_keeps_the_images():
 def test_grammar_groups_edit_one_crop_with_siblings_that_differ_in_one_respect():
     import random
 
-    from i2imetric.data.synthetic import grammar
-    from i2imetric_training.pretrain import _sibling
+    from i2imetric.data.synthetic import edits, grammar, photos
+    from i2imetric_training.pretrain import _visible_sibling
 
     rng = random.Random(0)
-    for _ in range(300):
+    training_photos = photos.training_photos()
+    for _ in range(60):
+        crop = photos.random_crop(training_photos[rng.randrange(len(training_photos))], rng).resize((48, 48))
         spec = grammar.sample_spec(rng, "train")
-        sibling = _sibling(spec, rng)
-        assert sibling != spec and grammar.in_split(sibling, "train")
-        assert sibling.op == spec.op or sibling.region == spec.region
+        group = [grammar.render(spec, crop, seed=0)[0]]
+        for _ in range(3):
+            found = _visible_sibling(spec, crop, 0, group, rng)
+            if found is None:
+                continue
+            sibling, image = found
+            assert sibling != spec and grammar.in_split(sibling, "train")
+            assert sibling.op == spec.op or sibling.region == spec.region
+            # No false negatives: a sibling never looks like an image already in its group.
+            assert all(edits.visibly_different(image, other) for other in group)
+            group.append(image)
     grouped = _batches("grammar_group_size=3", "grammar_share=1.0", "photo_share=0.0")
     images, captions = grouped.batch(0)
     assert len(images) == len(captions) == 4 and len(set(captions)) == 4

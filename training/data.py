@@ -435,18 +435,10 @@ class GrammarEditGroups(_PhotoSource):
             if other.op not in (spec.op, spec.operation.opposite):
                 found.append(("words_other_operation", other))
                 break
-        regions = [name for name in grammar.REGIONS if name != spec.region.name]
-        rng.shuffle(regions)
-        near_misses = [("words_other_region", spec.variant(region=name)) for name in regions]
-        if spec.operation.opposite is not None:
-            near_misses.insert(0, ("words_opposite", spec.variant(op=spec.operation.opposite)))
-        taken = set()
-        for kind, other in near_misses:
-            if kind in taken or not grammar.in_split(other, self.split):
-                continue
-            if edits.visibly_different(grammar.render(other, source, seed)[0], target):
-                found.append((kind, other))
-                taken.add(kind)
+        for kind, change in (("words_opposite", "opposite"), ("words_other_region", "region")):
+            near_miss = grammar.visible_near_miss(spec, change, source, seed, self.split, rng, differ_from=[target])
+            if near_miss is not None:
+                found.append((kind, near_miss[0]))
         return found
 
 

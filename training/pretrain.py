@@ -133,45 +133,49 @@ class CaptionedBatches:
         return edits.apply_edit(crop, edit), edits.CANONICAL_EDITS[edit]
 
     def _grammar_group(self, rng: random.Random) -> list[tuple]:
-        """``grammar_group_size`` grammar edits of one crop, each with its caption.
+        """Up to ``grammar_group_size`` grammar edits of one crop, each with its caption.
 
         The siblings differ from the first edit in one respect (the region, the operation,
         or the direction), so within a batch a caption only finds its image by reading
-        which edit it names, where, and which way: hard negatives for the text tower.
+        which edit it names, where, and which way: hard negatives for the text tower. A
+        sibling that renders like one already in the group is skipped (it would be a false
+        negative), so a group can come out smaller; the batch fills up with other examples.
         """
         crop = photos.random_crop(self.photos[rng.randrange(len(self.photos))], rng)
         spec, text = grammar.sample_example(rng, "train")
-        group = [self._captioned_render(crop, spec, text, rng)]
+        render_seed = rng.randrange(2**31)
+        first, _ = grammar.render(spec, crop, seed=render_seed)
+        group = [(first, self._caption(spec, text, render_seed))]
         for _ in range(self.config.grammar_group_size - 1):
-            sibling = _sibling(spec, rng)
-            group.append(self._captioned_render(crop, sibling, grammar.phrase(sibling, rng, "train"), rng))
+            render_seed = rng.randrange(2**31)
+            sibling = _visible_sibling(spec, crop, render_seed, [image for image, _ in group], rng)
+            if sibling is not None:
+                sibling_spec, image = sibling
+                group.append((image, self._caption(sibling_spec, grammar.phrase(sibling_spec, rng, "train"), render_seed)))
         return group
 
-    def _captioned_render(self, crop, spec, text: str, rng: random.Random):
-        render_seed = rng.randrange(2**31)
-        edited, _ = grammar.render(spec, crop, seed=render_seed)
+    def _caption(self, spec, request: str, render_seed: int) -> str:
         # Whether to describe the result instead is drawn off the batch's stream, so the
         # images (which the DINO pretraining shares) are the same for any described_share.
         caption_rng = random.Random(render_seed)
         if caption_rng.random() < self.config.described_share:
-            text = grammar.describe(spec, caption_rng)
-        return edited, text
+            return grammar.describe(spec, caption_rng)
+        return request
 
 
-def _sibling(spec: grammar.EditSpec, rng: random.Random) -> grammar.EditSpec:
-    """A training spec that differs from ``spec`` in its region, its operation or its direction."""
-    opposite = spec.operation.opposite
-    for _ in range(50):
-        change = rng.choice(("region", "operation", "direction") if opposite else ("region", "operation"))
-        if change == "region":
-            candidate = spec.variant(region=rng.choice(tuple(grammar.REGIONS)))
-        elif change == "operation":
-            candidate = spec.variant(op=rng.choice(grammar.TRAIN_OPERATIONS))
-        else:
-            candidate = spec.variant(op=opposite)
-        if candidate != spec and grammar.in_split(candidate, "train"):
-            return candidate
-    return grammar.sample_spec(rng, "train")
+def _visible_sibling(spec: grammar.EditSpec, crop, render_seed: int, group: list, rng: random.Random):
+    """A training near miss of ``spec`` (:func:`grammar.visible_near_miss`) that looks unlike every image in ``group``.
+
+    The change (direction, region, operation) is drawn first; one with no visible
+    candidate hands over to the others.
+    """
+    changes = list(grammar.NEAR_MISS_CHANGES)
+    rng.shuffle(changes)
+    for change in changes:
+        found = grammar.visible_near_miss(spec, change, crop, render_seed, "train", rng, differ_from=group)
+        if found is not None:
+            return found
+    return None
 
 
 def distinct_examples(config: PretrainConfig) -> int:

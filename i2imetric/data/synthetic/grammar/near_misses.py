@@ -1,0 +1,64 @@
+"""Near misses: edits one respect away from a spec (the opposite direction, another region, another operation).
+
+Two trainers build them. The scorer's instruction contrast scores the right output under
+words it does not carry out; the base's grouped pretraining captions sibling edits of one
+crop, hard negatives for the text tower. Both need a near miss that *looks* different from
+the image it stands against: brightening a white sky in either half gives the same pixels,
+and two equal images under different words teach a difference that is not there.
+"""
+
+from __future__ import annotations
+
+import random
+
+from PIL import Image
+
+from ....errors import I2IInputError
+from ..pixels import visibly_different
+from .operations import OPERATIONS
+from .regions import NAMED_REGIONS
+from .render import render
+from .spec import EditSpec
+from .splits import in_split
+
+__all__ = ["NEAR_MISS_CHANGES", "near_miss_candidates", "visible_near_miss"]
+
+NEAR_MISS_CHANGES = ("opposite", "region", "operation")
+
+
+def near_miss_candidates(spec: EditSpec, change: str, split: str, rng: random.Random) -> list[EditSpec]:
+    """The specs of ``split`` that differ from ``spec`` by ``change`` alone, in a random order.
+
+    ``opposite``: the operation's opposite direction (darker for brighter), if it has one;
+    ``region``: the same edit in each other named region; ``operation``: each other
+    operation (not the opposite) in the same region. Magnitude and colour carry over
+    where they fit (:meth:`EditSpec.variant`).
+    """
+    if change == "opposite":
+        opposite = spec.operation.opposite
+        candidates = [] if opposite is None else [spec.variant(op=opposite)]
+    elif change == "region":
+        names = [name for name in NAMED_REGIONS if name != spec.region.name]
+        rng.shuffle(names)
+        candidates = [spec.variant(region=name) for name in names]
+    elif change == "operation":
+        ops = [op for op in OPERATIONS if op not in (spec.op, spec.operation.opposite)]
+        rng.shuffle(ops)
+        candidates = [spec.variant(op=op) for op in ops]
+    else:
+        raise I2IInputError(f"unknown near-miss change {change!r}; valid changes: {', '.join(NEAR_MISS_CHANGES)}")
+    return [candidate for candidate in candidates if in_split(candidate, split)]
+
+
+def visible_near_miss(spec: EditSpec, change: str, source: Image.Image, seed: int, split: str,
+                      rng: random.Random, differ_from: list[Image.Image]) -> tuple[EditSpec, Image.Image] | None:
+    """The first near miss by ``change`` whose render of ``source`` visibly differs from every image in ``differ_from``.
+
+    Returns ``(spec, image)``, the image rendered with ``seed``, or ``None`` when no
+    candidate of ``split`` looks different (a flip of a symmetric crop, say).
+    """
+    for candidate in near_miss_candidates(spec, change, split, rng):
+        image, _ = render(candidate, source, seed)
+        if all(visibly_different(image, other) for other in differ_from):
+            return candidate, image
+    return None
