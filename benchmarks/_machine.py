@@ -7,7 +7,11 @@ import platform
 
 
 def describe_machine() -> str:
-    """Cores, CPU model, GPU if any, and the load average when the run starts."""
+    """Cores, CPU model and what its kernels can use, GPU if any, and the load average when the run starts.
+
+    The CPU's matmul units decide whether bfloat16 pays on it (AMX: yes; without, slower
+    than float32), so a figure from another host can be read against the right one.
+    """
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:
@@ -20,5 +24,17 @@ def describe_machine() -> str:
         gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     except ImportError:
         gpu = "no GPU"
+    else:
+        cpu = f"{cpu}; {describe_cpu_matmul()}"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{os.cpu_count()} CPU cores ({cpu}), {gpu}, load average {load:.1f} at start"
+
+
+def describe_cpu_matmul() -> str:
+    """``"kernels AVX2, no AMX, no avx512_bf16"``: what decides the CPU's bfloat16 speed."""
+    from i2imetric.models.precision import cpu_matmul_support
+
+    support = cpu_matmul_support()
+    amx = [name for name in ("amx_bf16", "amx_fp16") if support[name]]
+    return (f"kernels {support['capability']}, {'+'.join(amx) if amx else 'no AMX'}, "
+            f"{'avx512_bf16' if support['avx512_bf16'] else 'no avx512_bf16'}")

@@ -119,7 +119,9 @@ def main(argv=None) -> int:
     if device.type == "cuda":
         print(f"device: {torch.cuda.get_device_name(device)}, torch {torch.__version__}")
     else:
-        print(f"device: {device} (figures are a smoke test, not a benchmark), torch {torch.__version__}")
+        from _machine import describe_cpu_matmul
+
+        print(f"device: {device} ({describe_cpu_matmul()}), torch {torch.__version__}")
     rows = []
     print(f"{'model':<16}{'batch':>6}  {'dtype':<24}{'triplets/s':>11}{'x fp32':>8}{'peak MB':>10}{'x fp32':>8}")
     for model in args.models:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 from helpers import perturb_trainable, trained_tiny
@@ -138,6 +140,43 @@ def test_load_and_create_take_a_dtype_or_its_name(tmp_path):
         i2imetric.create_metric("test-tiny", dtype="int8")
     with pytest.raises(i2imetric.CheckpointError, match="float32"):
         created.save_pretrained(tmp_path / "low")
+
+
+NO_AMX = {"capability": "AVX2", "amx_bf16": False, "amx_fp16": False, "avx512_bf16": False}
+
+
+def test_low_precision_on_a_cpu_without_amx_says_it_will_be_slower():
+    from i2imetric.models.precision import cpu_matmul_support, cpu_precision_warning
+
+    message = cpu_precision_warning(torch.bfloat16, NO_AMX)
+    assert "dtype=bfloat16 on a CPU without AMX" in message and "AVX2" in message and "Use float32" in message
+    assert "dtype=float16" in cpu_precision_warning(torch.float16, {**NO_AMX, "amx_bf16": True})
+    assert cpu_precision_warning(torch.bfloat16, {**NO_AMX, "amx_bf16": True}) is None
+    assert cpu_precision_warning(torch.float32, NO_AMX) is None
+    assert set(cpu_matmul_support()) == set(NO_AMX) and isinstance(cpu_matmul_support()["capability"], str)
+
+
+def test_set_precision_on_cpu_warns_where_the_chip_has_no_amx(monkeypatch):
+    import i2imetric.models.precision as precision
+
+    monkeypatch.setattr(precision, "cpu_matmul_support", lambda: NO_AMX)
+    with pytest.warns(RuntimeWarning, match="dtype=bfloat16 on a CPU without AMX"):
+        i2imetric.create_metric("test-tiny", dtype="bf16")
+    monkeypatch.setattr(precision, "cpu_matmul_support", lambda: {**NO_AMX, "amx_bf16": True})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        i2imetric.create_metric("test-tiny", dtype="bf16")
+        i2imetric.create_metric("test-tiny", dtype="float32")
+
+
+def test_benchmarks_record_the_cpu_units_that_decide_low_precision_speed(monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _machine import describe_machine
+
+    line = describe_machine()
+    assert "kernels " in line and "AMX" in line and "avx512_bf16" in line, line
 
 
 # ----------------------------------------------------------- optimize_for_inference

@@ -37,7 +37,7 @@ from .encoders import OpenCLIPEncoder, TimmPatchEncoder, patch_pixel_stats
 from .head import JointHead
 from .lora import ParameterCount, count_parameters, inject_lora, lora_merged, merge_lora, set_trainable, unmerge_lora
 from .outputs import Calibration, Explanation, ImageFeatures, MetricOutput, TextFeatures
-from .precision import resolve_dtype, tower_autocast
+from .precision import resolve_dtype, tower_autocast, warn_if_slow_on_cpu
 from .preprocess import Preprocess
 from .prior import global_cosines, zero_shot_prior
 
@@ -159,6 +159,7 @@ class I2IMetric(nn.Module):
         for tower in towers:
             tower.to(dtype)
         self.head.float()
+        warn_if_slow_on_cpu(self.clip.model.visual.conv1.weight.device, dtype)
         return self
 
     def optimize_for_inference(self, *, channels_last: bool = False, compile: bool = False, **compile_options) -> "I2IMetric":
