@@ -191,11 +191,15 @@ def test_a_visible_near_miss_looks_unlike_every_image_it_stands_against():
     white = Image.new("RGB", (48, 48), "white")
     spec = spec_for("brighten", "left")
     assert visible_near_miss(spec, "region", white, 0, "train", random.Random(0), [white]) is None
-    right, _ = render(spec, IMAGE, seed=1)
-    found, image = visible_near_miss(spec, "region", IMAGE, 1, "train", random.Random(0), [right, IMAGE])
+    left_brightened, _ = render(spec, IMAGE, seed=1)
+    found, image = visible_near_miss(spec, "region", IMAGE, 1, "train", random.Random(0), [left_brightened, IMAGE])
     assert found.op == "brighten" and found.region.name != "left"
     assert np.array_equal(np.asarray(image), np.asarray(render(found, IMAGE, seed=1)[0]))
-    assert visibly_different(image, right) and visibly_different(image, IMAGE)
+    assert visibly_different(image, left_brightened) and visibly_different(image, IMAGE)
+    # exclude: a spec already taken is never returned, however different its pixels.
+    darken = spec.variant(op="darken")
+    assert visible_near_miss(spec, "opposite", IMAGE, 1, None, random.Random(0), [left_brightened])[0] == darken
+    assert visible_near_miss(spec, "opposite", IMAGE, 1, None, random.Random(0), [left_brightened], exclude=[darken]) is None
 
 
 def test_a_local_graded_edit_gets_every_kind_and_each_is_deterministic():

@@ -142,41 +142,57 @@ def test_load_and_create_take_a_dtype_or_its_name(tmp_path):
         created.save_pretrained(tmp_path / "low")
 
 
-NO_AMX = {"capability": "AVX2", "amx_bf16": False, "amx_fp16": False, "avx512_bf16": False}
+NO_AMX = {"capability": "AVX2", "x86": True, "probed": True, "amx_bf16": False, "amx_fp16": False, "avx512_bf16": False}
 
 
-def test_low_precision_on_a_cpu_without_amx_says_it_will_be_slower():
+def test_low_precision_on_an_x86_cpu_without_amx_says_it_will_be_slower():
     from i2imetric.models.precision import cpu_matmul_support, cpu_precision_warning
 
     message = cpu_precision_warning(torch.bfloat16, NO_AMX)
     assert "dtype=bfloat16 on a CPU without AMX" in message and "AVX2" in message and "Use float32" in message
+    assert "0.11x" in message and "0.14x" in cpu_precision_warning(torch.float16, NO_AMX)
     assert "dtype=float16" in cpu_precision_warning(torch.float16, {**NO_AMX, "amx_bf16": True})
     assert cpu_precision_warning(torch.bfloat16, {**NO_AMX, "amx_bf16": True}) is None
     assert cpu_precision_warning(torch.float32, NO_AMX) is None
+    # Where nothing is known (ARM's own bfloat16 units, a torch without the probes), nothing is said.
+    assert cpu_precision_warning(torch.bfloat16, {**NO_AMX, "x86": False}) is None
+    assert cpu_precision_warning(torch.bfloat16, {**NO_AMX, "probed": False}) is None
     assert set(cpu_matmul_support()) == set(NO_AMX) and isinstance(cpu_matmul_support()["capability"], str)
 
 
-def test_set_precision_on_cpu_warns_where_the_chip_has_no_amx(monkeypatch):
+def test_the_first_batch_encoded_in_low_precision_on_cpu_warns_once_and_names_the_callers_line(monkeypatch):
     import i2imetric.models.precision as precision
 
     monkeypatch.setattr(precision, "cpu_matmul_support", lambda: NO_AMX)
-    with pytest.warns(RuntimeWarning, match="dtype=bfloat16 on a CPU without AMX"):
-        i2imetric.create_metric("test-tiny", dtype="bf16")
-    monkeypatch.setattr(precision, "cpu_matmul_support", lambda: {**NO_AMX, "amx_bf16": True})
+    sources, instructions, outputs = _triplets()
+    metric = i2imetric.create_metric("test-tiny", dtype="bf16")  # placed, not yet run: nothing to say
+    with pytest.warns(RuntimeWarning, match="dtype=bfloat16 on a CPU without AMX") as caught:
+        metric.score(sources, instructions, outputs)
+    assert [w.filename for w in caught] == [__file__]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        i2imetric.create_metric("test-tiny", dtype="bf16")
-        i2imetric.create_metric("test-tiny", dtype="float32")
+        metric.score(sources, instructions, outputs)  # once per placement, not per batch
+        i2imetric.create_metric("test-tiny").score(sources, instructions, outputs)  # float32
+        monkeypatch.setattr(precision, "cpu_matmul_support", lambda: {**NO_AMX, "amx_bf16": True})
+        i2imetric.create_metric("test-tiny", dtype="bf16").score(sources, instructions, outputs)
 
 
-def test_benchmarks_record_the_cpu_units_that_decide_low_precision_speed(monkeypatch):
+@pytest.mark.parametrize(("support", "expected"), [
+    (NO_AMX, "kernels AVX2, no AMX, no avx512_bf16"),
+    ({**NO_AMX, "capability": "AVX512", "amx_bf16": True, "amx_fp16": True, "avx512_bf16": True},
+     "kernels AVX512, amx_bf16+amx_fp16, avx512_bf16"),
+])  # fmt: skip
+def test_benchmarks_record_the_cpu_units_that_decide_low_precision_speed(monkeypatch, support, expected):
     from pathlib import Path
 
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from _machine import describe_machine
+    import i2imetric.models.precision as precision
 
-    line = describe_machine()
-    assert "kernels " in line and "AMX" in line and "avx512_bf16" in line, line
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from _machine import describe_cpu_matmul, describe_machine
+
+    monkeypatch.setattr(precision, "cpu_matmul_support", lambda: support)
+    assert describe_cpu_matmul() == expected
+    assert f"; {expected})" in describe_machine()
 
 
 # ----------------------------------------------------------- optimize_for_inference

@@ -145,12 +145,13 @@ class CaptionedBatches:
         spec, text = grammar.sample_example(rng, "train")
         render_seed = rng.randrange(2**31)
         first, _ = grammar.render(spec, crop, seed=render_seed)
-        group = [(first, self._caption(spec, text, render_seed))]
+        specs, group = [spec], [(first, self._caption(spec, text, render_seed))]
         for _ in range(self.config.grammar_group_size - 1):
             render_seed = rng.randrange(2**31)
-            sibling = _visible_sibling(spec, crop, render_seed, [image for image, _ in group], rng)
+            sibling = _visible_sibling(spec, crop, render_seed, specs, [image for image, _ in group], rng)
             if sibling is not None:
                 sibling_spec, image = sibling
+                specs.append(sibling_spec)
                 group.append((image, self._caption(sibling_spec, grammar.phrase(sibling_spec, rng, "train"), render_seed)))
         return group
 
@@ -163,8 +164,8 @@ class CaptionedBatches:
         return request
 
 
-def _visible_sibling(spec: grammar.EditSpec, crop, render_seed: int, group: list, rng: random.Random):
-    """A training near miss of ``spec`` (:func:`grammar.visible_near_miss`) that looks unlike every image in ``group``.
+def _visible_sibling(spec: grammar.EditSpec, crop, render_seed: int, taken: list, images: list, rng: random.Random):
+    """A training near miss of ``spec`` (:func:`grammar.visible_near_miss`): not in ``taken``, unlike every one of ``images``.
 
     The change (direction, region, operation) is drawn first; one with no visible
     candidate hands over to the others.
@@ -172,7 +173,8 @@ def _visible_sibling(spec: grammar.EditSpec, crop, render_seed: int, group: list
     changes = list(grammar.NEAR_MISS_CHANGES)
     rng.shuffle(changes)
     for change in changes:
-        found = grammar.visible_near_miss(spec, change, crop, render_seed, "train", rng, differ_from=group)
+        found = grammar.visible_near_miss(spec, change, crop, render_seed, "train", rng, differ_from=images,
+                                          exclude=taken)
         if found is not None:
             return found
     return None

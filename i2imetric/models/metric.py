@@ -81,6 +81,7 @@ class I2IMetric(nn.Module):
         # (see i2imetric.meta_eval.benchmarks.validation_share): `i2imetric bench` leaves them out.
         self.validated_on: list = []
         self._channels_last = False  # see optimize_for_inference
+        self._precision_checked = None  # (device, dtype) the towers last encoded in; see encode_pixels
         self.clip = OpenCLIPEncoder(open_clip_config, preprocess)
         self.timm = (
             TimmPatchEncoder(config.timm, self.clip.grid_size, config.image_resize, timm_weights_file)
@@ -152,14 +153,15 @@ class I2IMetric(nn.Module):
         prior compare features whose cosines differ in the third decimal, so they stay in
         float32 and the towers' features are cast back before them. Merge (or load, which
         merges) before lowering the precision: a merge in bfloat16 rounds the adapter's
-        delta. On CUDA the towers also run under autocast. Returns ``self``.
+        delta. On CUDA the towers also run under autocast. On a CPU without AMX, low
+        precision is emulated and slower than float32: the first batch encoded there warns
+        (:func:`~i2imetric.models.precision.cpu_precision_warning`). Returns ``self``.
         """
         dtype = resolve_dtype(dtype)
         towers = [self.clip] + ([self.timm] if self.timm is not None else [])
         for tower in towers:
             tower.to(dtype)
         self.head.float()
-        warn_if_slow_on_cpu(self.clip.model.visual.conv1.weight.device, dtype)
         return self
 
     def optimize_for_inference(self, *, channels_last: bool = False, compile: bool = False, **compile_options) -> "I2IMetric":
@@ -220,6 +222,9 @@ class I2IMetric(nn.Module):
         if self.timm is not None and timm_pixels is None:
             raise I2IInputError("this metric has a timm encoder: pass timm_pixels to encode_pixels")
         dtype = self.tower_dtype
+        if self._precision_checked != (self.device, dtype):  # once per placement: it may move after set_precision
+            self._precision_checked = (self.device, dtype)
+            warn_if_slow_on_cpu(self.device, dtype)
         pixel_stats = None
         if self.config.head.pixel_stats:
             # From the pixels as the tower sees them, before a lower tower precision rounds them.

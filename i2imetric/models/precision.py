@@ -9,20 +9,23 @@ keeps softmax and the norms in float32 there.
 
 On a CPU, bfloat16 and float16 pay only where the chip multiplies them natively (Intel
 AMX); elsewhere PyTorch emulates them and the towers run slower than in float32, so
-:func:`cpu_precision_warning` says so before a user waits for it.
+:func:`cpu_precision_warning` says so, on the first batch the towers encode there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import platform
+import sys
 import warnings
-from typing import Optional, Union
+from typing import Optional, TypedDict, Union
 
 import torch
 
 from ..errors import ConfigError
 
-__all__ = ["DTYPES", "cpu_matmul_support", "cpu_precision_warning", "resolve_dtype", "tower_autocast", "warn_if_slow_on_cpu"]
+__all__ = ["DTYPES", "CpuMatmulSupport", "cpu_matmul_support", "cpu_precision_warning", "resolve_dtype", "tower_autocast"]
 
 DTYPES = {
     "float32": torch.float32,
@@ -64,48 +67,76 @@ def tower_autocast(device: torch.device, dtype: torch.dtype):
     return contextlib.nullcontext()
 
 
-def cpu_matmul_support() -> dict:
-    """What this CPU offers PyTorch's kernels: the vector level and native low-precision matmul units.
-
-    ``capability`` is PyTorch's kernel level (``"AVX2"``, ``"AVX512"``, ...);
-    ``amx_bf16`` / ``amx_fp16``: Intel AMX tiles, which multiply bfloat16 / float16
-    natively; ``avx512_bf16``: bfloat16 dot products without AMX.
-    """
-    cpu = torch.cpu
-    probe = lambda name: bool(getattr(cpu, name, lambda: False)())  # noqa: E731 (private, absent in old torch)
-    return {
-        "capability": torch.backends.cpu.get_cpu_capability(),
-        "amx_bf16": probe("_is_amx_tile_supported"),
-        "amx_fp16": probe("_is_amx_fp16_supported"),
-        "avx512_bf16": probe("_is_avx512_bf16_supported"),
-    }
+class CpuMatmulSupport(TypedDict):
+    capability: str  # PyTorch's kernel level: "AVX2", "AVX512", "DEFAULT", ...
+    x86: bool
+    probed: bool  # whether this torch can tell (the AMX probes are private and newer than 2.1)
+    amx_bf16: bool  # Intel AMX tiles: bfloat16 matmuls in hardware
+    amx_fp16: bool
+    avx512_bf16: bool  # bfloat16 dot products without AMX
 
 
-def cpu_precision_warning(dtype: torch.dtype, support: Optional[dict] = None) -> Optional[str]:
+def cpu_matmul_support() -> CpuMatmulSupport:
+    """What this CPU offers PyTorch's kernels: the vector level and native low-precision matmul units."""
+    probes = {key: getattr(torch.cpu, name, None) for key, name in (
+        ("amx_bf16", "_is_amx_tile_supported"), ("amx_fp16", "_is_amx_fp16_supported"),
+        ("avx512_bf16", "_is_avx512_bf16_supported"))}  # fmt: skip
+    return CpuMatmulSupport(
+        capability=torch.backends.cpu.get_cpu_capability(),
+        x86=platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86"),
+        probed=all(probe is not None for probe in probes.values()),
+        **{key: bool(probe()) if probe is not None else False for key, probe in probes.items()},
+    )
+
+
+# Measured with benchmarks/bench_gpu.py --device cpu (docs/benchmarks.md): a B/32 metric's
+# rate against float32's on an AVX2-only CPU.
+_AVX2_RATE = {torch.bfloat16: 0.11, torch.float16: 0.14}
+
+
+def cpu_precision_warning(dtype: torch.dtype, support: Optional[CpuMatmulSupport] = None) -> Optional[str]:
     """Why ``dtype`` will run slower than float32 on this CPU, or None where it should not.
 
-    Measured (docs/benchmarks.md): a B/32 metric in bfloat16 scored at 0.11x float32's
-    rate on an AVX2-only CPU, and its image tower took 1.6x float32's time on a CPU with
-    ``avx512_bf16`` but no AMX.
+    Only x86 CPUs whose torch can probe for AMX are judged: elsewhere (ARM's bfloat16
+    units, an older torch) nothing is known, so nothing is said.
     """
-    if dtype not in (torch.bfloat16, torch.float16):
+    if dtype not in _AVX2_RATE:
         return None
     support = cpu_matmul_support() if support is None else support
-    native = support["amx_bf16"] if dtype == torch.bfloat16 else support["amx_fp16"]
-    if native:
+    if not (support["x86"] and support["probed"]):
+        return None
+    if support["amx_bf16"] if dtype == torch.bfloat16 else support["amx_fp16"]:
         return None
     name = str(dtype).removeprefix("torch.")
     return (
         f"dtype={name} on a CPU without AMX matrix units (PyTorch kernels: {support['capability']}): "
-        f"{name} matmuls are emulated here and the towers will run slower than in float32 "
-        "(a B/32 metric in bfloat16 scored at 0.11x float32's rate on an AVX2 CPU; with avx512_bf16, its "
-        "image tower took 1.6x float32's time). "
+        f"{name} matmuls are emulated here, and the towers run slower than in float32 (a B/32 metric "
+        f"scored at {_AVX2_RATE[dtype]}x float32's rate on an AVX2 CPU; docs/benchmarks.md). "
         "Use float32 on this machine; low precision pays on a GPU or an AMX CPU."
     )
 
 
 def warn_if_slow_on_cpu(device: torch.device, dtype: torch.dtype) -> None:
-    """Warn (once per call site) when :func:`cpu_precision_warning` has something to say for ``device``."""
+    """Warn when :func:`cpu_precision_warning` has something to say for towers on ``device``.
+
+    The warning names the first caller outside this package (the user's line), not the
+    library frame that noticed.
+    """
     message = cpu_precision_warning(dtype) if device.type == "cpu" else None
     if message is not None:
-        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        warnings.warn(message, RuntimeWarning, stacklevel=_stacklevel_outside_package())
+
+
+# Frames a warning skips: this package's, and torch's (no_grad wrappers, nn.Module.__call__).
+_LIBRARY_DIRS = tuple(folder + os.sep for folder in (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),  # i2imetric/
+    os.path.dirname(os.path.abspath(torch.__file__)),  # torch/
+))  # fmt: skip
+
+
+def _stacklevel_outside_package() -> int:
+    """The ``stacklevel`` that makes ``warnings.warn``, called by this function's caller, name the first frame outside i2imetric and torch."""
+    level, frame = 1, sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_LIBRARY_DIRS):
+        level, frame = level + 1, frame.f_back
+    return level

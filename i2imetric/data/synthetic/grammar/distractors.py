@@ -18,8 +18,8 @@ from PIL import Image, ImageFilter
 from ....errors import I2IInputError
 from ....io.images import ImageLike, load_image
 from ..pixels import Box, gaussian_noise, jpeg, short_side, square_box, visibly_different
-from .operations import OPERATIONS
-from .regions import NAMED_REGIONS, bounding_box
+from .near_misses import visible_near_miss
+from .regions import bounding_box
 from .render import render
 from .spec import EditSpec
 
@@ -101,29 +101,14 @@ def _difference(image: Image.Image, right: Image.Image) -> np.ndarray:
 Made = tuple[Image.Image, EditSpec | None, np.ndarray | None] | None
 
 
-def _first_visible(specs: list[EditSpec], source: Image.Image, right: Right, seed: int) -> Made:
-    for candidate in specs:
-        image, _ = render(candidate, source, seed)
-        if visibly_different(image, right[0]):
-            return image, candidate, None
-    return None
+def _near_miss(change: str) -> Callable[..., Made]:
+    """A wrong answer one respect away from the spec (:func:`visible_near_miss`), any split."""
 
+    def build(spec, source, right, rng, seed) -> Made:
+        found = visible_near_miss(spec, change, source, seed, None, rng, differ_from=[right[0]])
+        return None if found is None else (found[1], found[0], None)
 
-def _wrong_operation(spec, source, right, rng, seed) -> Made:
-    others = [op for op in OPERATIONS if op not in (spec.op, spec.operation.opposite)]
-    rng.shuffle(others)
-    return _first_visible([spec.variant(op=op) for op in others], source, right, seed)
-
-
-def _wrong_region(spec, source, right, rng, seed) -> Made:
-    others = [name for name in NAMED_REGIONS if name != spec.region.name]
-    rng.shuffle(others)
-    return _first_visible([spec.variant(region=name) for name in others], source, right, seed)
-
-
-def _wrong_direction(spec, source, right, rng, seed) -> Made:
-    opposite = spec.operation.opposite
-    return None if opposite is None else _first_visible([spec.variant(op=opposite)], source, right, seed)
+    return build
 
 
 def _scaled(factor: float) -> Callable[..., Made]:
@@ -211,9 +196,9 @@ def _degraded(spec, source, right, rng, seed) -> Made:
 
 
 _BUILDERS: dict[str, Callable[..., Made]] = {
-    "wrong_operation": _wrong_operation,
-    "wrong_region": _wrong_region,
-    "wrong_direction": _wrong_direction,
+    "wrong_operation": _near_miss("operation"),
+    "wrong_region": _near_miss("region"),
+    "wrong_direction": _near_miss("opposite"),
     "under": _scaled(_UNDER),
     "over": _scaled(_OVER),
     "partial": _partial,

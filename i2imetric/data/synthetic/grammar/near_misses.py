@@ -10,6 +10,7 @@ and two equal images under different words teach a difference that is not there.
 from __future__ import annotations
 
 import random
+from collections.abc import Collection
 
 from PIL import Image
 
@@ -26,13 +27,27 @@ __all__ = ["NEAR_MISS_CHANGES", "near_miss_candidates", "visible_near_miss"]
 NEAR_MISS_CHANGES = ("opposite", "region", "operation")
 
 
-def near_miss_candidates(spec: EditSpec, change: str, split: str, rng: random.Random) -> list[EditSpec]:
-    """The specs of ``split`` that differ from ``spec`` by ``change`` alone, in a random order.
+def near_miss_candidates(spec: EditSpec, change: str, split: str | None, rng: random.Random) -> list[EditSpec]:
+    """The specs that differ from ``spec`` by ``change`` alone, shuffled with ``rng``.
 
-    ``opposite``: the operation's opposite direction (darker for brighter), if it has one;
-    ``region``: the same edit in each other named region; ``operation``: each other
-    operation (not the opposite) in the same region. Magnitude and colour carry over
-    where they fit (:meth:`EditSpec.variant`).
+    Args:
+        spec: the edit to stand near.
+        change: ``"opposite"``: the operation's opposite direction (darker for brighter),
+            if it has one; ``"region"``: the same edit in each other named region;
+            ``"operation"``: each other operation (not the opposite) in the same region.
+            Magnitude and colour carry over where they fit (:meth:`EditSpec.variant`).
+        split: keep only specs of this split (:func:`in_split`), so words built for
+            training never name a held-out pair; ``None`` keeps all (wrong answers are
+            images, not words).
+        rng: orders the candidates.
+
+    Example:
+        >>> import random
+        >>> brighten_left = EditSpec("brighten", "left")
+        >>> [s.op for s in near_miss_candidates(brighten_left, "opposite", None, random.Random(0))]
+        ['darken']
+        >>> near_miss_candidates(brighten_left, "opposite", "train", random.Random(0))  # darken-left is held out
+        []
     """
     if change == "opposite":
         opposite = spec.operation.opposite
@@ -47,17 +62,29 @@ def near_miss_candidates(spec: EditSpec, change: str, split: str, rng: random.Ra
         candidates = [spec.variant(op=op) for op in ops]
     else:
         raise I2IInputError(f"unknown near-miss change {change!r}; valid changes: {', '.join(NEAR_MISS_CHANGES)}")
-    return [candidate for candidate in candidates if in_split(candidate, split)]
+    return [candidate for candidate in candidates if split is None or in_split(candidate, split)]
 
 
-def visible_near_miss(spec: EditSpec, change: str, source: Image.Image, seed: int, split: str,
-                      rng: random.Random, differ_from: list[Image.Image]) -> tuple[EditSpec, Image.Image] | None:
-    """The first near miss by ``change`` whose render of ``source`` visibly differs from every image in ``differ_from``.
+def visible_near_miss(spec: EditSpec, change: str, source: Image.Image, seed: int, split: str | None,
+                      rng: random.Random, differ_from: list[Image.Image],
+                      exclude: Collection[EditSpec] = ()) -> tuple[EditSpec, Image.Image] | None:
+    """The first near miss by ``change`` that looks unlike every image in ``differ_from``.
 
-    Returns ``(spec, image)``, the image rendered with ``seed``, or ``None`` when no
-    candidate of ``split`` looks different (a flip of a symmetric crop, say).
+    Args:
+        spec, change, split, rng: as for :func:`near_miss_candidates`.
+        source: the image to edit; each candidate is rendered on it with ``seed``.
+        differ_from: images the near miss must visibly differ from
+            (:func:`~i2imetric.data.synthetic.pixels.visibly_different`).
+        exclude: specs not to return even when they look different (a noise edit
+            rendered with another seed does: same edit, other pixels).
+
+    Returns:
+        ``(near miss, its render)``, or ``None`` when no candidate looks different (a flip
+        of a symmetric crop, brightening a white image in any region).
     """
     for candidate in near_miss_candidates(spec, change, split, rng):
+        if candidate in exclude:
+            continue
         image, _ = render(candidate, source, seed)
         if all(visibly_different(image, other) for other in differ_from):
             return candidate, image
