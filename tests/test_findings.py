@@ -304,8 +304,25 @@ def q2_run(tmp_path_factory):
     from i2imetric_training.findings import main
 
     out = tmp_path_factory.mktemp("q2")
-    assert main(["q2", "--out", str(out), *Q2_TOY]) == 0
+    # Two worker processes, as a user with cores to spare runs it; the reruns below go one at a time.
+    assert main(["q2", "--out", str(out), *Q2_TOY, "--jobs", "2"]) == 0
     return out
+
+
+def test_run_stages_keeps_order_and_runs_every_stage_when_one_fails(tmp_path):
+    import math
+    from pathlib import Path
+
+    from i2imetric_training.findings_q2 import run_stages
+
+    stages = {"a": (math.sqrt, (4.0,)), "b": (math.sqrt, (9.0,)), "c": (math.sqrt, (16.0,))}
+    assert list(run_stages(stages, jobs=2, start_first=("c",)).items()) == [("a", 2.0), ("b", 3.0), ("c", 4.0)]
+    assert run_stages(stages, jobs=1) == {"a": 2.0, "b": 3.0, "c": 4.0}
+    # A failing stage is raised only after the others ran, so a rerun resumes with their outputs.
+    marker = tmp_path / "ran.txt"
+    with pytest.raises(ValueError, match="math domain error"):
+        run_stages({"bad": (math.sqrt, (-1.0,)), "good": (Path.write_text, (marker, "done"))}, jobs=2)
+    assert marker.read_text() == "done"
 
 
 @pytest.mark.slow  # five arms trained and scored, at toy size: about half a minute

@@ -26,6 +26,8 @@ parameters, measured seconds per training step and pretraining minutes.
 
 Resumable under ``--out``: each stage (four pretrainings, five trainings, five evaluations)
 is skipped when its output exists, and a training killed midway resumes from its saved state.
+With ``--jobs N`` the pretrainings, then the trainings, run N at a time in worker processes
+(the CPU's threads shared among them); the evaluations stay in this process.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -107,6 +110,9 @@ ARMS = (
     Arm("clip_double_data", "shapesclip", "clip_double_data", None,
         "ShapesCLIP, twice the steps on fresh data (2x data and 2x compute)"),
 )
+# Started first under --jobs: the DINO-style pretraining and the two arms whose head reads its
+# tower (a second image tower per step) take the longest.
+SLOWEST = ("timm", "both")
 
 
 @dataclass(frozen=True)
@@ -541,7 +547,43 @@ def draw_figure(report: dict, out: Path) -> Path:
 # -------------------------------------------------------------------------- run
 
 
-def run_q2(out, settings: Q2Settings, reuse: Optional[dict] = None, doc=None, command: Optional[str] = None) -> dict:
+def run_stages(stages: dict, jobs: int, start_first: tuple = ()) -> dict:
+    """Run independent stages ``name -> (function, args)`` and return ``name -> result``, in order.
+
+    With ``jobs > 1`` they run in that many spawned worker processes, each given an equal share
+    of the CPU's threads (two trainings each on every core would only fight over the cache);
+    the stages named in ``start_first`` (the slowest) are started first. Every stage runs even
+    when another fails, so a rerun resumes with all that could finish; the first failure is
+    raised once all are done.
+    """
+    if jobs == 1 or len(stages) <= 1:
+        return {name: function(*args) for name, (function, args) in stages.items()}
+    import multiprocessing
+    import sys
+    from concurrent.futures import ProcessPoolExecutor, wait
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    order = sorted(stages, key=lambda name: name not in start_first)  # stable: the rest keep their order
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_share_threads, initargs=(threads,)) as pool:  # fmt: skip
+        futures = {name: pool.submit(stages[name][0], *stages[name][1]) for name in order}
+        wait(futures.values())
+    failed = [name for name in stages if futures[name].exception() is not None]
+    if failed:
+        print(f"Q2 stage(s) failed: {', '.join(failed)}; the others are saved, and a rerun resumes", file=sys.stderr)
+        raise futures[failed[0]].exception()
+    return {name: futures[name].result() for name in stages}
+
+
+def _share_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+
+def run_q2(out, settings: Q2Settings, reuse: Optional[dict] = None, doc=None, command: Optional[str] = None,
+           jobs: int = 1) -> dict:
     """Run (or resume) Q2 into ``out``; returns the report that ``q2.json`` holds.
 
     Args:
@@ -552,14 +594,19 @@ def run_q2(out, settings: Q2Settings, reuse: Optional[dict] = None, doc=None, co
         doc: a Markdown page whose ``<!-- q2:begin -->`` ... ``<!-- q2:end -->`` section is
             replaced by the generated one (the figure copied to its ``figures/`` folder).
         command: how the report says it was made.
+        jobs: how many pretrainings or trainings run at once (:func:`run_stages`).
     """
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise I2IInputError(f"--jobs must be an int >= 1, got {jobs!r}")
     started = time.time()
     out = Path(out)
     reuse = _check_reuse(reuse or {})
     check_same_images(out, settings)
     check_settings(out, "q2_settings.json", settings.training())
-    bases = {name: pretrain_base(out, base, settings, reuse) for name, base in BASES.items()}
-    trained = {arm.name: train_arm(out, arm, bases, settings) for arm in ARMS}
+    bases = run_stages({name: (pretrain_base, (out, base, settings, reuse)) for name, base in BASES.items()}, jobs,
+                       start_first=SLOWEST)
+    trained = run_stages({arm.name: (train_arm, (out, arm, bases, settings)) for arm in ARMS}, jobs,
+                         start_first=SLOWEST)
     sets_maker = _validation_sets(settings)
     evaluated = {arm.name: evaluate_arm(out, arm, settings, sets_maker) for arm in ARMS}
     arms = [summarise(arm, bases, trained[arm.name], evaluated[arm.name]) for arm in ARMS]
@@ -614,6 +661,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "e.g. clip_double_data=checkpoints/demo/base.safetensors, the shipped demo's base "
                              "(1000 steps of 96 fresh pairs: the double arm at --pretrain-steps 500)")  # fmt: skip
     parser.add_argument("--doc", help="also paste the generated section into this page (e.g. docs/findings.md)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="pretrainings / trainings run at once, in worker processes sharing the CPU's threads "
+                             "(default 1; the arms' seconds per step are then measured side by side)")  # fmt: skip
 
 
 def settings_from_args(args: argparse.Namespace) -> Q2Settings:
@@ -649,7 +699,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     command = "python -m i2imetric_training.findings " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = run_q2(args.out, settings, reuse=_parse_reuse(args.reuse_base), doc=args.doc,
-                    command=command if sys.argv[1:2] == ["q2"] else None)
+                    command=command if sys.argv[1:2] == ["q2"] else None, jobs=args.jobs)
     print(render_section(report))
     print(f"wrote {Path(args.out) / 'q2.json'}, q2.md, section.md and {FIGURE} ({report['run']['seconds']:.0f} s)")
     return 0
