@@ -639,6 +639,29 @@ def test_patch_map_loss_rewards_the_right_signs():
     assert empty.item() == 0 and empty.requires_grad
 
 
+def test_patch_pointing_loss_ranks_patches_within_a_row():
+    from i2imetric_training.losses import patch_map_loss, patch_pointing_loss
+
+    nan = float("nan")
+    # A collateral output on 17 patches: patch 0 edited as asked, patch 1 damaged, patch 2 an
+    # unsupervised edge, the rest untouched.
+    target = torch.tensor([[1.0, -1.0, nan] + [0.0] * 14])
+    points = torch.tensor([[3.0, -3.0, -9.0] + [-1.0] + [0.0] * 13])  # the edge's -9 does not count
+    misses = torch.tensor([[3.0, -3.0, -9.0] + [-4.0] + [0.0] * 13])  # one untouched patch below the damage
+    # Averaged over the many untouched patches, one stray patch costs the margin loss little;
+    # the pointing loss ranks the row's patches, so it is what the miss costs.
+    assert patch_map_loss(misses, target) - patch_map_loss(points, target) < 0.1
+    assert patch_pointing_loss(points, target) < 0.1 < 1.0 < patch_pointing_loss(misses, target)
+    # Gradients push the damaged patch down and the stray one up, and leave the edge alone.
+    misses.requires_grad_(True)
+    patch_pointing_loss(misses, target).backward()
+    assert misses.grad[0, 1] > 0 > misses.grad[0, 3] and misses.grad[0, 2] == 0
+    # A row whose supervised patches are all in the mask has nothing to rank.
+    assert patch_pointing_loss(torch.tensor([[0.0, 0.0]]), torch.tensor([[-1.0, nan]])).item() == 0
+    empty = patch_pointing_loss(torch.zeros(1, 2, requires_grad=True), torch.zeros(1, 2))
+    assert empty.item() == 0 and empty.requires_grad
+
+
 def test_grammar_groups_carry_map_masks_and_subscore_orderings():
     from i2imetric.data.synthetic import grammar, photos
     from i2imetric.models.preprocess import Preprocess
@@ -709,13 +732,13 @@ def test_map_masks_are_refused_on_sources_that_are_not_shapesworld(tmp_path):
 
 def test_training_with_map_loss_and_word_tokens(tmp_path):
     config = _config(tmp_path / "run", "steps=2", "validation.every=2", "data.working_size=32",
-                     "validation.grammar_count=1", "loss.map_weight=0.5",
+                     "validation.grammar_count=1", "loss.map_weight=0.5", "loss.map_pointing_weight=0.5",
                      "model_overrides={head: {text_tokens: true}}",
                      "data.sources=[{kind: grammar}]")
     result = train(config)
     logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     steps = [r for r in logged if "loss" in r]
-    assert steps and all(math.isfinite(r["map"]) and math.isfinite(r["subscore"]) for r in steps)
+    assert steps and all(math.isfinite(r[key]) for r in steps for key in ("map", "map_pointing", "subscore"))
     loaded = i2imetric.load_metric(result.best_dir)
     assert loaded.config.head.text_tokens is True
 
@@ -725,6 +748,8 @@ def test_negative_map_weight_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match="loss.map_weight"):
         _config(tmp_path / "run", "loss.map_weight=-1")
+    with pytest.raises(ConfigError, match="loss.map_pointing_weight"):
+        _config(tmp_path / "run", "loss.map_pointing_weight=-1")
 
 
 def test_grammar_checks_measure_map_subscores_and_instruction_reading():

@@ -110,6 +110,9 @@ class LossConfig:
     # grammar source): positive where the edit helped, negative where it hurt, 0 elsewhere.
     map_weight: float = 0.0
     map_margin: float = 1.0
+    # The same masks, as a pointing game: each row's most positive patch in what helped and
+    # its most negative in what hurt (training.losses.patch_pointing_loss).
+    map_pointing_weight: float = 0.0
 
 
 @dataclass
@@ -472,7 +475,8 @@ def _check_train_values(config: TrainConfig, where: str) -> None:
     if not (config.optim.lr > 0 and math.isfinite(config.optim.lr)):
         raise ConfigError(f"{where}.optim.lr: {config.optim.lr} must be a positive number")
     for key, value in (("loss.subscore_weight", config.loss.subscore_weight), ("loss.map_weight", config.loss.map_weight),
-                       ("loss.map_margin", config.loss.map_margin)):
+                       ("loss.map_margin", config.loss.map_margin),
+                       ("loss.map_pointing_weight", config.loss.map_pointing_weight)):
         if not (value >= 0 and math.isfinite(value)):
             raise ConfigError(f"{where}.{key}: {value} must be a finite number >= 0")
     choices = [("mixed_precision", config.mixed_precision, ("no", "fp16", "bf16", "fp8")),

@@ -12,6 +12,7 @@ __all__ = [
     "clip_contrastive_loss",
     "patch_map_targets",
     "patch_map_loss",
+    "patch_pointing_loss",
 ]
 
 
@@ -102,6 +103,45 @@ def patch_map_loss(patch_map: torch.Tensor, target: torch.Tensor, margin: float 
         chosen = target == sign
         if chosen.any():
             terms.append(loss[chosen].mean())
+    if not terms:
+        return patch_map.sum() * 0.0  # keeps the graph (and DDP's gradient hooks) intact
+    return torch.stack(terms).mean()
+
+
+# The pointing loss's softmax temperature, in the map's units: with the map's margin of 1, a
+# patch one margin beyond the rest takes about e^2 = 7 times their mass.
+POINTING_TEMPERATURE = 0.5
+
+
+def patch_pointing_loss(patch_map: torch.Tensor, target: torch.Tensor,
+                        temperature: float = POINTING_TEMPERATURE) -> torch.Tensor:
+    """The pointing game made differentiable: a row's extreme patches should lie in its masks.
+
+    :func:`patch_map_loss` pushes each patch past the margin on its own, so a row may meet it
+    and still have its most negative patch outside the damage. This loss ranks the patches
+    of a row against each other, which is what the pointing checks measure
+    (``evaluate_scorer.grammar_checks``): for each row with hurt patches, the softmax of
+    ``-map / temperature`` over its supervised patches should put its mass on the hurt
+    ones; for each row with helped patches, the softmax of ``map / temperature`` on the
+    helped ones. Unsupervised edge patches (NaN) are left out of both.
+
+    Args:
+        patch_map: ``[R, L]`` the metric's map, one row per candidate.
+        target: ``[R, L]`` from :func:`patch_map_targets`.
+
+    Returns:
+        The mean cross-entropy over the rows that have such patches, the two kinds averaged.
+    """
+    supervised = ~torch.isnan(target)
+    terms = []
+    for sign in (1.0, -1.0):
+        wanted = target == sign
+        rows = wanted.any(dim=1)
+        if not rows.any():
+            continue
+        logits = (sign * patch_map[rows] / temperature).masked_fill(~supervised[rows], float("-inf"))
+        in_mask = torch.logsumexp(logits.masked_fill(~wanted[rows], float("-inf")), dim=1)
+        terms.append((torch.logsumexp(logits, dim=1) - in_mask).mean())
     if not terms:
         return patch_map.sum() * 0.0  # keeps the graph (and DDP's gradient hooks) intact
     return torch.stack(terms).mean()

@@ -52,7 +52,7 @@ from .data import (
     split_folder,
     validation_groups,
 )
-from .losses import bradley_terry_loss, hinge_loss, patch_map_loss, patch_map_targets
+from .losses import bradley_terry_loss, hinge_loss, patch_map_loss, patch_map_targets, patch_pointing_loss
 from .state import TrainingState, recover_state_dir, remove_state
 
 __all__ = ["train", "TrainResult", "warmup_cosine", "collate_groups", "group_loss", "pairwise_accuracy_table", "main",
@@ -149,6 +149,11 @@ def collate_groups(groups: list[PairGroup], patch_coverage: Optional[Callable] =
     return images, instructions, torch.tensor(rows), pairs
 
 
+def uses_map_masks(config: TrainConfig) -> bool:
+    """Whether a loss reads the grammar's masks (else the batches skip computing their patch targets)."""
+    return config.loss.map_weight > 0 or config.loss.map_pointing_weight > 0
+
+
 def group_loss(output, pairs: dict, config: TrainConfig) -> tuple[torch.Tensor, dict]:
     """Pairwise loss on scores, the sub-score loss on known orderings, and the signed map's dense loss."""
     device = output.score.device
@@ -167,11 +172,17 @@ def group_loss(output, pairs: dict, config: TrainConfig) -> tuple[torch.Tensor, 
         sub_loss = bradley_terry_loss(sub_a, sub_b, torch.ones_like(sub_a))
         loss = loss + config.loss.subscore_weight * sub_loss
         parts["subscore"] = sub_loss.item()
-    if config.loss.map_weight > 0 and len(pairs["map_rows"]):
+    if uses_map_masks(config) and len(pairs["map_rows"]):
         patch_map = output.patch_map[pairs["map_rows"].to(device)]
-        map_loss = patch_map_loss(patch_map, pairs["map_targets"].to(device), config.loss.map_margin)
-        loss = loss + config.loss.map_weight * map_loss
-        parts["map"] = map_loss.item()
+        map_targets = pairs["map_targets"].to(device)
+        if config.loss.map_weight > 0:
+            map_loss = patch_map_loss(patch_map, map_targets, config.loss.map_margin)
+            loss = loss + config.loss.map_weight * map_loss
+            parts["map"] = map_loss.item()
+        if config.loss.map_pointing_weight > 0:
+            pointing_loss = patch_pointing_loss(patch_map, map_targets)
+            loss = loss + config.loss.map_pointing_weight * pointing_loss
+            parts["map_pointing"] = pointing_loss.item()
     parts["accuracy"] = (score_a > score_b).float().mean().item()
     return loss, parts
 
@@ -530,7 +541,7 @@ def train(config: TrainConfig, stop_after_step: Optional[int] = None) -> TrainRe
         accelerator.init_trackers("i2imetric")
 
     grid = metric.grid_size
-    patch_coverage = (lambda mask: metric.clip.preprocess.patch_coverage(mask, grid)) if config.loss.map_weight > 0 else None
+    patch_coverage = (lambda mask: metric.clip.preprocess.patch_coverage(mask, grid)) if uses_map_masks(config) else None
     mixture = build_mixture(config)
     validation_sets = build_validation_sets(config)
     for line in describe_folder_splits(config):
