@@ -309,20 +309,78 @@ def q2_run(tmp_path_factory):
     return out
 
 
-def test_run_stages_keeps_order_and_runs_every_stage_when_one_fails(tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_run_stages_keeps_order_and_runs_every_stage_when_some_fail(tmp_path, capsys, jobs):
     import math
     from pathlib import Path
 
     from i2imetric_training.findings_q2 import run_stages
 
     stages = {"a": (math.sqrt, (4.0,)), "b": (math.sqrt, (9.0,)), "c": (math.sqrt, (16.0,))}
-    assert list(run_stages(stages, jobs=2, start_first=("c",)).items()) == [("a", 2.0), ("b", 3.0), ("c", 4.0)]
-    assert run_stages(stages, jobs=1) == {"a": 2.0, "b": 3.0, "c": 4.0}
-    # A failing stage is raised only after the others ran, so a rerun resumes with their outputs.
-    marker = tmp_path / "ran.txt"
+    assert list(run_stages(stages, jobs=jobs, cost={"c": 2.0}).items()) == [("a", 2.0), ("b", 3.0), ("c", 4.0)]
+    # Failing stages come first; the ones after them still run (a rerun resumes with their
+    # outputs), the first failure is raised and the other is reported.
+    markers = [tmp_path / f"ran-{k}.txt" for k in range(3)]
+    failing = {"bad": (math.sqrt, (-1.0,)), "worse": (int, ("not a number",))}
+    writes = {f"good-{k}": (Path.write_text, (marker, "done")) for k, marker in enumerate(markers)}
     with pytest.raises(ValueError, match="math domain error"):
-        run_stages({"bad": (math.sqrt, (-1.0,)), "good": (Path.write_text, (marker, "done"))}, jobs=2)
-    assert marker.read_text() == "done"
+        run_stages({**failing, **writes}, jobs=jobs)
+    assert [marker.read_text() for marker in markers] == ["done"] * 3
+    err = capsys.readouterr().err
+    assert "2 Q2 stages failed (bad, worse)" in err and "invalid literal for int()" in err
+
+
+def test_stages_start_costliest_first_and_cached_bases_cost_nothing():
+    from i2imetric_training.findings_q2 import ARMS, BASES, pretraining_cost, start_order, training_cost
+
+    assert start_order(["a", "b", "c", "d"], {"c": 2.0, "d": 3.0}) == ["d", "c", "a", "b"]
+    costs = {name: pretraining_cost(base, reuse={}) for name, base in BASES.items()}
+    assert start_order(BASES, costs) == ["clip_double_data", "timm", "clip", "clip_half_data"]  # 2 x steps; DINO 2x
+    assert pretraining_cost(BASES["clip_double_data"], reuse={"clip_double_data": "x"}) == 0.0
+    costs = {arm.name: training_cost(arm) for arm in ARMS}
+    assert start_order([arm.name for arm in ARMS], costs)[:2] == ["timm", "both"]
+
+
+def test_a_cached_base_pretrained_with_another_config_is_refused(tmp_path):
+    from i2imetric.errors import I2IInputError
+    from i2imetric.hub.weights import sha256_file
+    from i2imetric_training.findings_q2 import (
+        BASES,
+        Q2Settings,
+        _base_path,
+        _pretrain_config,
+        _pretrain_overrides,
+        config_differences,
+        pretrain_base,
+    )
+
+    settings = Q2Settings(pretrain_steps=1, train_steps=1, grammar=1, shapes=0, photo_crops=0, pretrain_batch=4)
+    base = BASES["clip"]
+    path = _base_path(tmp_path, base.name)
+    config = _pretrain_config(base, _pretrain_overrides(base, settings, path))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"weights")
+    recorded = {**json.loads(json.dumps(vars(config), default=str)), "output": "elsewhere.safetensors"}
+    assert config_differences(recorded, config) == {}  # where it was written says nothing of the weights
+    record = {"sha256": sha256_file(path), "config": recorded, "distinct_examples": 4, "seconds": 1.0}
+    path.with_suffix(".json").write_text(json.dumps(record))
+    assert pretrain_base(tmp_path, base, settings, reuse={})["sha256"] == record["sha256"]
+    # The recipe changed since (here the descriptions' share): the cached base is not this run's.
+    stale = {**record, "config": {**recorded, "described_share": 0.0}}
+    path.with_suffix(".json").write_text(json.dumps(stale))
+    with pytest.raises(I2IInputError, match=r"described_share.*delete it and clip.json"):
+        pretrain_base(tmp_path, base, settings, reuse={})
+    older = {**record, "config": {k: v for k, v in recorded.items() if k != "grammar_group_size"}}
+    assert config_differences(older["config"], config) == {"grammar_group_size": ("unrecorded", 4)}
+
+
+def test_a_reused_base_without_a_record_is_labelled_unverified():
+    from i2imetric_training.findings_q2 import _base_cell
+
+    base = {"objective": "clip", "steps": 1000, "batch_size": 96, "pool_size": None, "distinct_examples": 96_000,
+            "reused": True, "verified": False}  # fmt: skip
+    assert _base_cell(base).endswith("(reused file, no pretraining record: unverified)")
+    assert _base_cell({**base, "verified": True}).endswith("96,000 distinct (reused file)")
 
 
 @pytest.mark.slow  # five arms trained and scored, at toy size: about half a minute

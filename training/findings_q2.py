@@ -1,7 +1,8 @@
 """Q2: is CLIP the right backbone, or do we win by quantity over quality? Same head, same budget, same splits.
 
     python -m i2imetric_training.findings q2 --out findings/q2 --quick
-    python -m i2imetric_training.findings q2 --out findings/q2 --reuse-base clip_double_data=checkpoints/demo/base.safetensors
+    python -m i2imetric_training.findings q2 --out findings/q2 --pretrain-steps 500 --jobs 2 \
+        --reuse-base clip_double_data=checkpoints/demo/base.safetensors
 
 Five arms train the same joint head (``configs/demo_scorer.yaml``: same data, steps, seed and
 head sizes) on patch tokens from different image towers, and are scored on the same
@@ -110,9 +111,20 @@ ARMS = (
     Arm("clip_double_data", "shapesclip", "clip_double_data", None,
         "ShapesCLIP, twice the steps on fresh data (2x data and 2x compute)"),
 )
-# Started first under --jobs: the DINO-style pretraining and the two arms whose head reads its
-# tower (a second image tower per step) take the longest.
-SLOWEST = ("timm", "both")
+# Relative cost of a stage, to start the longest first under --jobs. Measured in the first Q2
+# run (docs/findings.md): a DINO-style pretraining step took about twice a ShapesCLIP one
+# (10.9 vs 5.9 min for 300 steps), and a training step that runs the DINO-style tower too
+# about 1.5 times one that does not (1.18-1.26 vs 0.78 s).
+DINO_STEP_COST = 2.0
+SECOND_TOWER_COST = 1.5
+
+
+def pretraining_cost(base: Base, reuse: dict) -> float:
+    return 0.0 if base.name in reuse else base.step_factor * (DINO_STEP_COST if base.objective == "dino" else 1.0)
+
+
+def training_cost(arm: Arm) -> float:
+    return SECOND_TOWER_COST if arm.timm_base is not None else 1.0
 
 
 @dataclass(frozen=True)
@@ -218,10 +230,29 @@ def pretrain_base(out: Path, base: Base, settings: Q2Settings, reuse: dict[str, 
     record = json.loads(record_path.read_text())
     if record["sha256"] != sha256_file(path):
         raise I2IInputError(f"{path}: its sha256 is not the one {record_path} recorded; delete both to pretrain it again")
+    differ = config_differences(record.get("config", {}), config)
+    if differ:
+        raise I2IInputError(f"{path} was pretrained with {differ}, not this run's config (changed since?); delete it "
+                            f"and {record_path.name} to pretrain it again")
     return {"name": base.name, "objective": base.objective, "path": str(path), "sha256": record["sha256"],
             "steps": config.steps, "batch_size": config.batch_size, "pool_size": config.pool_size,
             "distinct_examples": record["distinct_examples"], "seconds": record.get("seconds"),
             "reused": False, "command": _pretrain_command(base, overrides)}  # fmt: skip
+
+
+# Keys of a pretraining record that say nothing about the weights it made.
+UNRECORDED_KEYS = ("output", "log_every")
+
+
+def config_differences(recorded: dict, config) -> dict:
+    """``key: (recorded, now)`` for every setting of ``config`` that a pretraining record holds otherwise.
+
+    A record without a setting (an older file) counts as a difference: its weights cannot be
+    shown to be this config's.
+    """
+    now = json.loads(json.dumps(vars(config), default=str))
+    return {key: (recorded.get(key, "unrecorded"), value) for key, value in now.items()
+            if key not in UNRECORDED_KEYS and recorded.get(key, "unrecorded") != value}
 
 
 def _reused_base(base: Base, path: Path, config) -> dict:
@@ -233,11 +264,10 @@ def _reused_base(base: Base, path: Path, config) -> dict:
     record_path = path.with_suffix(".json")
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
     if "config" in record:
-        wanted = {key: getattr(config, key) for key in ("steps", *IMAGE_KEYS)}
-        found = {key: record["config"].get(key) for key in wanted}
-        if found != wanted:
-            raise I2IInputError(f"--reuse-base {base.name}={path}: {record_path} says it was pretrained with {found}, "
-                                f"but this arm needs {wanted}; pretrain it here instead (leave out --reuse-base)")
+        differ = config_differences(record["config"], config)
+        if differ:
+            raise I2IInputError(f"--reuse-base {base.name}={path}: {record_path} says it was pretrained with {differ}, "
+                                "not as this arm needs; pretrain it here instead (leave out --reuse-base)")
     return {"name": base.name, "objective": base.objective, "path": str(path), "sha256": sha256_file(path),
             "steps": config.steps, "batch_size": config.batch_size, "pool_size": config.pool_size,
             "distinct_examples": distinct_examples(config), "seconds": record.get("seconds"),
@@ -364,8 +394,8 @@ def summarise(arm: Arm, bases: dict, trained: dict, evaluated: dict) -> dict:
     return {
         "arm": arm.name, "description": arm.description, "model": arm.model,
         "patch_source": evaluated["patch_source"],
-        "bases": [{k: b[k] for k in ("name", "objective", "steps", "batch_size", "pool_size", "distinct_examples",
-                                     "seconds", "reused", "sha256")} for b in used],
+        "bases": [{k: b.get(k) for k in ("name", "objective", "steps", "batch_size", "pool_size", "distinct_examples",
+                                         "seconds", "reused", "verified", "sha256")} for b in used],
         "pretraining_minutes": sum(seconds) / 60 if all(s is not None for s in seconds) else None,
         "parameters": evaluated["parameters"], "seconds_per_step": trained["seconds_per_step"],
         "train_steps": trained["steps"], "groups_per_step": trained["groups_per_step"],
@@ -383,14 +413,18 @@ def _pct(value) -> str:
 
 def _base_cell(base: dict) -> str:
     pool = f", pool {base['pool_size']:,}" if base["pool_size"] else ""
-    reused = " (reused file)" if base["reused"] else ""
+    reused = ""
+    if base["reused"]:
+        reused = " (reused file)" if base.get("verified") else " (reused file, no pretraining record: unverified)"
     kind = "ShapesCLIP" if base["objective"] == "clip" else "DINO-style ViT"
     return f"{kind}: {base['steps']} x {base['batch_size']}{pool}, {base['distinct_examples']:,} distinct{reused}"
 
 
 def render_section(report: dict, figure_dir: str = "") -> str:
     run, arms = report["run"], report["arms"]
-    lines = [f"*Generated by `{run['command']}` in {run['seconds']:.0f} s (pretraining {run['pretrain_steps']} steps, "
+    invocations = run.get("invocations", 1)
+    took = f"{run['seconds']:.0f} s" + (f" over {invocations} invocations" if invocations > 1 else "")
+    lines = [f"*Generated by `{run['command']}` in {took} (pretraining {run['pretrain_steps']} steps, "
              f"head training {run['train_steps']} steps, seed {run['seed']}; evaluation: {run['grammar']} grammar "
              f"groups per split on the held-out photos, {run['shapes']} ShapesWorld groups per set, "
              f"{run['photo_crops']} view(s) per held-out photo).*", ""]  # fmt: skip
@@ -421,7 +455,7 @@ def render_section(report: dict, figure_dir: str = "") -> str:
             for a in arms]  # fmt: skip
     lines.append(markdown_table(["arm", *CHECKS.values()], rows))
     lines += ["**Findings** (generated from the tables above)", ""]
-    lines += [f"- {sentence}" for sentence in findings_sentences(arms)]
+    lines += [f"- {sentence}" for sentence in findings_sentences(arms, run.get("jobs", 1))]
     lines += ["", f"![held-out accuracy per arm]({figure_dir}{FIGURE})", ""]
     lines += ["**Commands** (what this run ran, stage by stage; each stage is skipped on a rerun once its output "
               "exists)", "", "```", run["command"]]  # fmt: skip
@@ -438,7 +472,7 @@ def _standard_error(p: float, n: int) -> float:
     return math.sqrt(max(p * (1 - p), 1e-12) / n) if n else float("nan")
 
 
-def findings_sentences(arms: list[dict]) -> list[str]:
+def findings_sentences(arms: list[dict], jobs: int = 1) -> list[str]:
     """What the tables say, in words, with the size of a difference that chance alone would give."""
     by_name = {a["arm"]: a for a in arms}
     heldout = {name: a["heldout"]["accuracy"] for name, a in by_name.items()}
@@ -485,9 +519,11 @@ def findings_sentences(arms: list[dict]) -> list[str]:
             sentences.append(f"How often {title}: {spread}.")
     costs = {a["arm"]: a["seconds_per_step"] for a in arms if a["seconds_per_step"] is not None}
     if "clip" in costs and "both" in costs:
+        side_by_side = (f"with up to {jobs} stages running side by side, one share of the CPU each, so a stage "
+                        "that ran alone for a while looks cheaper" if jobs > 1 else "one stage at a time")
         sentences.append(f"Cost: a training step of `both` (two image towers) took {costs['both'] / costs['clip']:.2f}x "
                          f"the time of `clip`'s ({fmt(costs['both'], 2)} vs {fmt(costs['clip'], 2)} s, measured "
-                         "on a shared machine).")  # fmt: skip
+                         f"{side_by_side}, on a machine that may have been shared).")  # fmt: skip
     return sentences
 
 
@@ -547,32 +583,69 @@ def draw_figure(report: dict, out: Path) -> Path:
 # -------------------------------------------------------------------------- run
 
 
-def run_stages(stages: dict, jobs: int, start_first: tuple = ()) -> dict:
+def run_stages(stages: dict, jobs: int, cost: Optional[dict] = None) -> dict:
     """Run independent stages ``name -> (function, args)`` and return ``name -> result``, in order.
 
     With ``jobs > 1`` they run in that many spawned worker processes, each given an equal share
-    of the CPU's threads (two trainings each on every core would only fight over the cache);
-    the stages named in ``start_first`` (the slowest) are started first. Every stage runs even
-    when another fails, so a rerun resumes with all that could finish; the first failure is
-    raised once all are done.
+    of the CPU's threads (two trainings each on every core would only fight over the cache),
+    the costliest by ``cost`` (name -> estimate) started first. Every stage runs even when
+    another fails, so a rerun resumes with all that could finish; then the first failure is
+    raised, after the others are reported on stderr.
     """
     if jobs == 1 or len(stages) <= 1:
-        return {name: function(*args) for name, (function, args) in stages.items()}
-    import multiprocessing
-    import sys
-    from concurrent.futures import ProcessPoolExecutor, wait
+        results, failures = {}, {}
+        for name, (function, args) in stages.items():
+            try:
+                results[name] = function(*args)
+            except Exception as exc:  # the rest still run; raised below
+                failures[name] = exc
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, wait
 
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    order = sorted(stages, key=lambda name: name not in start_first)  # stable: the rest keep their order
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_share_threads, initargs=(threads,)) as pool:  # fmt: skip
-        futures = {name: pool.submit(stages[name][0], *stages[name][1]) for name in order}
-        wait(futures.values())
-    failed = [name for name in stages if futures[name].exception() is not None]
-    if failed:
-        print(f"Q2 stage(s) failed: {', '.join(failed)}; the others are saved, and a rerun resumes", file=sys.stderr)
-        raise futures[failed[0]].exception()
-    return {name: futures[name].result() for name in stages}
+        workers = min(jobs, len(stages))
+        threads = max(1, _usable_cpus() // workers)
+        order = start_order(stages, cost or {})
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_share_threads, initargs=(threads,)) as pool:  # fmt: skip
+            futures = {name: pool.submit(stages[name][0], *stages[name][1]) for name in order}
+            wait(futures.values())
+        failures = {name: futures[name].exception() for name in stages if futures[name].exception() is not None}
+        results = {name: futures[name].result() for name in stages if name not in failures}
+    if failures:
+        _report_failures(failures)
+        raise next(iter(failures.values()))
+    return {name: results[name] for name in stages}
+
+
+def start_order(stages, cost: dict) -> list:
+    """The stages' names, costliest first; ties (and stages without an estimate) keep their order."""
+    return sorted(stages, key=lambda name: -cost.get(name, 0.0))
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # a container's or taskset's share, not the host's count
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _report_failures(failures: dict) -> None:
+    """Say on stderr which stages failed, when more than the one about to be raised did."""
+    import sys
+    import traceback
+
+    from i2imetric.errors import I2IError
+
+    if len(failures) == 1:
+        return
+    print(f"{len(failures)} Q2 stages failed ({', '.join(failures)}); the others are saved, and a rerun resumes. "
+          "The first is raised below; the others:", file=sys.stderr)  # fmt: skip
+    for name, exc in list(failures.items())[1:]:
+        if isinstance(exc, I2IError):  # a wrong input: one line, as the command line shows it
+            print(f"  {name}: {exc}", file=sys.stderr)
+        else:
+            print(f"  {name}:\n" + "".join(traceback.format_exception(exc)), file=sys.stderr)
 
 
 def _share_threads(threads: int) -> None:
@@ -604,9 +677,9 @@ def run_q2(out, settings: Q2Settings, reuse: Optional[dict] = None, doc=None, co
     check_same_images(out, settings)
     check_settings(out, "q2_settings.json", settings.training())
     bases = run_stages({name: (pretrain_base, (out, base, settings, reuse)) for name, base in BASES.items()}, jobs,
-                       start_first=SLOWEST)
+                       cost={name: pretraining_cost(base, reuse) for name, base in BASES.items()})
     trained = run_stages({arm.name: (train_arm, (out, arm, bases, settings)) for arm in ARMS}, jobs,
-                         start_first=SLOWEST)
+                         cost={arm.name: training_cost(arm) for arm in ARMS})
     sets_maker = _validation_sets(settings)
     evaluated = {arm.name: evaluate_arm(out, arm, settings, sets_maker) for arm in ARMS}
     arms = [summarise(arm, bases, trained[arm.name], evaluated[arm.name]) for arm in ARMS]
@@ -615,11 +688,15 @@ def run_q2(out, settings: Q2Settings, reuse: Optional[dict] = None, doc=None, co
         "run": {"command": command or f"python -m i2imetric_training.findings q2 --out {out}",
                 "seconds": time.time() - started, "pretrain_steps": settings.pretrain_steps,
                 "train_steps": settings.train_steps, "seed": settings.seed, "grammar": settings.grammar,
-                "shapes": settings.shapes, "photo_crops": settings.photo_crops, "stages": stages},
+                "shapes": settings.shapes, "photo_crops": settings.photo_crops, "jobs": jobs, "stages": stages},
         "bases": bases,
         "other_sets": [name for name in evaluated[ARMS[0].name]["tables"] if name not in SPLITS],
         "arms": arms,
     }  # fmt: skip
+    # A resumed study's time is the sum over the invocations into this folder, not the last one's.
+    earlier = json.loads((out / "q2.json").read_text())["run"] if (out / "q2.json").is_file() else {}
+    report["run"]["seconds"] += earlier.get("seconds", 0.0)
+    report["run"]["invocations"] = earlier.get("invocations", 1) + 1 if earlier else 1
     figure = draw_figure(report, out)
     write_json(out / "q2.json", report)
     (out / "q2.md").write_text(render_section(report))
