@@ -111,6 +111,17 @@ def test_pool_size_must_be_a_positive_integer(bad):
         load_pretrain_config(None, (f"pool_size={bad}",))
 
 
+@pytest.mark.parametrize(("override", "key"), [("steps=0", "steps"), ("batch_size=0", "batch_size"),
+                                               ("log_every=0", "log_every"), ("image_size=-1", "image_size"),
+                                               ("lr=0", "lr"), ("warmup_steps=-5", "warmup_steps")])  # fmt: skip
+def test_pretraining_sizes_are_validated_before_any_work(override, key):
+    # Once crashed deep in the loop (an unbound loss at steps=0, a division by log_every=0).
+    with pytest.raises(ConfigError, match=key):
+        load_pretrain_config(None, (override,))
+    with pytest.raises(ConfigError, match=key):
+        load_ssl_pretrain_config("shapesvit_dino_pretrain", (override,))
+
+
 # ------------------------------------------------------------------ the DINO-style ViT
 
 TINY_SSL = ("batch_size=4", "image_size=32", "warmup_steps=1", "out_dim=16", "hidden_dim=32", "bottleneck_dim=8",

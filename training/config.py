@@ -257,6 +257,13 @@ class PretrainConfig:
     pool_size: Optional[int] = None
 
     def __post_init__(self):
+        for key in ("steps", "batch_size", "log_every", "image_size"):
+            value = getattr(self, key)
+            if not _positive_int(value):
+                raise ConfigError(f"{key}: expected a positive integer, got {value!r}")
+        if not _positive_number(self.lr) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
+            raise ConfigError(f"lr and warmup_steps: expected a positive learning rate and a whole number of warm-up "
+                              f"steps >= 0, got lr={self.lr!r}, warmup_steps={self.warmup_steps!r}")
         if self.pool_size is not None and not _positive_int(self.pool_size):
             raise ConfigError(f"pool_size: expected a positive integer (distinct examples) or null, "
                               f"got {self.pool_size!r}")
@@ -301,7 +308,7 @@ class SslPretrainConfig(PretrainConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        for key in ("out_dim", "hidden_dim", "bottleneck_dim", "steps", "batch_size"):
+        for key in ("out_dim", "hidden_dim", "bottleneck_dim"):
             value = getattr(self, key)
             if not _positive_int(value):
                 raise ConfigError(f"{key}: expected a positive integer, got {value!r}")
