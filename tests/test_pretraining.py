@@ -26,7 +26,8 @@ def _same(a, b) -> bool:
 
 def test_without_a_pool_every_example_is_fresh_and_the_stream_is_unchanged():
     fresh = _batches()
-    # The stream the shipped base was pretrained on (seed 0): a pool must not have changed it.
+    # The default config's stream at seed 0 (groups of one edit: no siblings, which the shipped
+    # base's config also draws): a pool must not have changed it.
     assert fresh.batch(0)[1][:3] == [
         "a large blue triangle at the top left, a small purple circle at the top right and a small yellow star on "
         "the left on a striped background",
