@@ -15,7 +15,7 @@ from i2imetric.errors import ConfigError
 from i2imetric_training.config import load_pretrain_config, load_train_config
 from i2imetric_training.data import GroupMixture, ShapesWorldGroups, validation_groups
 from i2imetric_training.losses import bradley_terry_loss, clip_contrastive_loss, hinge_loss, pairwise_targets
-from i2imetric_training.train import collate_groups, group_loss, score_groups, train
+from i2imetric_training.train import build_mixture, collate_groups, group_loss, score_groups, train
 
 TINY = (
     "model=test-tiny",
@@ -834,3 +834,22 @@ def test_timm_pretrained_loads_the_timm_weights_and_is_refused_where_there_is_no
     with pytest.raises(ConfigError, match=r"with init_from=.* the timm weights are the checkpoint's"):
         build_metric(load_train_config(None, ("model=null", f"init_from={tiny_trained_checkpoint}",
                                                f"timm_pretrained={path}")))
+
+
+def test_the_shipped_recipes_training_stream_is_pinned():
+    """The first two steps of configs/demo_scorer.yaml's groups, as drawn when the demo scorer was trained.
+
+    A change to the grammar, its near misses or distractors, or the trainer's contrast
+    draws changes what the shipped recipe trains on. When that is meant, say so in
+    docs/training.md and update the pin; when not, this is the place that notices.
+    """
+    import hashlib
+
+    mixture = build_mixture(load_train_config("demo_scorer", ()))
+    rows = [[g.family, g.instruction, g.edit, list(g.kinds), list(g.rejected_instructions or [])]
+            for step in range(2) for g in mixture.batch(step, 8)]  # fmt: skip
+    assert rows[2][:3] == ["grammar", "turn the top left corner around by 180 degrees for me", "rotate180"]
+    assert rows[3][4][-3:] == ["could you please sharpen the image heavily?",
+                               "would you reduce the contrast of the bottom left corner by 50%?",
+                               "increase the contrast of the center by 50%"]  # fmt: skip
+    assert hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16] == "dcdb3db741d93697"
