@@ -419,13 +419,16 @@ class GrammarEditGroups(_PhotoSource):
     def contrast_specs(self, spec, source: Image.Image, target: Image.Image, rng: random.Random, seed: int) -> list:
         """``(kind, spec)`` for up to three requests that the right output does *not* carry out.
 
-        * ``words_other_operation``: another operation (the easy case);
+        In the order drawn:
+
+        * ``words_other_operation``: another operation (the easy case; not checked for
+          visibility: another operation almost always renders otherwise);
+        * ``words_opposite``: the opposite direction ("darker" for "brighter");
         * ``words_other_region``: the same operation in another region, so "the right half"
-          must be read, not guessed from what changed;
-        * ``words_opposite``: the opposite direction ("darker" for "brighter").
+          must be read, not guessed from what changed.
 
         Each stays inside this source's split (:func:`grammar.in_split`), so held-out pairs
-        never reach training through the words, and the near misses are kept only where
+        never reach training through the words, and the two near misses are kept only where
         rendering them gives a visibly different image (brightening a white sky in either
         half looks the same).
         """

@@ -1,10 +1,15 @@
 """Near misses: edits one respect away from a spec (the opposite direction, another region, another operation).
 
-Two trainers build them. The scorer's instruction contrast scores the right output under
-words it does not carry out; the base's grouped pretraining captions sibling edits of one
-crop, hard negatives for the text tower. Both need a near miss that *looks* different from
-the image it stands against: brightening a white sky in either half gives the same pixels,
-and two equal images under different words teach a difference that is not there.
+Three users build them: the grammar's own distractors (wrong operation, wrong region, wrong
+direction: the right answer's near misses, rendered); and, in the training code, the scorer's
+instruction contrast, which scores the right output under words it does not carry out, and
+the base's grouped pretraining, which captions sibling edits of one crop as hard negatives
+for the text tower. All need a near miss that *looks* different from the image it stands
+against: brightening a white sky in either half gives the same pixels, and two equal images
+under different words teach a difference that is not there.
+
+"Opposite" is the one name of the direction change here; the distractor that renders it is
+``wrong_direction`` and the contrast that words it ``words_opposite``.
 """
 
 from __future__ import annotations
