@@ -1,5 +1,6 @@
 """Reduced decoding in the evaluation engine's workers: JPEG DCT scaling, and the pixel baselines' working size."""
 
+import errno
 import json
 from functools import partial
 
@@ -13,8 +14,9 @@ import i2imetric.evaluation.runner as runner
 import i2imetric.io.images as images
 from i2imetric.data import Triplet
 from i2imetric.errors import I2IInputError
+from i2imetric.evaluation import items
 from i2imetric.evaluation.baselines import PIXEL_BASELINE_MAX_SIDE, at_size, l2, psnr, working_size
-from i2imetric.evaluation.items import DecodingDataset
+from i2imetric.evaluation.items import DecodingDataset, FailedItem
 from i2imetric.evaluation.runner import evaluate
 from i2imetric.io.images import decode_reduced, image_to_tensor
 
@@ -144,6 +146,63 @@ def test_a_large_source_is_compared_at_the_working_size_and_not_kept_whole(metri
     o = at_size(image_to_tensor(output), (768, 1024))
     assert decoded.pixel_baselines["l2"] == pytest.approx(l2(s, o), rel=1e-6)
     assert decoded.pixel_baselines["psnr"] == pytest.approx(psnr(s, o), rel=1e-6)
+
+
+def _reads_fail(path: str) -> bool:
+    """Whether reading ``path`` fails with an OSError here (``/proc/self/mem`` at offset 0 gives EIO on Linux)."""
+    try:
+        with open(path, "rb") as file:
+            file.read(1)
+    except OSError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("skip_sent_sources", [False, True])
+def test_a_source_that_cannot_be_read_is_its_items_error_naming_role_and_path(metric, tmp_path, skip_sent_sources):
+    if not _reads_fail("/proc/self/mem"):
+        pytest.skip("needs a file whose read fails with EIO (Linux /proc/self/mem)")
+    output = str(tmp_path / "o.png")
+    Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(output)
+    dataset = DecodingDataset(*metric.image_preprocessors(), {}, skip_sent_sources=skip_sent_sources)
+    failed = dataset[runner.WorkItem("x", 0, "/proc/self/mem", "make it red", output)]
+    # With skip_sent_sources the source is hashed before it is decoded; that read used to raise.
+    assert isinstance(failed, FailedItem), failed
+    assert failed.reason.startswith("source: /proc/self/mem: ")
+
+
+def test_a_source_without_read_permission_is_its_items_error_when_hashed_first(metric, tmp_path, monkeypatch):
+    source, output = str(tmp_path / "s.png"), str(tmp_path / "o.png")
+    for path in (source, output):
+        Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(path)
+    builtin_open = open
+
+    def refuse_source(path, *args, **kwargs):
+        # What open() raises on a file without read permission (chmod cannot stop root, who runs CI).
+        if str(path) == source:
+            raise PermissionError(13, "Permission denied", str(path))
+        return builtin_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(items, "open", refuse_source, raising=False)  # the module's own hashing only
+    dataset = DecodingDataset(*metric.image_preprocessors(), {}, skip_sent_sources=True)
+    failed = dataset[runner.WorkItem("x", 0, source, "make it red", output)]
+    assert isinstance(failed, FailedItem), failed
+    assert failed.reason == f"source: {source}: cannot read: check its read permission"
+
+
+def test_an_os_error_before_the_decoder_names_the_file_is_the_items_error(metric, tmp_path, monkeypatch):
+    source, output = str(tmp_path / "s.png"), str(tmp_path / "o.png")
+    for path in (source, output):
+        Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(path)
+
+    def stat_fails(path, need, name):
+        # As a stat of a file in a folder the user may not enter fails, before any decoding.
+        raise OSError(errno.EIO, "Input/output error", path)
+
+    monkeypatch.setattr(items, "decode_reduced", stat_fails)
+    failed = DecodingDataset(*metric.image_preprocessors(), {})[runner.WorkItem("x", 0, source, "make it red", output)]
+    assert isinstance(failed, FailedItem), failed
+    assert failed.reason.startswith(f"source: {source}: cannot read it (Input/output error)")
 
 
 # -------------------------------------------------------------------- the engine

@@ -130,6 +130,25 @@ def test_bad_rows_become_error_rows_naming_the_file_and_the_run_goes_on(metric, 
     assert "missing.png" in summary.format_table()
 
 
+def test_a_source_that_cannot_be_read_is_an_error_row_and_the_run_goes_on(metric, tmp_path):
+    try:
+        with open("/proc/self/mem", "rb") as file:
+            file.read(1)
+        pytest.skip("needs a file whose read fails with EIO (Linux /proc/self/mem)")
+    except OSError:
+        pass
+    good = _benchmark_records(tmp_path, sources=1)
+    unreadable = Triplet("/proc/self/mem", "make it red", good[0].output, id="unreadable")
+    out = tmp_path / "results.jsonl"
+    # The cache is on, so workers hash each source before decoding it: that read used to end the run.
+    summary = evaluate(metric, [unreadable, *good], out=out, batch_size=2, num_workers=1, baselines="none")
+
+    rows = {row["id"]: row for row in _rows(out)}
+    assert rows["unreadable"]["status"] == "error" and rows["unreadable"]["error"].startswith("source: /proc/self/mem")
+    assert all(rows[r.id]["status"] == "ok" for r in good)
+    assert (summary.ok, summary.error_rows) == (3, 1)
+
+
 def test_fail_fast_raises_on_the_first_bad_row(metric, tmp_path):
     records = _benchmark_records(tmp_path, sources=1)
     records.insert(1, Triplet(records[0].source, "make it red", str(tmp_path / "gone.png"), id="gone"))
@@ -272,6 +291,88 @@ def test_an_evicted_source_that_no_longer_decodes_fails_its_rows_and_the_run_goe
     assert failed == {"0-sysC", "1-sysB", "1-sysC", "2-sysC", "3-sysB", "3-sysC"}
     assert "source0.png: no such file" in rows["0-sysC"]["error"] and "source3.png" in rows["3-sysC"]["error"]
     assert all(rows[key]["score"] is not None for key in rows.keys() - failed)
+
+
+class _RecordingAutocast:
+    """Stands in for ``torch.autocast`` (no GPU here): counts how deep in autocast each call runs."""
+
+    depth = 0
+    entered: list = []
+
+    def __init__(self, device_type, dtype=None, **kwargs):
+        self.entered.append((device_type, dtype))
+
+    def __enter__(self):
+        type(self).depth += 1
+
+    def __exit__(self, *exc):
+        type(self).depth -= 1
+
+
+def _record_depth(target, name, calls, monkeypatch):
+    original = getattr(target, name)
+
+    def recording(*args, **kwargs):
+        calls.append((name, _RecordingAutocast.depth))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, recording)
+
+
+def test_on_cuda_only_the_tower_encodes_run_under_autocast(metric, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from i2imetric.evaluation.baselines import resolve_baselines
+    from i2imetric.evaluation.engine import FeatureCache, ScoringEngine
+    from i2imetric.evaluation.items import DecodingDataset, collate, items_from_records
+
+    records = _benchmark_records(tmp_path, sources=2)
+    for record in records[:2]:
+        record.extra.update(source_caption="a cube", target_caption="a red cube")  # so captions are encoded too
+    calls = []
+    baselines = resolve_baselines("clip_t,clip_i,clip_dir_captions", has_timm=False)
+    baselines = [replace(b, compute=partial(lambda b, e: calls.append((b.name, _RecordingAutocast.depth)) or b.compute(e), b))
+                 for b in baselines]  # fmt: skip
+    for name in ("encode_pixels", "encode_instructions", "forward_features"):
+        _record_depth(metric, name, calls, monkeypatch)
+    dataset = DecodingDataset(*metric.image_preprocessors(), {}, skip_sent_sources=True)
+    batch = collate(dataset.__getitems__(list(items_from_records(records))))
+
+    def score(cache, device):
+        engine = ScoringEngine(metric, baselines, cache, decoder=dataset)
+        engine.device, engine.autocast_dtype = torch.device(device), torch.bfloat16  # as a CUDA metric's engine
+        return engine.score(batch)
+
+    expected = score(FeatureCache(2**30, 1000), "cpu")
+    monkeypatch.setattr(torch, "autocast", _RecordingAutocast)
+    for cache in (FeatureCache(2**30, 1000), None):
+        calls.clear()
+        _RecordingAutocast.entered.clear()
+        rows = score(cache, "cuda")
+        assert set(_RecordingAutocast.entered) == {("cuda", torch.bfloat16)}
+        depth = {}
+        for name, level in calls:
+            depth.setdefault(name, set()).add(level)
+        assert depth["encode_pixels"] == depth["encode_instructions"] == {1}  # instructions and captions
+        # The head, the prior and the baselines compare unit vectors in float32: never under autocast.
+        assert depth["forward_features"] == depth["clip_t"] == depth["clip_i"] == depth["clip_dir_captions"] == {0}
+        assert _RecordingAutocast.depth == 0
+        assert [row["score"] for row in rows] == pytest.approx([row["score"] for row in expected], abs=1e-6)
+
+
+def test_the_engine_autocasts_the_towers_on_cuda_only_and_in_their_own_low_precision():
+    from types import SimpleNamespace
+
+    from i2imetric.evaluation.engine import tower_autocast_dtype
+
+    def fake(device, towers):
+        return SimpleNamespace(device=torch.device(device), tower_dtype=towers)
+
+    assert tower_autocast_dtype(fake("cuda", torch.float32)) == torch.bfloat16
+    assert tower_autocast_dtype(fake("cuda", torch.float16)) == torch.float16
+    assert tower_autocast_dtype(fake("cuda", torch.bfloat16)) == torch.bfloat16
+    assert tower_autocast_dtype(fake("cpu", torch.bfloat16)) is None
+    assert tower_autocast_dtype(fake("cpu", torch.float32)) is None
 
 
 def test_feature_cache_evicts_least_recently_used_by_entries_and_bytes():
@@ -532,3 +633,38 @@ def test_torchmetrics_class_keeps_running_sums(metric, tmp_path):
     assert all(state.ndim == 0 for state in (tracker.total, tracker.total_squares, tracker.count))
     tracker.reset()
     assert int(tracker.count) == 0 and float(tracker.total) == 0.0
+
+
+def test_torchmetrics_tracker_holds_no_parameters_and_leaves_the_scorer_merged(metric):
+    from i2imetric.integrations.torchmetrics import I2IMetricScore
+
+    assert I2IMetricScore(metric.train()).metric.training is False  # a scorer handed over training scores in eval mode
+    tracker = I2IMetricScore(metric.merge_adapters())  # as load_metric returns it
+    model = torch.nn.Module()  # stands in for a LightningModule that logs the tracker
+    model.layer, model.tracker = torch.nn.Linear(2, 2), tracker
+    # The scorer's ~380k trainable parameters used to land in the model's optimizer and checkpoints.
+    assert list(tracker.parameters()) == [] and len(list(model.parameters())) == 2
+    assert not any(key.startswith("tracker.") for key in model.state_dict())
+    assert tracker.metric is metric and metric.training is False and metric.merged
+    for mode in (True, False, True):
+        model.train(mode)
+        # model.train() used to reach the scorer and unmerge its LoRA adapters (slower scoring).
+        assert tracker.training is mode and metric.training is False and metric.merged
+    image = torch.rand(3, 20, 24)
+    tracker.update([image], ["make it red"], [image])
+    assert int(tracker.compute()["count"]) == 1
+
+
+def test_torchmetrics_tracker_moves_the_scorer_with_its_device_not_its_dtype(metric):
+    from i2imetric.integrations.torchmetrics import I2IMetricScore
+
+    tracker = I2IMetricScore(metric)
+    model = torch.nn.Module()
+    model.tracker = tracker
+    model.double()  # a dtype cast through a parent: the scorer keeps its own precision
+    assert metric.tower_dtype == torch.float32 and next(metric.head.parameters()).dtype == torch.float32
+    assert metric.device.type == "cpu"
+    # No second real device on a CPU machine: "meta" is one, and a move to it shows the scorer follows.
+    model.to("meta")
+    assert metric.device.type == "meta" and tracker.total.device.type == "meta"
+    assert next(metric.clip.parameters()).device.type == "meta"

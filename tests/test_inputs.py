@@ -131,6 +131,20 @@ def test_truncated_file(tmp_path, fmt):
     assert "truncated" in str(error) or "corrupt" in str(error)
 
 
+def test_a_file_without_read_permission_says_so_not_that_it_is_corrupt(tmp_path, monkeypatch):
+    locked = tmp_path / "locked.png"
+    Image.fromarray(_noise(8, 8)).save(locked)
+
+    def refuse(path, *args, **kwargs):
+        # What open() raises on a file without read permission (chmod cannot stop root, who runs CI).
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(inputs.Image, "open", refuse)
+    for func in (load_image, image_to_tensor):
+        error = _raises_naming(locked, func=func, match_text="cannot read: check its read permission")
+        assert "corrupt" not in str(error) and "re-export" not in str(error)
+
+
 def test_truncated_png_with_pil_flag_off_by_default():
     # The truncation test above relies on PIL refusing truncated data; nobody may flip
     # this switch globally behind our back.

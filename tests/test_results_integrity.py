@@ -19,7 +19,7 @@ from i2imetric.cli.main import main as cli_main
 from i2imetric.data import Pairwise, Triplet, write_manifest
 from i2imetric.data.records import record_id
 from i2imetric.errors import I2IInputError, ResultsError
-from i2imetric.evaluation.results import ResultsLock, read_header, read_rows
+from i2imetric.evaluation.results import ResultsLock, header_skipped_lines, read_header, read_rows
 from i2imetric.evaluation.runner import evaluate, metric_identity
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -82,7 +82,43 @@ def test_header_records_metric_baselines_and_manifest(metric, manifest, tmp_path
     assert len(header["metric"]["config_sha256"]) == len(header["metric"]["weights_sha256"]) == 64
     assert header["baselines"] == ["clip_t", "l2"]
     assert header["manifest"]["path"] == str(manifest.resolve()) and len(header["manifest"]["sha256"]) == 64
+    assert header["metric"]["device"] == "cpu"
+    assert header["metric"]["precision"] == {"towers": "float32", "autocast": None, "head": "float32"}
+    assert header["skipped_lines"] == []
     assert [row["id"] for row in read_rows(out)] == [f"t{i}" for i in range(6)]  # the header is no row
+
+
+def _edit_header(out, **metric_entries):
+    """Rewrite the header's metric entry, as another machine (or an older i2imetric) would have written it."""
+    lines = out.read_text(encoding="utf-8").splitlines(keepends=True)
+    header = json.loads(lines[0])
+    for key, value in metric_entries.items():
+        if value is None:
+            del header["metric"][key]
+        else:
+            header["metric"][key] = value
+    out.write_text(json.dumps(header) + "\n" + "".join(lines[1:]), encoding="utf-8")
+
+
+def test_a_file_started_on_another_device_or_precision_is_not_resumed_here(metric, manifest, tmp_path):
+    out = tmp_path / "r.jsonl"
+    _run(metric, manifest, out)
+    late = {"type": "triplet", "id": "late", "source": "s0.png", "instruction": "x", "output": "o1.png"}
+    with open(manifest, "a", encoding="utf-8") as file:  # so there is something left to resume
+        file.write(json.dumps(late) + "\n")
+    before = out.read_bytes()
+
+    gpu = {"towers": "float32", "autocast": "bfloat16", "head": "float32"}
+    _edit_header(out, device="cuda", precision=gpu)  # as if started on a GPU
+    with pytest.raises(ResultsError, match="another device or precision: recorded device cuda, towers float32 under "
+                                           "bfloat16 autocast, head float32, this run device cpu, towers float32 "
+                                           "without autocast, head float32; .*another --out"):
+        _run(metric, manifest, out)
+    _edit_header(out, device=None, precision=None)  # written before devices were recorded: it may come from a GPU
+    with pytest.raises(ResultsError, match="another device or precision: recorded device and precision not recorded"):
+        _run(metric, manifest, out)
+    out.write_bytes(before)
+    assert _run(metric, manifest, out).ok == 7  # the same device and precision resume
 
 
 def test_a_random_base_is_hashed_once_until_a_tensor_changes(monkeypatch):
@@ -195,7 +231,9 @@ def test_csv_resume_accepts_inputs_that_csv_writes_alike(metric, tmp_path):
     out = tmp_path / "r.csv"
     _run(metric, records, out)
     again = _run(metric, records, out)
-    assert again.resumed == 3 and (again.ok, again.error_rows) == (1, 2)
+    # The ok row is checked against its record and kept; the error rows are scored again.
+    assert (again.resumed, again.retried) == (1, 2) and (again.ok, again.error_rows) == (1, 2)
+    assert [row["id"] for row in read_rows(out)] == ["t0", "no-source", "none"]
 
 
 def test_result_readers_import_without_torch():
@@ -230,6 +268,115 @@ def test_a_scored_id_that_now_names_other_inputs_is_refused(metric, tmp_path):
     write_manifest(manifest, records)  # regenerated in place: same ids, other images
     with pytest.raises(ResultsError, match="row 't2' was scored for output .*o2.png.* now has .*o0.png"):
         _run(metric, manifest, out)
+
+
+def _with_bad_output(folder, ids=True):
+    """Four good triplets and, second, one whose output file does not exist."""
+    records = _triplets(folder, 4, ids=ids)
+    bad = Triplet(records[0].source, "make it blue", str(folder / "nope.png"), id="missing_out" if ids else None)
+    return [records[0], bad, *records[1:]]
+
+
+def test_a_fixed_error_row_is_scored_again_and_its_new_row_replaces_it(metric, tmp_path, capsys):
+    records = _with_bad_output(tmp_path)
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(manifest, records)
+    out = tmp_path / "r.jsonl"
+    assert _cli_eval(manifest, out) == 1
+    assert "4 ok, 1 error" in capsys.readouterr().out
+
+    records[1] = Triplet(records[1].source, records[1].instruction, records[2].output, id="missing_out")
+    write_manifest(manifest, records)  # the output fixed under the same id: its error row named other inputs
+    assert _cli_eval(manifest, out) == 0
+    printed = capsys.readouterr().out
+    assert "5 rows (5 ok, 0 error), 4 from an earlier run, 1 failed earlier and scored again" in printed
+
+    fresh_out = tmp_path / "fresh.jsonl"
+    _run(metric, manifest, fresh_out)
+    rows, fresh = list(read_rows(out)), list(read_rows(fresh_out))
+    assert [row["id"] for row in rows] == [row["id"] for row in fresh] == ["t0", "missing_out", "t1", "t2", "t3"]
+    assert rows[1]["status"] == "ok" and rows[1]["output"] == records[2].output
+    assert [row["score"] for row in rows] == pytest.approx([row["score"] for row in fresh], rel=1e-5, abs=1e-5)
+    assert _lines(out)[0]["status"] == "header" and not list(tmp_path.glob("r.jsonl.rank*"))
+
+
+def test_an_error_row_that_fails_again_is_replaced_by_its_new_reason(metric, tmp_path):
+    records = _with_bad_output(tmp_path)
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(manifest, records)
+    out = tmp_path / "r.jsonl"
+    _run(metric, manifest, out)
+    records[1] = Triplet(records[1].source, records[1].instruction, str(tmp_path / "still-nope.png"), id="missing_out")
+    write_manifest(manifest, records)
+
+    summary = _run(metric, manifest, out)
+
+    rows = {row["id"]: row for row in read_rows(out)}
+    assert len(rows) == len(list(read_rows(out))) == 5  # one row per id
+    assert "still-nope.png" in rows["missing_out"]["error"] and rows["missing_out"]["output"].endswith("still-nope.png")
+    assert (summary.ok, summary.error_rows, summary.resumed, summary.retried) == (4, 1, 4, 1)
+
+
+def test_without_ids_a_fixed_record_replaces_its_error_row_and_only_the_input_is_counted(metric, tmp_path, capsys):
+    records = _with_bad_output(tmp_path, ids=False)[:2]
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(manifest, records)
+    out = tmp_path / "r.jsonl"
+    assert _cli_eval(manifest, out) == 1
+    old_error_id = record_id(records[1])
+    capsys.readouterr()
+
+    records[1] = Triplet(records[1].source, records[1].instruction, records[0].output)  # fixed: a new content id
+    write_manifest(manifest, records)
+    assert _cli_eval(manifest, out, "untrained:test-tiny", "--json") == 0
+
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["ok"], summary["error_rows"], summary["errors"], summary["resumed"]) == (2, 0, 0, 1)
+    assert summary["stale_rows"] == 1 and summary["stale_examples"] == [old_error_id]
+    assert [row["id"] for row in read_rows(out)] == [record_id(r) for r in records]
+
+
+def test_the_summary_names_stale_rows_it_dropped_and_does_not_count_them(metric, tmp_path):
+    records = _triplets(tmp_path, 5)
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(manifest, records)
+    out = tmp_path / "r.jsonl"
+    _run(metric, manifest, out)
+    write_manifest(manifest, records[:3])  # two records taken out of the manifest
+
+    summary = _run(metric, manifest, out)
+
+    assert (summary.ok, summary.resumed, summary.stale_rows, summary.stale_examples) == (3, 3, 2, ["t3", "t4"])
+    table = summary.format_table()
+    assert "dropped 2 stale row(s) whose ids are no longer in the input (not counted): 't3', 't4'" in table
+    assert [row["id"] for row in read_rows(out)] == ["t0", "t1", "t2"]
+
+
+def test_merge_keeps_the_row_that_replaces_the_others(tmp_path):
+    from i2imetric.evaluation.results import make_header, merge_results
+
+    header = make_header({"name": "m"}, [], None)
+    out = tmp_path / "r.jsonl"
+
+    def write(path, *rows):
+        path.write_text("".join(json.dumps(row) + "\n" for row in [header, *rows]), encoding="utf-8")
+
+    def row(item_id, status, note):
+        return {"id": item_id, "status": status, "error": None if status == "ok" else note, "score": 1.0,
+                "subscores": {}, "baselines": {}, "note": note}  # fmt: skip
+
+    # out: an error row for a, retried into rank0; b was retried into rank0 by a run of 2 processes,
+    # and an older run of another process count left its error row for b in rank1.
+    write(out, row("a", "error", "old"), row("b", "error", "old"), row("c", "error", "old"))
+    write(tmp_path / "r.jsonl.rank0.jsonl", row("a", "ok", "new"), row("b", "ok", "new"), row("c", "error", "newer"))
+    write(tmp_path / "r.jsonl.rank1.jsonl", row("b", "error", "older shard"), row("gone", "ok", "stale"))
+
+    stale = merge_results(out, ["a", "b", "c"], [], header)
+
+    assert stale == ["gone"]
+    assert [(r["id"], r["status"], r["note"]) for r in read_rows(out)] == [
+        ("a", "ok", "new"), ("b", "ok", "new"), ("c", "error", "newer")]  # fmt: skip
+    assert not list(tmp_path.glob("r.jsonl.rank*"))
 
 
 # ------------------------------------------------------------------------ 2. the lock
@@ -292,9 +439,13 @@ def test_resume_after_fixing_a_malformed_line_gives_each_record_its_own_score(me
     out = tmp_path / "r.jsonl"
     first = _run(metric, manifest, out)
     assert first.ok == 5 and len(first.skipped_lines) == 1
+    # A later reader of the file alone (report, meta-eval) sees what was never scored.
+    assert header_skipped_lines(read_header(out)) == first.skipped_lines
+    assert read_header(out)["skipped_lines"][0]["where"] == f"{manifest}:3"
 
     manifest.write_text("".join(lines))  # fixed
     resumed = _run(metric, manifest, out)
+    assert read_header(out)["skipped_lines"] == [] and resumed.skipped_lines == []  # the header says so too
     fresh_out = tmp_path / "fresh.jsonl"
     _run(metric, manifest, fresh_out)
 

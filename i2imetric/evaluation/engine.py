@@ -7,8 +7,12 @@ the cache. Outputs are never cached: each is scored once. With a cache the worke
 a source's pixels only the first time they meet it; when its embedding has left the cache
 by the time it comes back, the engine decodes the file again itself.
 
-On CUDA the forward passes run under bf16 autocast; features are turned back to float32
-before they are cached or compared, so scores and baselines are computed in float32.
+On CUDA the tower encodes run under bf16 autocast (the towers' own dtype when they were
+set to bfloat16 or float16: :func:`tower_autocast_dtype`); their features are turned back
+to float32 before they are cached or compared, and the head, the zero-shot prior and the
+baselines run outside autocast, so scores and baselines are computed in float32 (as
+:mod:`i2imetric.models.precision` keeps them). :func:`compute_identity` says which, for
+the result header: a file is resumed only on the same kind of device and precision.
 
 Every row, ok or error, names its inputs: ``source``, ``instruction`` and ``output``, the
 image paths absolute with links resolved (:func:`item_inputs`), so any reader finds the
@@ -17,7 +21,6 @@ images from any folder, and labels can be joined to rows by content.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from collections import OrderedDict
@@ -30,10 +33,50 @@ from ..errors import I2IInputError
 from ..models.batching import encode_once
 from ..models.metric import I2IMetric
 from ..models.outputs import SUBSCORE_NAMES, ImageFeatures, TextFeatures
+from ..models.precision import tower_autocast
 from .baselines import Baseline, EncodedTriplets
 from .items import DecodedBatch, DecodingDataset, WorkItem
 
-__all__ = ["FeatureCache", "ScoringEngine", "error_row", "item_inputs"]
+__all__ = ["FeatureCache", "ScoringEngine", "compute_identity", "error_row", "item_inputs", "tower_autocast_dtype"]
+
+
+_LOW_PRECISION = (torch.bfloat16, torch.float16)
+
+
+def tower_autocast_dtype(metric: I2IMetric) -> Optional[torch.dtype]:
+    """The dtype the engine autocasts the towers to on the metric's device, or None where it does not.
+
+    On CUDA, bfloat16 for towers in float32 (the speed a benchmark run wants), else the
+    towers' own low precision (their own :func:`tower_autocast` would pick it anyway).
+    Elsewhere autocast is off: a CPU runs what the weights are.
+    """
+    if metric.device.type != "cuda":
+        return None
+    return metric.tower_dtype if metric.tower_dtype in _LOW_PRECISION else torch.bfloat16
+
+
+def compute_identity(metric: I2IMetric) -> dict:
+    """Where and in what precision the engine scores with ``metric``: what a result header records.
+
+    ``device`` is the device type (``"cpu"``, ``"cuda"``; not its index, which changes no
+    value); ``precision`` holds the towers' weight dtype, the autocast dtype of their
+    encodes (None: none), and the head's dtype (the head and prior run in it, outside
+    autocast). Rows made under another of these differ beyond float rounding, so a file
+    started under one is not resumed under another.
+    """
+    autocast = tower_autocast_dtype(metric)
+    return {
+        "device": metric.device.type,
+        "precision": {
+            "towers": _dtype_name(metric.tower_dtype),
+            "autocast": _dtype_name(autocast) if autocast is not None else None,
+            "head": _dtype_name(metric.head.norm.weight.dtype),
+        },
+    }
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 class FeatureCache:
@@ -109,6 +152,7 @@ class ScoringEngine:
         self.baseline_names = [b.name for b in baselines]
         self.cache = cache
         self.device = metric.device
+        self.autocast_dtype = tower_autocast_dtype(metric)
         # The workers' own dataset, so a source the engine decodes itself (one a worker sent
         # as a key alone, whose embedding has left the cache since) is decoded as they would.
         self.decoder = decoder
@@ -121,8 +165,7 @@ class ScoringEngine:
         for position, reason in batch.failures.items():
             rows[position] = error_row(batch.items[position], reason, self.baseline_names)
         if batch.good:
-            with self._autocast():
-                scored = self._score_good(batch)
+            scored = self._score_good(batch)
             for position, row in zip(batch.good, scored):
                 rows[position] = row
         return rows
@@ -131,7 +174,8 @@ class ScoringEngine:
         items = [batch.items[i] for i in batch.good]
         source = self._source_features(batch)
         instruction = self._text_features(batch.instructions)
-        output = _as_float(self.metric.encode_pixels(batch.output_clip, batch.output_timm))
+        output = self._encode_pixels(batch.output_clip, batch.output_timm)
+        # Outside autocast: the head and the prior compare unit vectors in float32.
         result = self.metric.forward_features(source, instruction, output)
         encoded = EncodedTriplets(source, output, instruction.pooled, *self._caption_features(items))
         baselines = {b.name: b.compute(encoded).float().tolist() for b in self.feature_baselines}
@@ -170,12 +214,12 @@ class ScoringEngine:
         if self.cache is None:
             index = torch.tensor([row_of_slot[slot] for slot in batch.source_slot.tolist()])
             timm = batch.source_timm[index] if batch.source_timm is not None else None
-            return _as_float(self.metric.encode_pixels(batch.source_clip[index], timm))
+            return self._encode_pixels(batch.source_clip[index], timm)
 
         def encode(slots: list[int]) -> list[ImageFeatures]:
             index = torch.tensor([row_of_slot[slot] for slot in slots])
             timm = batch.source_timm[index] if batch.source_timm is not None else None
-            encoded = _as_float(self.metric.encode_pixels(batch.source_clip[index], timm))
+            encoded = self._encode_pixels(batch.source_clip[index], timm)
             # clone(): a view would keep the whole batch's storage alive in the cache.
             return [_clone(encoded.select(slice(j, j + 1))) for j in range(len(slots))]
 
@@ -191,10 +235,10 @@ class ScoringEngine:
         """Features of ``texts`` (pooled ``[N, D]``, plus tokens for a head that reads words);
         each distinct uncached text is encoded once."""
         if self.cache is None:
-            return self.metric.encode_instructions(texts).to(torch.float32)
+            return self._encode_texts(texts)
 
         def encode(first: list[int]) -> list[TextFeatures]:
-            encoded = self.metric.encode_instructions([texts[p] for p in first]).to(torch.float32)
+            encoded = self._encode_texts([texts[p] for p in first])
             # clone(): a view would keep the whole batch's storage alive in the cache.
             return [encoded.select(slice(j, j + 1)).clone() for j in range(len(first))]
 
@@ -215,10 +259,18 @@ class ScoringEngine:
         source[index], target[index] = embedded[: len(has)], embedded[len(has) :]
         return source, target
 
-    def _autocast(self):
-        if self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+    # The only places autocast is on: the towers, whose features leave in float32.
+    def _encode_pixels(self, clip_pixels: torch.Tensor, timm_pixels: Optional[torch.Tensor]) -> ImageFeatures:
+        with self._towers():
+            return _as_float(self.metric.encode_pixels(clip_pixels, timm_pixels))
+
+    def _encode_texts(self, texts: Sequence[str]) -> TextFeatures:
+        with self._towers():
+            return self.metric.encode_instructions(texts).to(torch.float32)
+
+    def _towers(self):
+        # Without an autocast dtype (off CUDA), tower_autocast of float32 is a no-op.
+        return tower_autocast(self.device, torch.float32 if self.autocast_dtype is None else self.autocast_dtype)
 
 
 def _as_float(features: ImageFeatures) -> ImageFeatures:

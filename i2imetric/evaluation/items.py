@@ -246,12 +246,12 @@ class DecodingDataset(torch.utils.data.Dataset):
     def _load_source(self, path: str) -> tuple[str, Optional[torch.Tensor], Optional[Prepared]]:
         """The source's cache key, its pixels at the baselines' working size (None without pixel
         baselines), and its encoder inputs (None when this worker has sent them before)."""
-        key = _file_digest(path) if self.skip_sent_sources and os.path.isfile(path) else None
+        key = _file_digest(path, "source") if self.skip_sent_sources and os.path.isfile(path) else None
         if key in self._sent_sources:
             self._sent_sources.move_to_end(key)
             return key, None, None
         pixels = self._load(path, "source")  # an unreadable file fails here, named
-        key = key or _file_digest(path)
+        key = key or _file_digest(path, "source")
         if self.skip_sent_sources:  # only a source that decoded is ever skipped
             self._sent_sources[key] = None
             if len(self._sent_sources) > self.SENT_SOURCES_KEPT:
@@ -270,18 +270,36 @@ class DecodingDataset(torch.utils.data.Dataset):
             return image_to_tensor(path, name=role)
         except I2IInputError as problem:
             raise I2IInputError(f"{role}: {problem}") from None
+        except OSError as problem:
+            # The decoder names what it reads, but checking the path (stat, a folder the
+            # user may not enter) can fail before it: that too is this row's error, not the run's.
+            raise _unreadable_file(role, path, problem) from None
 
     def _prepare(self, pixels: torch.Tensor) -> Prepared:
         timm = self.timm_preprocess(pixels) if self.timm_preprocess is not None else None
         return Prepared(self.clip_preprocess(pixels), timm)
 
 
-def _file_digest(path: str) -> str:
+def _file_digest(path: str, role: str) -> str:
+    """The content hash of a file; one that cannot be read is its row's error (``I2IInputError``)."""
     digest = hashlib.sha1()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as file:
+            for chunk in iter(lambda: file.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as problem:
+        # Hashed before it is decoded (to skip a source sent before), so the decoder's own
+        # errors have not named the file yet; an OSError here would end the whole run.
+        raise _unreadable_file(role, path, problem) from None
     return "sha1:" + digest.hexdigest()
+
+
+def _unreadable_file(role: str, path: str, problem: OSError) -> I2IInputError:
+    """The row error for an image file the system refuses to read, naming its role and path."""
+    if isinstance(problem, PermissionError):
+        return I2IInputError(f"{role}: {path}: cannot read: check its read permission")
+    reason = problem.strerror or str(problem) or type(problem).__name__
+    return I2IInputError(f"{role}: {path}: cannot read it ({reason}); check the file and the disk it is on")
 
 
 # ----------------------------------------------------------------------- collating

@@ -12,21 +12,32 @@ A JSONL file (result or shard) starts with one header line::
 
     {"i2imetric_results": 1, "status": "header",
      "metric": {"name": "demo", "config_sha256": "...", "weights_sha256": "...", "version": "0.1.0",
-                "calibration": {"slope": 0.12, "intercept": 1.2}},
+                "calibration": {"slope": 0.12, "intercept": 1.2}, "device": "cuda",
+                "precision": {"towers": "float32", "autocast": "bfloat16", "head": "float32"}},
      "baselines": ["clip_t", "l2"], "baseline_settings": {"pixel_max_side": 1024},
-     "manifest": {"path": "/abs/bench.jsonl", "sha256": "..."}}
+     "manifest": {"path": "/abs/bench.jsonl", "sha256": "..."},
+     "skipped_lines": [{"where": "/abs/bench.jsonl:14", "reason": "not valid JSON ..."}]}
 
-(``manifest`` is null for records passed in memory). :func:`read_rows` skips it, and
+(``manifest`` is null for records passed in memory; ``skipped_lines`` lists the manifest
+lines that were no valid record when the file was last written, so a reader of the file
+alone sees what was never scored). :func:`read_rows` skips it, and
 ``"status": "header"`` keeps it out of readers that only count ``ok`` rows. A CSV or
 Parquet file keeps the same header in a sidecar, ``<out>.header.json``: one place for both
 flat formats, readable without pyarrow. :func:`read_header` reads either.
 :func:`check_resumable` refuses to add to a file whose header names another metric
-(config, weights or i2imetric version; the name alone may differ), other baselines or
-baseline settings (the pixel baselines' working size), or another manifest path, and a
-file that has rows but no header. The manifest's sha256 is
+(config, weights or i2imetric version; the name alone may differ), another device type or
+precision (a file started on a CPU in float32 is not continued on a GPU under autocast),
+other baselines or baseline settings (the pixel baselines' working size), or another
+manifest path, and a file that has rows but no header. The manifest's sha256 is
 recorded, not compared: fixing a malformed line must stay resumable, and each row carries
 its ``source``, ``instruction`` and ``output``, which the engine checks against the record
 of the same id before it skips it.
+
+One row per item id: a rerun skips the ids that have an ``ok`` row and scores again those
+whose row is an error (a file fixed since, or a record given other inputs). The new row
+never goes into the file beside the old one: the run writes to a shard file and
+:func:`merge_results` rewrites the result file, keeping per id the row that replaces the
+others (:func:`kept_rows`), and dropping rows of ids no longer in the input.
 
 :class:`ResultsLock` makes a run the only writer of its result file for as long as it runs.
 
@@ -43,7 +54,7 @@ import os
 import re
 import socket
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Optional, Sequence
 
 from .._numbers import none_if_missing
 from ..errors import I2IInputError, ResultsError
@@ -59,8 +70,11 @@ __all__ = [
     "RowAppender",
     "check_output_format",
     "check_resumable",
+    "Completed",
     "completed_inputs",
+    "header_skipped_lines",
     "is_header",
+    "kept_rows",
     "make_header",
     "merge_results",
     "output_format",
@@ -115,16 +129,23 @@ def shard_files(out: Path) -> list[Path]:
 
 
 def make_header(
-    metric: dict, baselines: Sequence[str], manifest: Optional[dict], baseline_settings: Optional[dict] = None
+    metric: dict,
+    baselines: Sequence[str],
+    manifest: Optional[dict],
+    baseline_settings: Optional[dict] = None,
+    skipped_lines: Sequence[tuple[str, str]] = (),
 ) -> dict:
     """The header of a result file: what made its rows (see the module docstring).
 
     Args:
-        metric: ``name``, ``config_sha256``, ``weights_sha256`` and ``version`` of the metric.
+        metric: ``name``, ``config_sha256``, ``weights_sha256`` and ``version`` of the
+            metric, and the ``device`` and ``precision`` it scored in.
         baselines: the baselines' names.
         manifest: ``path`` and ``sha256`` of the manifest, or None for in-memory records.
         baseline_settings: what else decides the baselines' values, e.g. the pixel
             baselines' working size; rows made under other settings are not comparable.
+        skipped_lines: ``(file:line, reason)`` of the manifest lines that were not valid
+            records (recorded, never compared: fixing one must stay resumable).
     """
     return {
         HEADER_KEY: RESULTS_FORMAT,
@@ -133,7 +154,14 @@ def make_header(
         "baselines": list(baselines),
         "baseline_settings": dict(baseline_settings or {}),
         "manifest": None if manifest is None else dict(manifest),
+        "skipped_lines": [{"where": where, "reason": reason} for where, reason in skipped_lines],
     }
+
+
+def header_skipped_lines(header: Optional[dict]) -> list[tuple[str, str]]:
+    """The ``(file:line, reason)`` a header records as skipped manifest lines ([] for a header from before they were)."""
+    entries = (header or {}).get("skipped_lines") or []
+    return [(e.get("where"), e.get("reason")) for e in entries if isinstance(e, dict)]
 
 
 def is_header(row) -> bool:
@@ -196,11 +224,11 @@ def check_resumable(paths: Iterable[Path], header: dict) -> None:
                 f"{path}: result format {recorded[HEADER_KEY]!r} is newer than this i2imetric writes "
                 f"({RESULTS_FORMAT}); upgrade i2imetric, or use another --out"
             )
-        for what, describe in _SETUP_PARTS:
+        for what, describe, other in _SETUP_PARTS:
             (old_key, old_text), (new_key, new_text) = describe(recorded.get(what)), describe(header.get(what))
             if old_key != new_key:
                 raise ResultsError(
-                    f"{path}: holds results of {_OTHER[what]}: recorded {old_text}, this run {new_text}; resuming "
+                    f"{path}: holds results of {other}: recorded {old_text}, this run {new_text}; resuming "
                     f"would mix them: use another --out, or delete {path} to start over"
                 )
 
@@ -224,6 +252,24 @@ def _describe_metric(metric) -> tuple:
     return key, text
 
 
+def _describe_compute(metric) -> tuple:
+    """Device type and precision, recorded in the metric's entry (see :func:`~i2imetric.evaluation.engine.compute_identity`)."""
+    metric = metric if isinstance(metric, dict) else {}
+    device, precision = metric.get("device"), metric.get("precision")
+    if device is None and precision is None:
+        # Such a file may come from a GPU, where the head once ran under autocast too.
+        return None, "device and precision not recorded (a file from an i2imetric before they were)"
+    if isinstance(precision, dict):
+        autocast = precision.get("autocast")
+        text = (
+            f"device {device}, towers {precision.get('towers')}"
+            + (f" under {autocast} autocast" if autocast else " without autocast")
+            + f", head {precision.get('head')}"
+        )
+        return (device, tuple(sorted(precision.items()))), text
+    return (device, repr(precision)), f"device {device}, precision {precision!r}"
+
+
 def _describe_baselines(baselines) -> tuple:
     names = sorted(baselines or [])
     return tuple(names), f"baselines {','.join(names) or 'none'}"
@@ -242,18 +288,14 @@ def _describe_manifest(manifest) -> tuple:
     return manifest.get("path"), f"manifest {manifest.get('path')}"
 
 
+# (header key, how to compare and name it, what a difference means)
 _SETUP_PARTS = (
-    ("metric", _describe_metric),
-    ("baselines", _describe_baselines),
-    ("baseline_settings", _describe_baseline_settings),
-    ("manifest", _describe_manifest),
+    ("metric", _describe_metric, "another metric"),
+    ("metric", _describe_compute, "another device or precision"),
+    ("baselines", _describe_baselines, "other baselines"),
+    ("baseline_settings", _describe_baseline_settings, "baselines computed otherwise"),
+    ("manifest", _describe_manifest, "another manifest"),
 )
-_OTHER = {
-    "metric": "another metric",
-    "baselines": "other baselines",
-    "baseline_settings": "baselines computed otherwise",
-    "manifest": "another manifest",
-}
 
 
 # --------------------------------------------------------------------------- reading
@@ -271,14 +313,46 @@ def read_rows(path: Path) -> Iterator[dict]:
     return _read_jsonl(path)
 
 
-def completed_inputs(paths: Iterable[Path]) -> dict[str, tuple[Path, tuple]]:
-    """Id -> (file, its ``(source, instruction, output)``) of the rows already in ``paths``.
+class Completed(NamedTuple):
+    """What a rerun needs to know of the row kept for an id (:func:`kept_rows`)."""
 
-    A rerun skips these ids, once it has checked that each still names the same inputs.
+    path: Path  # the file it is in
+    inputs: tuple  # its (source, instruction, output)
+    ok: bool  # scored; an error row's item is scored again
+
+
+def kept_rows(paths: Iterable[Path], keep: Callable[[Path, dict], Any] = lambda path, row: row) -> dict[str, Any]:
+    """Id -> ``keep(file, row)`` of the one row that counts for each id across ``paths``.
+
+    ``paths`` are read in order (the result file, then its shard files), each top to
+    bottom. A later row of an id replaces an earlier one, which is how a retried error
+    row gives way to its new row, except that an error row never replaces an ``ok`` one:
+    ok rows are never scored again, so an error row after one is an older attempt left in
+    another shard file (shards of runs with other process counts are read in name order).
     """
-    return {
-        row["id"]: (path, tuple(row.get(name) for name in INPUT_FIELDS)) for path in paths for row in read_rows(path)
-    }
+    kept: dict[str, Any] = {}
+    scored: set[str] = set()
+    for path in paths:
+        for row in read_rows(path):
+            item_id, ok = row["id"], row.get("status") == "ok"
+            if item_id in scored and not ok:
+                continue
+            kept[item_id] = keep(path, row)
+            if ok:
+                scored.add(item_id)
+    return kept
+
+
+def completed_inputs(paths: Iterable[Path]) -> dict[str, Completed]:
+    """Id -> :class:`Completed` of the row kept for each id in ``paths`` (:func:`kept_rows`).
+
+    A rerun skips the ids whose row is ok, once it has checked that each still names the
+    same inputs, and scores the others again.
+    """
+    return kept_rows(
+        paths,
+        lambda path, row: Completed(path, tuple(row.get(name) for name in INPUT_FIELDS), row.get("status") == "ok"),
+    )
 
 
 def _read_jsonl(path: Path) -> Iterator[dict]:
@@ -430,7 +504,7 @@ def _truncate_torn_tail(path: Path) -> None:
         os.truncate(path, keep)
 
 
-def merge_results(out: Path, ordered_ids: Iterable[str], baseline_names: Sequence[str], header: dict) -> None:
+def merge_results(out: Path, ordered_ids: Iterable[str], baseline_names: Sequence[str], header: dict) -> list[str]:
     """Rewrite ``out`` from itself and its shard files, in input order, then delete the shards.
 
     Args:
@@ -439,17 +513,19 @@ def merge_results(out: Path, ordered_ids: Iterable[str], baseline_names: Sequenc
         baseline_names: the baselines of this run (the CSV/Parquet columns).
         header: this run's header (the first line of a JSONL ``out``, else its sidecar).
 
-    Rows whose id is not in the input are dropped (with a warning). The new file
-    replaces ``out`` only once complete, so a kill during the merge loses nothing.
+    Returns:
+        The ids of the stale rows: those not in the input, which are dropped (with a
+        warning; the run's summary lists them too).
+
+    Each id keeps one row (:func:`kept_rows`: a retried row replaces its error row). The
+    new file replaces ``out`` only once complete, so a kill during the merge loses nothing.
     """
     shards = shard_files(out)
-    rows: dict[str, dict] = {}
-    for path in [out, *shards]:
-        for row in read_rows(path):
-            rows.setdefault(row["id"], row)
+    rows = kept_rows([out, *shards])
     ordered = [rows.pop(item_id) for item_id in ordered_ids if item_id in rows]
-    if rows:
-        log.warning("%s: dropped %d row(s) whose ids are not in the input, e.g. %r", out, len(rows), next(iter(rows)))
+    stale = list(rows)
+    if stale:
+        log.warning("%s: dropped %d row(s) whose ids are not in the input, e.g. %r", out, len(stale), stale[0])
     fmt = output_format(out)
     if fmt == "jsonl":
         ordered.insert(0, header)
@@ -460,6 +536,7 @@ def merge_results(out: Path, ordered_ids: Iterable[str], baseline_names: Sequenc
     _replace(out, lambda partial: _WRITERS[fmt](partial, ordered, baseline_names))
     for path in shards:
         path.unlink()
+    return stale
 
 
 def _replace(path: Path, write) -> None:

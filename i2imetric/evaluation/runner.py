@@ -7,9 +7,12 @@ What happens to the records:
 
 1. Each record becomes one item per output image (see :mod:`i2imetric.evaluation.items`):
    a Triplet or Rating gives one row, a Pairwise two, ids ``<id>/a`` and ``<id>/b``.
-2. Items already in the result file (or in shard files of an interrupted run) are
-   skipped: rerunning the same command resumes. A row is done whatever its status; to
-   retry failed rows, delete them from the file.
+2. Items with an ``ok`` row in the result file (or in shard files of an interrupted run)
+   are skipped: rerunning the same command resumes. Items whose row is an error are
+   scored again (fix the file or the record, then rerun), and their new row replaces the
+   error row: such a run writes to a shard file and rewrites the result file once done
+   (:func:`~i2imetric.evaluation.results.merge_results`), which also drops rows of ids no
+   longer in the input (stale: listed in the summary, never counted).
 3. DataLoader workers decode (no larger than the encoders and pixel baselines need:
    :mod:`i2imetric.evaluation.items`) and preprocess; the main process encodes, reusing
    cached source and instruction embeddings (:mod:`i2imetric.evaluation.engine`), and scores.
@@ -20,8 +23,10 @@ What happens to the records:
 A result file is never silently wrong: a run holds a lock on it (a second run on the same
 ``out`` fails at once), its header records the metric (config, weights and i2imetric
 version), the baselines and the manifest, and a resume under another of them is refused
-with :class:`~i2imetric.errors.ResultsError`, as is a resume whose manifest now gives an
-already scored id other inputs (each row names its ``source``, ``instruction``, ``output``).
+with :class:`~i2imetric.errors.ResultsError`, as is a resume on another kind of device or
+in another precision, and a resume whose manifest now gives an already scored id other
+inputs (each row names its ``source``, ``instruction``, ``output``). The header also lists
+the manifest lines that were skipped as malformed, for any later reader of the file.
 
 Under ``accelerate launch``, process ``i`` of ``n`` takes the records ``i::n``, streams
 its rows to ``<out>.rank<i>.jsonl``, and once all are done process 0 merges them into
@@ -52,18 +57,21 @@ from ..models.metric import I2IMetric
 from ..stats import bootstrap_ci
 from ..version import __version__
 from .baselines import Baseline, baseline_settings, resolve_baselines
-from .engine import FeatureCache, ScoringEngine, item_inputs
+from .engine import FeatureCache, ScoringEngine, compute_identity, item_inputs
 from .items import DecodingDataset, WorkItem, collate, items_from_records
 from .results import (
     INPUT_FIELDS,
+    Completed,
     ResultsLock,
     RowAppender,
     check_output_format,
     check_resumable,
     completed_inputs,
+    header_skipped_lines,
     make_header,
     merge_results,
     output_format,
+    read_header,
     read_rows,
     shard_files,
     shard_path,
@@ -114,7 +122,7 @@ def evaluate(
         records: a manifest path (streamed), or an iterable of Triplet / Pairwise / Rating
             records (read into a list: the input is read more than once).
         out: the result file: ``.jsonl`` (streamed), ``.csv`` or ``.parquet`` (written at the end).
-            Rows already in it are kept and their items skipped.
+            Its ok rows are kept and their items skipped; its error rows are scored again.
         batch_size: outputs per forward pass.
         num_workers: DataLoader decoding processes; 0 decodes in this process; None picks
             :func:`default_num_workers`.
@@ -129,14 +137,16 @@ def evaluate(
             whether a file may be resumed.
 
     Returns:
-        An :class:`EvalSummary` of everything in ``out`` (earlier rows included).
+        An :class:`EvalSummary` of the rows in ``out`` (earlier ones included) for the
+        items of ``records``.
 
     Raises:
         I2IInputError: bad options, an unreadable manifest line with ``fail_fast``, or
             with ``fail_fast`` the first bad record (naming its id and the reason).
         ResultsError: another run is writing ``out``; or ``out`` (or a shard of it) was
-            made by another metric, other baselines or another manifest, or has rows
-            whose id now names other inputs.
+            made by another metric, on another kind of device or in another precision,
+            with other baselines or another manifest, or has ok rows whose id now names
+            other inputs.
     """
     _check_int(batch_size, "batch_size", minimum=1)
     num_workers = default_num_workers() if num_workers is None else num_workers
@@ -151,17 +161,23 @@ def evaluate(
     state = process_state()
     lock = _take_run_lock(out, state)
     try:
-        header = make_header(
-            metric_identity(metric, metric_name), [b.name for b in chosen], inputs.identity(), baseline_settings(chosen)
-        )
-        # Only JSON Lines can be appended to safely; CSV and Parquet are merged from a shard at the end.
-        streams_to_out = state.num_processes == 1 and output_format(out) == "jsonl"
+        setup = (metric_identity(metric, metric_name), [b.name for b in chosen], inputs.identity(),
+                 baseline_settings(chosen))  # fmt: skip
         previous = [out, *shard_files(out)]
-        check_resumable(previous, header)
+        check_resumable(previous, make_header(*setup))
         completed = completed_inputs(previous)
+        recorded = read_header(out)
         state.wait_for_everyone()  # everyone has read the old rows before anyone appends
         own = _OwnPending(inputs, completed, state.process_index, state.num_processes)
         counts = own.count()
+        skipped_lines = inputs.skipped_lines()  # known once the input has been read through
+        header = make_header(*setup, skipped_lines=skipped_lines)
+        # Rows to replace (retried errors, stale ids) or a header to update must not be
+        # appended beside the old ones: the run goes to a shard, merged into out at the end.
+        rewrite = counts.retried or counts.stale or (
+            recorded is not None and header_skipped_lines(recorded) != skipped_lines)  # fmt: skip
+        # Only JSON Lines can be appended to safely; CSV and Parquet are merged from a shard at the end.
+        streams_to_out = state.num_processes == 1 and output_format(out) == "jsonl" and not rewrite
 
         sink_path = out if streams_to_out else shard_path(out, state.process_index)
         with RowAppender(sink_path, header) as sink:
@@ -178,11 +194,12 @@ def evaluate(
                 progress=progress and state.is_main_process,
             )
         state.wait_for_everyone()
+        stale: list[str] = []
         if state.is_main_process and shard_files(out):
             ordered_ids = (item.id for item in inputs.items(warn_duplicates=False))
-            merge_results(out, ordered_ids, [b.name for b in chosen], header)
+            stale = merge_results(out, ordered_ids, [b.name for b in chosen], header)
         state.wait_for_everyone()
-        return _summarize(out, counts.resumed, inputs.skipped_lines())
+        return _summarize(out, counts, skipped_lines, stale)
     finally:
         if lock is not None:
             lock.release()
@@ -271,6 +288,8 @@ def metric_identity(metric: I2IMetric, name: Optional[str] = None) -> dict:
         ``calibration``, its Platt ``slope`` and ``intercept`` (None without one), so a
         reader of the rows (the HTML report) can show the calibrated score next to the
         raw one. Resuming does not compare it: it maps scores, it does not change them.
+        ``device`` and ``precision``: where and how the engine computes
+        (:func:`~i2imetric.evaluation.engine.compute_identity`); resuming compares them.
     """
     name = name or metric.config.name
     if os.path.isdir(name):
@@ -282,6 +301,7 @@ def metric_identity(metric: I2IMetric, name: Optional[str] = None) -> dict:
         "weights_sha256": _weights_sha256(metric),
         "version": __version__,
         "calibration": vars(metric.calibration).copy() if metric.calibration is not None else None,
+        **compute_identity(metric),
     }
 
 
@@ -325,40 +345,50 @@ class _Inputs:
 @dataclass
 class _Counts:
     pending: int  # this process's items still to score
-    resumed: int  # items of the whole input already in the result files
+    resumed: int  # items of the whole input with an ok row already in the result files
+    retried: int  # items of the whole input whose row there is an error: scored again
+    stale: int  # rows there whose id is not in the input
 
 
 class _OwnPending:
     """This process's share of the items (records ``rank::world``), less those already done.
 
     Args:
-        completed: id -> (file, recorded inputs) of the rows already written.
+        completed: id -> :class:`~i2imetric.evaluation.results.Completed` of the rows already written.
     """
 
-    def __init__(self, inputs: _Inputs, completed: dict[str, tuple[Path, tuple]], rank: int, world: int):
+    def __init__(self, inputs: _Inputs, completed: dict[str, Completed], rank: int, world: int):
         self.inputs, self.completed, self.rank, self.world = inputs, completed, rank, world
 
     def __iter__(self) -> Iterator[WorkItem]:
         items = self.inputs.items(warn_duplicates=False)
-        return (item for item in items if self._is_own(item) and item.id not in self.completed)
+        return (item for item in items if self._is_own(item) and not self._scored(item))
 
     def count(self) -> _Counts:
         """One pass over the input: the progress bar's total, how much was done before, and a check of it."""
-        pending = resumed = 0
+        pending = resumed = retried = matched = 0
         for item in self.inputs.items(warn_duplicates=True):
-            done = item.id in self.completed
-            if done:
-                _check_same_inputs(item, *self.completed[item.id])
-            resumed += done
-            pending += self._is_own(item) and not done
-        return _Counts(pending, resumed)
+            done = self.completed.get(item.id)
+            if done is not None:
+                matched += 1
+                # An error row is no score to keep: its item is scored again whatever inputs it named.
+                if done.ok:
+                    _check_same_inputs(item, done.path, done.inputs)
+                retried += not done.ok
+            resumed += self._scored(item)
+            pending += self._is_own(item) and not self._scored(item)
+        return _Counts(pending, resumed, retried, stale=len(self.completed) - matched)  # item ids are unique
+
+    def _scored(self, item: WorkItem) -> bool:
+        done = self.completed.get(item.id)
+        return done is not None and done.ok
 
     def _is_own(self, item: WorkItem) -> bool:
         return item.record_index % self.world == self.rank
 
 
 def _check_same_inputs(item: WorkItem, path: Path, recorded: tuple) -> None:
-    """Refuse to skip an item whose id was scored for other inputs: its old row is not its score."""
+    """Refuse to skip an item whose id was scored (an ok row) for other inputs: that row is not its score."""
     current = item_inputs(item)
     for name, old in zip(INPUT_FIELDS, recorded):
         if (old or None) != (current[name] or None):  # CSV cannot tell "" from null
@@ -452,12 +482,16 @@ class EvalSummary:
 
     Args:
         out: the result file.
-        ok, error_rows: rows scored, and rows that could not be (``status: "error"``).
-        resumed: rows that were already there before this run.
+        ok, error_rows: rows scored, and rows that could not be (``status: "error"``),
+            of the items of this run's input only.
+        resumed: ok rows that were already there before this run (not scored again).
         systems: per system (rows without one count as ``"-"``), then ``"all"`` when
             there is more than one system.
         error_examples: ``(id, reason)`` of the first few error rows.
         skipped_lines: manifest lines that were not valid records, ``(file:line, reason)``.
+        retried: items whose earlier row was an error, scored again by this run.
+        stale_rows, stale_examples: how many rows had an id that is no longer in the
+            input (dropped from ``out``, not counted), and the first few ids.
     """
 
     out: str
@@ -467,6 +501,9 @@ class EvalSummary:
     systems: list[SystemSummary]
     error_examples: list[tuple[str, str]] = field(default_factory=list)
     skipped_lines: list[tuple[str, str]] = field(default_factory=list)
+    retried: int = 0
+    stale_rows: int = 0
+    stale_examples: list[str] = field(default_factory=list)
 
     @property
     def errors(self) -> int:
@@ -489,14 +526,23 @@ class EvalSummary:
         ]
         widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in [header, *body]]
+        retried = f", {self.retried} failed earlier and scored again" if self.retried else ""
         lines.append(
             f"{self.out}: {self.ok + self.error_rows} rows ({self.ok} ok, {self.error_rows} error), "
-            f"{self.resumed} from an earlier run"
+            f"{self.resumed} from an earlier run{retried}"
         )
         lines += [f"  error {item_id}: {reason}" for item_id, reason in self.error_examples]
         if self.error_rows > len(self.error_examples):
             lines.append(f"  ... {self.error_rows - len(self.error_examples)} more error rows in {self.out}")
         lines += [f"  skipped manifest line {where}: {reason}" for where, reason in self.skipped_lines]
+        if self.stale_rows:
+            examples = ", ".join(repr(item_id) for item_id in self.stale_examples)
+            unnamed = self.stale_rows - len(self.stale_examples)
+            more = f" and {unnamed} more" if unnamed else ""
+            lines.append(
+                f"  dropped {self.stale_rows} stale row(s) whose ids are no longer in the input "
+                f"(not counted): {examples}{more}"
+            )
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
@@ -507,6 +553,9 @@ class EvalSummary:
             "error_rows": self.error_rows,
             "errors": self.errors,
             "resumed": self.resumed,
+            "retried": self.retried,
+            "stale_rows": self.stale_rows,
+            "stale_examples": list(self.stale_examples),
             "systems": [
                 {
                     "system": s.system,
@@ -525,7 +574,9 @@ class EvalSummary:
 _MAX_ERROR_EXAMPLES = 5
 
 
-def _summarize(out: Path, resumed: int, skipped_lines: list[tuple[str, str]]) -> EvalSummary:
+def _summarize(out: Path, counts: _Counts, skipped_lines: list[tuple[str, str]], stale: list[str]) -> EvalSummary:
+    """The summary of ``out`` once the run is done: by then it holds one row per item of the
+    input and no other (a run that found others merged them away: ``stale``)."""
     by_system: dict[str, _Tally] = {}
     overall = _Tally()
     error_rows = 0
@@ -541,7 +592,8 @@ def _summarize(out: Path, resumed: int, skipped_lines: list[tuple[str, str]]) ->
     systems = [tally.summary(name) for name, tally in sorted(by_system.items())]
     if len(systems) > 1:
         systems.append(overall.summary("all"))
-    return EvalSummary(str(out), len(overall.scores), error_rows, resumed, systems, examples, skipped_lines)
+    return EvalSummary(str(out), len(overall.scores), error_rows, counts.resumed, systems, examples, skipped_lines,
+                       retried=counts.retried, stale_rows=len(stale), stale_examples=stale[:_MAX_ERROR_EXAMPLES])  # fmt: skip
 
 
 class _Tally:

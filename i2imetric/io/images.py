@@ -186,6 +186,9 @@ def _open_image_file(path: Path, draft: Optional[Callable[[Image.Image], None]] 
         raise I2IInputError(
             f"{path}: not a readable image (unknown or unsupported format); convert it to PNG or JPEG"
         ) from exc
+    except PermissionError as exc:
+        # An OSError too, but nothing is wrong with the image: re-exporting would not help.
+        raise I2IInputError(f"{path}: cannot read: check its read permission") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         # PIL raises OSError("image file is truncated") and friends on damaged files.
         raise I2IInputError(f"{path}: the image is corrupt or truncated ({exc}); re-export it") from exc
