@@ -161,3 +161,255 @@ def test_yaml_no_stays_a_string_for_mixed_precision():
 def test_python_dash_m_entry_point():
     result = subprocess.run([sys.executable, "-m", "i2imetric", "--version"], capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.startswith("i2imetric ")
+
+
+# ------------------------------------------------------------------ score --manifest and --heatmap
+
+
+def test_score_manifest_header_names_the_metric_given(triplet_files, tmp_path, capsys):
+    from i2imetric.data import Triplet, write_manifest
+
+    source, output = triplet_files
+    manifest = tmp_path / "triplets.jsonl"
+    write_manifest(manifest, [Triplet(str(source), "make it brighter", str(output), id="a")])
+    out = tmp_path / "scores.jsonl"
+    assert main(["score", "--metric", "untrained:test-tiny", "--manifest", str(manifest), "--out", str(out)]) == 0
+    header = json.loads(out.read_text().splitlines()[0])
+    # As `i2imetric eval` names it: the --metric given, not the config's name ("test-tiny").
+    assert header["i2imetric_results"] == 1 and header["metric"]["name"] == "untrained:test-tiny"
+
+
+def _model_loads_refused(monkeypatch):
+    """Make any model load fail the test: the refusals below must come before one."""
+    import i2imetric.models.factory as factory
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was loaded before the arguments were checked")
+
+    monkeypatch.setattr(factory, "create_metric", refuse)
+    monkeypatch.setattr(factory, "load_metric", refuse)
+
+
+@pytest.mark.parametrize(
+    "heatmap, complaint",
+    [
+        ("{output}", "is the --output image"),
+        ("{dir}/./output.png", "is the --output image"),  # another spelling of the same file
+        ("{source}", "is the --source image"),
+        ("{dir}/map.jpgx", "cannot write a heatmap as '.jpgx'"),
+        ("{dir}", "is a folder"),
+    ],
+)
+def test_score_refuses_a_heatmap_path_it_cannot_honour(triplet_files, tmp_path, capsys, monkeypatch, heatmap,
+                                                       complaint):
+    source, output = triplet_files
+    _model_loads_refused(monkeypatch)
+    before = output.read_bytes(), source.read_bytes()
+    heatmap = heatmap.format(output=output, source=source, dir=tmp_path)
+    code = main(["score", "--metric", "untrained:test-tiny", "--source", str(source), "--instruction", "x",
+                 "--output", str(output), "--heatmap", heatmap])
+    err = capsys.readouterr().err
+    assert code == 2 and "--heatmap" in err and complaint in err and len(err.strip().splitlines()) == 1
+    assert (output.read_bytes(), source.read_bytes()) == before  # the user's images are untouched
+
+
+def test_score_refuses_heatmap_with_manifest(triplet_files, tmp_path, capsys, monkeypatch):
+    source, _ = triplet_files
+    _model_loads_refused(monkeypatch)
+    manifest = tmp_path / "triplets.jsonl"
+    manifest.write_text("")
+    code = main(["score", "--manifest", str(manifest), "--out", str(tmp_path / "o.jsonl"), "--heatmap",
+                 str(tmp_path / "map.png")])
+    err = capsys.readouterr().err
+    # It used to be ignored without a word; the message says where a manifest's heatmaps are drawn.
+    assert code == 2 and "--heatmap" in err and "--manifest" in err and "i2imetric report" in err
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_score_heatmap_path_errors_come_before_any_model_import(triplet_files, tmp_path):
+    source, output = triplet_files
+    code, err, modules = _run_cli_in_fresh_interpreter(
+        ["score", "--metric", "untrained:test-tiny", "--source", str(source), "--instruction", "x",
+         "--output", str(output), "--heatmap", str(tmp_path / "map.xyz")]
+    )
+    assert code == 2 and "--heatmap" in err and "torch" not in modules
+
+
+@pytest.mark.parametrize("suffix, image_format", [(".jpg", "JPEG"), (".jpeg", "JPEG"), (".tif", "TIFF"), ("", "PNG")])
+def test_score_heatmap_is_written_in_the_format_its_suffix_names(triplet_files, tmp_path, capsys, suffix,
+                                                                image_format):
+    source, output = triplet_files
+    heatmap = tmp_path / f"map{suffix}"
+    assert main(["score", "--metric", "untrained:test-tiny", "--source", str(source), "--instruction", "x",
+                 "--output", str(output), "--heatmap", str(heatmap)]) == 0
+    with Image.open(heatmap) as image:  # PNG bytes in map.jpg used to be written without a word
+        assert image.format == image_format and image.width > 56 and image.height >= 40
+
+
+# ------------------------------------------------------------------ --device
+
+
+@pytest.fixture
+def no_cuda(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+
+
+@pytest.fixture
+def one_cuda_device(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+
+
+def test_check_device_refuses_what_is_not_a_device(no_cuda):
+    from i2imetric.cli.common import check_device
+    from i2imetric.errors import I2IInputError
+
+    assert check_device(None) is None and check_device("cpu") == "cpu"
+    with pytest.raises(I2IInputError) as refused:
+        check_device("gpu")
+    assert str(refused.value) == "--device 'gpu' is not a torch device; this machine has: cpu"
+    with pytest.raises(I2IInputError, match=r"^device 'cuda': no CUDA device is available .*this machine has: cpu$"):
+        check_device("cuda", option="device")
+
+
+def test_check_device_knows_how_many_cuda_devices_there_are(one_cuda_device):
+    from i2imetric.cli.common import available_devices, check_device
+    from i2imetric.errors import I2IInputError
+
+    assert available_devices()[:3] == ["cpu", "cuda", "cuda:0"]
+    assert check_device("cuda") == "cuda" and check_device("cuda:0") == "cuda:0"
+    with pytest.raises(I2IInputError, match=r"--device 'cuda:1': there is no cuda:1 \(1 cuda device, from index 0\)"):
+        check_device("cuda:1")
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda", "cuda:0"])
+@pytest.mark.parametrize("metric", ["untrained:test-tiny", "trained"])
+def test_bad_device_is_a_one_line_error_before_the_model_loads(triplet_files, tiny_trained_checkpoint, capsys,
+                                                               monkeypatch, no_cuda, device, metric):
+    source, output = triplet_files
+    _model_loads_refused(monkeypatch)
+    metric = str(tiny_trained_checkpoint) if metric == "trained" else metric
+    code = main(["score", "--metric", metric, "--source", str(source), "--instruction", "x",
+                 "--output", str(output), "--device", device])
+    err = capsys.readouterr().err
+    assert code == 2 and f"--device {device!r}" in err and "this machine has: cpu" in err
+    assert len(err.strip().splitlines()) == 1  # no traceback, and no "UNTRAINED" warning: nothing was built
+
+
+def test_an_unknown_metric_is_refused_before_the_device_is_checked(triplet_files):
+    # The torch-free name check comes first: a wrong name with a wrong device costs no torch import.
+    source, output = triplet_files
+    code, err, modules = _run_cli_in_fresh_interpreter(
+        ["score", "--metric", "untrained:no-such-config", "--source", str(source), "--instruction", "x",
+         "--output", str(output), "--device", "gpu"]
+    )
+    assert code == 2 and "no-such-config" in err and "torch" not in modules
+
+
+# ------------------------------------------------------------------ untrained:CONFIG@WEIGHTS
+
+
+@pytest.fixture(scope="module")
+def tiny_base_file(tmp_path_factory):
+    """A plain open_clip state dict for test-tiny's architecture, as a user would download it."""
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    from i2imetric.models.config import get_model_config
+    from i2imetric.models.encoders import resolve_open_clip_config
+
+    torch.manual_seed(7)
+    model = open_clip.CLIP(**resolve_open_clip_config(get_model_config("test-tiny").base))
+    path = tmp_path_factory.mktemp("base") / "tiny_clip.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return path
+
+
+def test_untrained_metric_on_local_base_weights(tiny_base_file, triplet_files, capsys):
+    import torch
+
+    import i2imetric
+    from i2imetric.cli.common import metric_from_argument
+    from i2imetric.hub.weights import sha256_file
+
+    metric = metric_from_argument(f"untrained:test-tiny@{tiny_base_file}")
+    assert "UNTRAINED" in capsys.readouterr().err
+    assert metric.base_source.kind == "file" and metric.base_source.sha256 == sha256_file(tiny_base_file)
+    # The same metric as create_metric builds on those weights: the CLI scores with it.
+    expected = i2imetric.create_metric("test-tiny", pretrained=str(tiny_base_file))
+    assert torch.equal(metric.clip.model.visual.conv1.weight, expected.clip.model.visual.conv1.weight)
+    source, output = triplet_files
+    assert main(["score", "--metric", f"untrained:test-tiny@{tiny_base_file}", "--source", str(source),
+                 "--instruction", "make it brighter", "--output", str(output), "--json"]) == 0
+    score = json.loads(capsys.readouterr().out)["score"]
+    assert score == pytest.approx(expected.score(str(source), "make it brighter", str(output)), abs=1e-6)
+    assert metric_from_argument("untrained:test-tiny@random").base_source.kind == "random"
+
+
+@pytest.mark.parametrize(
+    "name, pretrained, timm_pretrained",
+    [
+        ("untrained:clip-vit-b-32", True, None),  # the config's default weights, as the README says
+        ("untrained:clip-vit-b-16@laion2b_s34b_b88k", "laion2b_s34b_b88k", None),
+        ("untrained:clip-vit-b-16@hf-hub:org/repo", "hf-hub:org/repo", None),
+        ("untrained:clip-vit-b-16-dinov2", True, True),
+        ("untrained:clip-vit-b-32@random", None, None),
+        ("untrained:test-tiny", None, None),  # a test config has no real weights
+    ],
+)
+def test_untrained_metric_asks_create_metric_for_the_named_base(monkeypatch, capsys, name, pretrained,
+                                                                timm_pretrained):
+    import i2imetric.models.factory as factory
+    from i2imetric.cli.common import metric_from_argument
+
+    calls = []
+    monkeypatch.setattr(factory, "create_metric", lambda config, **kwargs: calls.append((config, kwargs)))
+    metric_from_argument(name, device="cpu")
+    config = name[len("untrained:"):].partition("@")[0]
+    assert calls == [(config, {"pretrained": pretrained, "device": "cpu", "timm_pretrained": timm_pretrained})]
+    warning = capsys.readouterr().err
+    assert "UNTRAINED" in warning and ("RANDOM base" in warning) == (pretrained is None)
+
+
+@pytest.mark.parametrize(
+    "name, complaint",
+    [
+        ("untrained:test-tiny@", "nothing after '@'"),
+        # test-tiny's base is an inline config, so an OpenCLIP tag cannot apply: the weights' own error, named.
+        ("untrained:test-tiny@openai", "--metric 'untrained:test-tiny@openai': pretrained='openai': a tag needs"),
+        ("untrained:test-tiny@/no/such/file.safetensors", "--metric 'untrained:test-tiny@/no/such/file.safetensors'"),
+    ],
+)
+def test_untrained_metric_with_unusable_weights_is_a_one_line_error(triplet_files, capsys, name, complaint):
+    source, output = triplet_files
+    code = main(["score", "--metric", name, "--source", str(source), "--instruction", "x", "--output", str(output)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and complaint in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_score_heatmap_of_a_letterbox_metric_is_placed_as_its_image(tmp_path, capsys):
+    import i2imetric
+    from i2imetric.viz.heatmap import heatmap_overlay
+
+    folder = i2imetric.create_metric("test-tiny", image_resize="letterbox").save_pretrained(tmp_path / "lb")
+    rng = np.random.default_rng(3)
+    source, output = tmp_path / "wide_source.png", tmp_path / "wide_output.png"
+    for path in (source, output):  # 3:1, so a third of the letterbox is padding
+        Image.fromarray((rng.random((20, 60, 3)) * 255).astype(np.uint8)).save(path)
+    heatmap = tmp_path / "map.png"
+    assert main(["score", "--metric", str(folder), "--source", str(source), "--instruction", "blur it",
+                 "--output", str(output), "--heatmap", str(heatmap)]) == 0
+    metric = i2imetric.load_metric(folder)
+    patch_map = metric.explain(str(source), "blur it", str(output)).patch_map
+    assert patch_map.abs().max() > 0  # the zero-shot prior's map: something to place
+    with Image.open(heatmap) as image:
+        written = np.asarray(image.convert("RGB"))
+    placed = np.asarray(heatmap_overlay(patch_map, str(output), preprocess=metric))
+    stretched = np.asarray(heatmap_overlay(patch_map, str(output)))
+    assert np.abs(written.astype(int) - placed).max() <= 1 and np.abs(written.astype(int) - stretched).max() > 8

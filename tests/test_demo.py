@@ -154,3 +154,32 @@ def test_a_calibrated_scorer_prints_and_reports_the_calibrated_score_with_its_me
         assert f"{row['calibrated']:6.3f}  (raw {row['score']:+8.3f})  {row['system']}" in printed
         assert f"{row['calibrated']:.3f} ({row['score']:+.3f}) {html.escape(row['system'])}" in page
     assert html.escape(CALIBRATED_MEANING) in page
+
+
+@pytest.mark.parametrize(
+    "argv, complaint",
+    [
+        (["--photos", "17"], "--photos 17: expected an integer from 0 to 16"),  # 16 canonical edits to sample
+        (["--photos", "-1"], "--photos -1: expected an integer from 0 to 16"),
+        (["--shapes", "-2"], "--shapes -2: expected an integer at least 0"),
+        (["--shapes", "0", "--photos", "0"], "nothing to score"),
+    ],
+)
+def test_demo_refuses_case_counts_it_cannot_honour_before_loading_the_scorer(tmp_path, capsys, monkeypatch, argv,
+                                                                             complaint):
+    import i2imetric.cli.common as common
+
+    monkeypatch.setattr(common, "metric_from_argument", lambda *a, **k: pytest.fail("the scorer was loaded first"))
+    code = main(["demo", "--metric", "untrained:test-tiny", "--out", str(tmp_path / "out"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and complaint in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_cases_names_its_own_arguments():
+    from i2imetric.cli.demo import build_cases
+    from i2imetric.errors import I2IInputError
+
+    with pytest.raises(I2IInputError, match="photo_edits 17: expected an integer from 0 to 16"):
+        build_cases(shapes=0, photo_edits=17)
+    assert len(build_cases(shapes=0, photo_edits=16)) == 16  # every canonical edit once

@@ -303,3 +303,138 @@ def test_a_rows_own_calibrated_field_wins_and_cases_show_it(tmp_path):
     rows[0]["calibrated"] = None
     page = build_report(rows, tmp_path / "r.html", right_answer="right").read_text(encoding="utf-8")
     assert "1 of 7 rows have no calibrated score and show the raw one only" in page
+
+
+# ------------------------------------------------------------------ --top
+
+
+@pytest.mark.parametrize("top", ["-3", "0"])
+def test_cli_refuses_a_top_that_is_not_positive(bench, capsys, monkeypatch, top):
+    import i2imetric.models.factory as factory
+
+    # Refused before --metric is loaded: a bad number costs no model load.
+    monkeypatch.setattr(factory, "load_metric", lambda *a, **k: pytest.fail("the metric was loaded first"))
+    out = bench / "top.html"
+    code = main(["report", str(bench / "results.jsonl"), "--out", str(out), "--top", top, "--metric", "demo"])
+    assert code == 2 and f"--top {top}: expected an integer at least 1" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("top", [-3, 0, 2.5, True])
+def test_build_report_refuses_a_top_that_is_not_a_positive_int(bench, tmp_path, top):
+    # top=-3 used to show "Best -3": every row but the last three, as ranked[:-3] slices.
+    with pytest.raises(I2IInputError, match=r"top: expected a positive int"):
+        build_report(bench / "results.jsonl", tmp_path / "r.html", top=top)
+
+
+def test_report_draws_heatmaps_where_the_metric_placed_the_image(bench, metric, tmp_path, monkeypatch):
+    import i2imetric.viz.report as report
+
+    placed = []
+    original = report.heatmap_overlay
+
+    def recording(patch_map, image, **kwargs):
+        placed.append(kwargs.get("preprocess"))
+        return original(patch_map, image, **kwargs)
+
+    monkeypatch.setattr(report, "heatmap_overlay", recording)
+    build_report(bench / "results.jsonl", tmp_path / "r.html", metric=metric, data=bench / "data.jsonl", top=1)
+    assert placed and all(preprocess is metric for preprocess in placed)
+
+
+# ------------------------------------------------------------------ heatmaps over letterboxed images
+
+
+def _letterbox(size=(32, 32)):
+    from i2imetric.models.preprocess import Preprocess
+
+    return Preprocess(size=size, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), resize="letterbox")
+
+
+def _iou(a, b) -> float:
+    return float((a & b).sum()) / float((a | b).sum())
+
+
+@pytest.mark.parametrize("height, width, half", [(60, 120, "left"), (120, 60, "top")])
+def test_letterbox_heatmap_lands_on_the_region_the_map_marks(height, width, half):
+    """A synthetic map of a region, built through the preprocess's own geometry, is drawn back on that region."""
+    import torch
+
+    from i2imetric.viz.heatmap import upsample_patch_map
+
+    preprocess = _letterbox()
+    region = torch.zeros(height, width, dtype=torch.bool)
+    if half == "left":
+        region[:, : width // 2] = True
+    else:
+        region[: height // 2] = True
+    grid = (8, 8)
+    # Each patch's share of the region, as the tower's patches see it: padding patches get 0.
+    patch_map = preprocess.patch_coverage(region, grid).reshape(grid)
+    assert patch_map[0].max() == 0 or patch_map[:, 0].max() == 0  # the grid does hold padding
+    placed = upsample_patch_map(patch_map, height, width, preprocess) > 0.5
+    stretched = upsample_patch_map(patch_map, height, width) > 0.5  # padding included, as before
+    assert placed.shape == (height, width)
+    assert _iou(placed, region) > 0.9
+    assert _iou(stretched, region) < 0.75  # the old drawing: shifted and squashed into the middle
+
+
+@pytest.mark.parametrize("height, width, rows, columns", [(16, 32, slice(8, 24), slice(None)),
+                                                          (32, 8, slice(None), slice(12, 20))])
+def test_letterbox_heatmap_is_the_inputs_map_cropped_to_the_image(height, width, rows, columns):
+    """An image as large as its place in the input: its map is exactly the input's map, cut to that place."""
+    import torch
+    import torch.nn.functional as F
+
+    from i2imetric.viz.heatmap import upsample_patch_map
+
+    patch_map = torch.randn(8, 8, generator=torch.Generator().manual_seed(1))
+    whole_input = F.interpolate(patch_map[None, None], size=(32, 32), mode="bilinear", align_corners=False)[0, 0]
+    placed = upsample_patch_map(patch_map, height, width, _letterbox())
+    assert torch.allclose(placed, whole_input[rows, columns], atol=1e-5)
+
+
+def test_letterbox_heatmap_of_an_image_that_fills_the_input_is_the_plain_stretch():
+    import torch
+
+    from i2imetric.viz.heatmap import upsample_patch_map
+
+    patch_map = torch.randn(4, 4, generator=torch.Generator().manual_seed(0))
+    # Same aspect as the input: no padding, so both ways of drawing must agree.
+    placed = upsample_patch_map(patch_map, 48, 48, _letterbox())
+    assert torch.allclose(placed, upsample_patch_map(patch_map, 48, 48), atol=1e-5)
+    wide = upsample_patch_map(patch_map, 24, 48, _letterbox((16, 32)))
+    assert torch.allclose(wide, upsample_patch_map(patch_map, 24, 48), atol=1e-5)
+
+
+def test_heatmap_takes_the_metric_for_its_placement(tmp_path):
+    import torch
+
+    from i2imetric.viz.heatmap import heatmap_overlay, upsample_patch_map
+
+    letterboxed = i2imetric.create_metric("test-tiny", image_resize="letterbox")
+    image = torch.rand(3, 20, 60)
+    explanation = letterboxed.explain(image, "blur it", image)
+    by_metric = upsample_patch_map(explanation.patch_map, 20, 60, letterboxed)
+    by_preprocess = upsample_patch_map(explanation.patch_map, 20, 60, letterboxed.image_preprocessors()[0])
+    assert torch.equal(by_metric, by_preprocess)
+    overlay = heatmap_overlay(explanation.patch_map, image, legend=False, preprocess=letterboxed)
+    assert overlay.size == (60, 20)
+
+
+@pytest.mark.parametrize("name, image_format", [("map.jpg", "JPEG"), ("map.JPEG", "JPEG"), ("map.png", "PNG"),
+                                                ("map.bmp", "BMP"), ("map", "PNG")])
+def test_save_heatmap_writes_the_format_its_suffix_names(tmp_path, name, image_format):
+    import torch
+
+    path = i2imetric.save_heatmap(torch.randn(4, 4), torch.rand(3, 20, 30), tmp_path / name, legend=False)
+    with Image.open(path) as image:
+        assert image.format == image_format and image.size == (30, 20)
+
+
+def test_save_heatmap_refuses_a_suffix_that_is_no_image_format(tmp_path):
+    import torch
+
+    with pytest.raises(I2IInputError, match=r"map\.txt: cannot write a heatmap as '\.txt'; use one of \.png, \.jpg"):
+        i2imetric.save_heatmap(torch.randn(4, 4), torch.rand(3, 20, 30), tmp_path / "map.txt")
+    assert not (tmp_path / "map.txt").exists()

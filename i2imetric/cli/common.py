@@ -9,10 +9,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import CheckpointError, I2IInputError
+from ..errors import BaseWeightsError, CheckpointError, I2IInputError
 
-# `--metric untrained:CONFIG`: an untrained metric from a model config must be asked for by name.
+__all__ = [
+    "UNTRAINED_PREFIX",
+    "RANDOM_BASE",
+    "add_metric_argument",
+    "available_devices",
+    "check_count",
+    "check_device",
+    "metric_from_argument",
+    "require_files",
+]
+
+# `--metric untrained:CONFIG[@WEIGHTS]`: an untrained metric from a model config must be asked for by name.
 UNTRAINED_PREFIX = "untrained:"
+# `untrained:CONFIG@random`: a random base even where the config names real weights (speed and memory checks).
+RANDOM_BASE = "random"
 
 
 def add_metric_argument(parser, default: str = "demo") -> None:
@@ -20,10 +33,13 @@ def add_metric_argument(parser, default: str = "demo") -> None:
         "--metric",
         default=default,
         help=f"a pretrained scorer name (see `i2imetric models`), a checkpoint folder, an hf-hub: id, "
-        f"or {UNTRAINED_PREFIX}CONFIG for an UNTRAINED metric built from a model config, e.g. "
-        f"{UNTRAINED_PREFIX}test-tiny (its scores mean nothing) (default: {default})",
+        f"or {UNTRAINED_PREFIX}CONFIG[@WEIGHTS] for an UNTRAINED metric built from a model config, which scores "
+        f"with the zero-shot prior of its base: the config's default base weights (fetched once), or WEIGHTS, "
+        f"an OpenCLIP tag, an hf-hub:org/repo id, a local weights file, or '{RANDOM_BASE}'; e.g. "
+        f"{UNTRAINED_PREFIX}clip-vit-b-32, {UNTRAINED_PREFIX}clip-vit-b-16@laion2b_s34b_b88k, "
+        f"{UNTRAINED_PREFIX}test-tiny (a random test model: its scores mean nothing) (default: {default})",
     )
-    parser.add_argument("--device", default=None, help="torch device, e.g. cuda (default: cpu)")
+    parser.add_argument("--device", default=None, help="torch device, e.g. cuda or cuda:1 (default: cpu)")
 
 
 def require_files(**paths) -> None:
@@ -34,29 +50,89 @@ def require_files(**paths) -> None:
             raise I2IInputError(f"{flag} {path}: no such file (working folder: {Path.cwd()})")
 
 
-def metric_from_argument(name: str, device: str | None = None):
-    """Load a trained metric; or, for ``untrained:CONFIG``, build an untrained one from a model config (with a warning).
+def check_count(option: str, value: int, minimum: int, maximum: int | None = None) -> int:
+    """Refuse an integer option outside ``[minimum, maximum]``, naming the option and the range; returns ``value``.
 
-    A bare model config name is refused, saying how to ask for the untrained metric, so
-    nobody scores with random weights by mistake.
+    argparse's ``type=int`` accepts any integer; a negative one would silently mean
+    "all but the last few" to a slice, or fail deep inside with a traceback.
+    """
+    if value < minimum or (maximum is not None and value > maximum):
+        allowed = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise I2IInputError(f"{option} {value}: expected an integer {allowed}")
+    return value
+
+
+def available_devices() -> list[str]:
+    """The torch devices this machine can score on, as ``--device`` takes them: cpu, then cuda (each index), mps, xpu."""
+    import torch
+
+    devices = ["cpu"]
+    for kind, backend in (("cuda", torch.cuda), ("xpu", getattr(torch, "xpu", None))):
+        if backend is not None and backend.is_available():
+            devices += [kind] + [f"{kind}:{index}" for index in range(backend.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def check_device(device: str | None, option: str = "--device") -> str | None:
+    """Refuse a device string that is not a torch device, or one this machine does not have, naming ``option``.
+
+    Without this, ``--device gpu`` or ``--device cuda`` on a CPU-only machine fails with a
+    raw RuntimeError, and only after the model has loaded. Call it before loading.
+
+    Args:
+        device: a torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), or None
+            for the default (CPU), which is returned as is without importing torch.
+        option: how the caller names the argument in the error (``"device"`` from Python).
+
+    Returns:
+        The device, normalised by ``torch.device`` (``"cuda:0"`` stays ``"cuda:0"``), or None.
+
+    Raises:
+        I2IInputError: not a torch device, or not available here; the message lists the
+            devices this machine has.
+    """
+    if device is None:
+        return None
+    import torch
+
+    choices = available_devices()
+    listed = f"this machine has: {', '.join(choices)}"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise I2IInputError(f"{option} {device!r} is not a torch device; {listed}") from None
+    if parsed.type == "cpu" or str(parsed) in choices:
+        return str(parsed)
+    if parsed.type == "cuda" and "cuda" not in choices:
+        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "without CUDA"
+        reason = f"no CUDA device is available (torch {torch.__version__}, built {build})"
+    elif parsed.type in choices:
+        count = sum(choice.startswith(f"{parsed.type}:") for choice in choices)
+        reason = f"there is no {parsed} ({count} {parsed.type} device{'s' if count != 1 else ''}, from index 0)"
+    else:
+        reason = f"{parsed.type} is not available"
+    raise I2IInputError(f"{option} {device!r}: {reason}; {listed}")
+
+
+def metric_from_argument(name: str, device: str | None = None):
+    """Load a trained metric; or, for ``untrained:CONFIG[@WEIGHTS]``, build an untrained one (with a warning).
+
+    ``untrained:CONFIG`` builds the config's base with its default weights
+    (``create_metric(CONFIG, pretrained=True, timm_pretrained=True)``; the test configs have
+    none and stay random); ``@WEIGHTS`` names the OpenCLIP base weights instead, as
+    ``create_metric``'s ``pretrained`` takes them (a tag, ``hf-hub:org/repo``, a local file),
+    or ``@random`` for a random base. A bare model config name is refused, saying how to
+    ask for the untrained metric, so nobody scores with an untrained head by mistake.
+    ``device`` is checked (:func:`check_device`, errors naming ``--device``) before any model loads.
     """
     from ..hub.pretrained import checkpoint_folder, list_pretrained
     from ..models.config import list_models
 
     if name.startswith(UNTRAINED_PREFIX):
-        config = name[len(UNTRAINED_PREFIX) :]
-        if config not in list_models():
-            raise CheckpointError(
-                f"--metric {name!r}: {config!r} is not a model config; choose from {', '.join(list_models())}"
-            )
-        from ..models.factory import create_metric
-
-        print(
-            f"warning: {config!r} is a model config, not a trained scorer: the metric is UNTRAINED and scores "
-            "with the zero-shot prior of a random base. Use a trained checkpoint for real scores.",
-            file=sys.stderr,
-        )
-        return create_metric(config, device=device)
+        return _untrained_metric(name, device)
     pretrained = list_pretrained()
     if name in list_models() and name not in pretrained:
         raise CheckpointError(
@@ -71,6 +147,44 @@ def metric_from_argument(name: str, device: str | None = None):
             f"--metric {exc}; an untrained metric from a model config is {UNTRAINED_PREFIX}CONFIG "
             f"({', '.join(list_models())})"
         ) from None
+    device = check_device(device)
     from ..models.factory import load_metric
 
     return load_metric(folder, device=device)
+
+
+def _untrained_metric(name: str, device: str | None):
+    from ..models.config import get_model_config, list_models
+
+    # partition at the first "@": config names never hold one, a weights path may.
+    config_name, at, weights = name[len(UNTRAINED_PREFIX) :].partition("@")
+    if config_name not in list_models():
+        raise CheckpointError(
+            f"--metric {name!r}: {config_name!r} is not a model config; choose from {', '.join(list_models())}"
+        )
+    if at and not weights:
+        raise I2IInputError(
+            f"--metric {name!r}: nothing after '@'; name the base weights (an OpenCLIP tag, hf-hub:org/repo, "
+            f"a local file or {RANDOM_BASE!r}), or leave out '@' for the config's default weights"
+        )
+    device = check_device(device)  # after the torch-free checks of the name, before any model is built
+    config = get_model_config(config_name)
+    if weights == RANDOM_BASE or not (weights or config.base.default_pretrained):
+        pretrained, timm_pretrained, base = None, None, "a RANDOM base: its scores mean nothing"
+    else:
+        pretrained = weights or True
+        # The timm tower does not change an untrained metric's scores (the head's outputs
+        # start at zero), but a random one would make the metric wrong to fine-tune or save.
+        timm_pretrained = True if config.timm is not None and config.timm.default_pretrained else None
+        base = f"its base weights {weights or config.base.default_pretrained!r}"
+    from ..models.factory import create_metric
+
+    print(
+        f"warning: {config_name!r} is a model config, not a trained scorer: the metric is UNTRAINED and scores "
+        f"with the zero-shot prior of {base}. Use a trained checkpoint for the best scores.",
+        file=sys.stderr,
+    )
+    try:
+        return create_metric(config_name, pretrained=pretrained, device=device, timm_pretrained=timm_pretrained)
+    except BaseWeightsError as exc:
+        raise BaseWeightsError(f"--metric {name!r}: {exc}") from None

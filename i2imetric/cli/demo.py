@@ -21,7 +21,9 @@ from pathlib import Path
 
 from PIL import Image
 
-__all__ = ["DemoCase", "build_cases", "run_demo", "configure_parser", "run"]
+from ..errors import I2IInputError
+
+__all__ = ["DemoCase", "build_cases", "check_case_counts", "run_demo", "configure_parser", "run"]
 
 DEFAULT_OUT = "i2imetric-demo"
 RIGHT = "right edit"
@@ -36,9 +38,15 @@ class DemoCase:
 
 
 def build_cases(shapes: int = 3, photo_edits: int = 3, seed: int = 0) -> list[DemoCase]:
-    """Held-out ShapesWorld scenes and canonical edits on held-out bundled photos."""
+    """Held-out ShapesWorld scenes and canonical edits on held-out bundled photos.
+
+    Raises:
+        I2IInputError: ``shapes`` negative, ``photo_edits`` negative or more than the
+            canonical edits (each photo case is a different edit), or no case at all.
+    """
     from ..data.synthetic import edits, photos, shapesworld
 
+    check_case_counts(shapes, photo_edits)
     cases = []
     for k in range(shapes):
         example = shapesworld.make_edit_example(shapesworld.HELDOUT_SEED_START + seed + k, size=64)
@@ -58,6 +66,19 @@ def build_cases(shapes: int = 3, photo_edits: int = 3, seed: int = 0) -> list[De
     return cases
 
 
+def check_case_counts(shapes: int, photo_edits: int, names: tuple = ("shapes", "photo_edits")) -> None:
+    """Refuse case counts :func:`build_cases` cannot honour, naming the argument (``names``) and the range."""
+    from ..data.synthetic.canonical import CANONICAL_EDITS
+    from .common import check_count
+
+    check_count(names[0], shapes, 0)
+    # The photo cases sample distinct canonical edits: asking for more used to end in
+    # random.sample's bare ValueError.
+    check_count(names[1], photo_edits, 0, len(CANONICAL_EDITS))
+    if shapes + photo_edits == 0:
+        raise I2IInputError(f"{names[0]} 0 and {names[1]} 0: nothing to score; ask for at least one case")
+
+
 def run_demo(metric_name: str = "demo", out: str | Path = DEFAULT_OUT, shapes: int = 3, photo_edits: int = 3) -> dict:
     """Score every case, print ranked tables, write images, heatmaps, results and a report to ``out``.
 
@@ -73,10 +94,11 @@ def run_demo(metric_name: str = "demo", out: str | Path = DEFAULT_OUT, shapes: i
 
     started = time.time()
     out = Path(out)
+    cases = build_cases(shapes, photo_edits)  # before the metric: a bad count is refused without loading it
     metric = metric_from_argument(metric_name)
     print(_scale_line(metric.calibration is not None))
     rows = []
-    for case in build_cases(shapes, photo_edits):
+    for case in cases:
         case_rows = _score_case(metric, case, out / case.name)
         (ranking,), _ = rank_cases(case_rows, RIGHT)
         _print_case(ranking)
@@ -119,7 +141,7 @@ def _score_case(metric, case: DemoCase, case_dir: Path) -> list[dict]:
         # One forward pass gives the score, the sub-scores and the map, so the tables,
         # results.jsonl and the report all show the same numbers.
         explanation = metric.explain(case.source, case.instruction, image)
-        heatmap = save_heatmap(explanation.patch_map, image, case_dir / f"{slug}_heatmap.png")
+        heatmap = save_heatmap(explanation.patch_map, image, case_dir / f"{slug}_heatmap.png", preprocess=metric)
         rows.append(
             {
                 "id": f"{case.name}/{slug}",
@@ -173,10 +195,13 @@ def _print_case(ranking) -> None:
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", default="demo", help="scorer name or checkpoint folder (default: demo)")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default: ./{DEFAULT_OUT}/)")
-    parser.add_argument("--shapes", type=int, default=3, help="ShapesWorld cases")
-    parser.add_argument("--photos", type=int, default=3, help="real-photo cases")
+    parser.add_argument("--shapes", type=int, default=3, help="ShapesWorld cases (default: 3)")
+    parser.add_argument(
+        "--photos", type=int, default=3, help="real-photo cases, each a different canonical edit (default: 3)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    check_case_counts(args.shapes, args.photos, names=("--shapes", "--photos"))
     run_demo(args.metric, args.out, args.shapes, args.photos)
     return 0

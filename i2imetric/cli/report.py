@@ -10,7 +10,9 @@ from .meta_eval import add_label_arguments, labels_from_arguments, meta_eval_opt
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("results", help="the result file of `i2imetric eval --out` (.jsonl, .csv or .parquet)")
     parser.add_argument("--out", required=True, help="the HTML file to write")
-    parser.add_argument("--top", type=int, default=8, help="how many best and worst rows to show (default: 8)")
+    parser.add_argument(
+        "--top", type=int, default=8, help="how many best and worst rows to show, at least 1 (default: 8)"
+    )
     parser.add_argument(
         "--right-answer",
         metavar="SYSTEM",
@@ -28,8 +30,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..viz.report import build_report
-    from .common import metric_from_argument
+    from .common import check_count, metric_from_argument
 
+    check_count("--top", args.top, 1)  # before loading --metric
     metric = metric_from_argument(args.metric, args.device) if args.metric else None
     labels = labels_from_arguments(args) if args.labels else None
     path = build_report(

@@ -110,7 +110,7 @@ def build_report(
         metric: an :class:`i2imetric.I2IMetric` to draw heatmaps of the examples with;
             None shows source | output only.
         data: the scored manifest (path or records), for rows without image paths.
-        top: how many best and worst rows to show.
+        top: how many best and worst rows to show (a positive int).
         meta_eval_options: keyword arguments for :func:`i2imetric.meta_eval.meta_evaluate`
             (e.g. ``{"n_resamples": 200}``).
         right_answer: the ``system`` of the right answer when the rows are cases of
@@ -119,7 +119,13 @@ def build_report(
 
     Returns:
         The path of the written file.
+
+    Raises:
+        I2IInputError: ``top`` not a positive int (checked even with ``right_answer``, which ignores it).
     """
+    # A negative top sliced ranked[:-3], "all but the last 3"; zero drew empty sections.
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise I2IInputError(f"top: expected a positive int (how many best and worst rows to show), got {top!r}")
     from_file = isinstance(results, (str, os.PathLike))
     rows = read_results(results) if from_file else list(results)
     title = os.path.basename(os.fspath(results)) if from_file else "results"
@@ -375,7 +381,7 @@ def _heatmap(metric, source: str, instruction: str, output: str, size: int) -> t
     """The heatmap of a triplet as an embedded image, and the metric's explanation of it (None on failure)."""
     try:
         explanation = metric.explain(source, instruction, output)
-        overlay = heatmap_overlay(explanation.patch_map, output)
+        overlay = heatmap_overlay(explanation.patch_map, output, preprocess=metric)
     except I2IInputError as problem:
         return _missing(f"heatmap failed: {problem}"), None
     return _img(_png(_thumbnail(overlay, size)), "", "heatmap: red helped, blue hurt"), explanation
