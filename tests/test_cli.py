@@ -266,25 +266,41 @@ def one_cuda_device(monkeypatch):
 
 
 def test_check_device_refuses_what_is_not_a_device(no_cuda):
-    from i2imetric.cli.common import check_device
     from i2imetric.errors import I2IInputError
+    from i2imetric.models.devices import check_device
 
     assert check_device(None) is None and check_device("cpu") == "cpu"
     with pytest.raises(I2IInputError) as refused:
-        check_device("gpu")
+        check_device("gpu", option="--device")
     assert str(refused.value) == "--device 'gpu' is not a torch device; this machine has: cpu"
     with pytest.raises(I2IInputError, match=r"^device 'cuda': no CUDA device is available .*this machine has: cpu$"):
         check_device("cuda", option="device")
 
 
 def test_check_device_knows_how_many_cuda_devices_there_are(one_cuda_device):
-    from i2imetric.cli.common import available_devices, check_device
     from i2imetric.errors import I2IInputError
+    from i2imetric.models.devices import available_devices, check_device
 
     assert available_devices()[:3] == ["cpu", "cuda", "cuda:0"]
     assert check_device("cuda") == "cuda" and check_device("cuda:0") == "cuda:0"
-    with pytest.raises(I2IInputError, match=r"--device 'cuda:1': there is no cuda:1 \(1 cuda device, from index 0\)"):
+    with pytest.raises(I2IInputError, match=r"^device 'cuda:1': there is no cuda:1 \(1 cuda device, from index 0\)"):
         check_device("cuda:1")
+
+
+@pytest.mark.parametrize("load", ["load_metric", "create_metric"])
+def test_the_library_refuses_a_device_this_machine_lacks_before_building(no_cuda, monkeypatch, load):
+    import i2imetric
+    import i2imetric.models.factory as factory
+    from i2imetric.errors import I2IInputError
+
+    never = lambda *a, **k: pytest.fail("built before the device check")  # noqa: E731
+    monkeypatch.setattr(factory, "build_metric", never)  # create_metric's
+    monkeypatch.setattr("i2imetric.models.metric.build_metric", never)  # from_pretrained's (load_metric)
+    name = "demo" if load == "load_metric" else "test-tiny"
+    with pytest.raises(I2IInputError, match=r"^device 'cuda': no CUDA device is available"):
+        getattr(i2imetric, load)(name, device="cuda")
+    with pytest.raises(I2IInputError, match=r"^device 'gpu' is not a torch device"):
+        getattr(i2imetric, load)(name, device="gpu")
 
 
 @pytest.mark.parametrize("device", ["gpu", "cuda", "cuda:0"])

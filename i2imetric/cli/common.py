@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 
 from ..errors import BaseWeightsError, CheckpointError, I2IInputError
+from ..models.devices import check_device
 
 __all__ = [
     "UNTRAINED_PREFIX",
     "RANDOM_BASE",
     "add_metric_argument",
-    "available_devices",
     "check_count",
-    "check_device",
     "metric_from_argument",
     "require_files",
 ]
@@ -62,61 +61,6 @@ def check_count(option: str, value: int, minimum: int, maximum: int | None = Non
     return value
 
 
-def available_devices() -> list[str]:
-    """The torch devices this machine can score on, as ``--device`` takes them: cpu, then cuda (each index), mps, xpu."""
-    import torch
-
-    devices = ["cpu"]
-    for kind, backend in (("cuda", torch.cuda), ("xpu", getattr(torch, "xpu", None))):
-        if backend is not None and backend.is_available():
-            devices += [kind] + [f"{kind}:{index}" for index in range(backend.device_count())]
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        devices.append("mps")
-    return devices
-
-
-def check_device(device: str | None, option: str = "--device") -> str | None:
-    """Refuse a device string that is not a torch device, or one this machine does not have, naming ``option``.
-
-    Without this, ``--device gpu`` or ``--device cuda`` on a CPU-only machine fails with a
-    raw RuntimeError, and only after the model has loaded. Call it before loading.
-
-    Args:
-        device: a torch device string (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``), or None
-            for the default (CPU), which is returned as is without importing torch.
-        option: how the caller names the argument in the error (``"device"`` from Python).
-
-    Returns:
-        The device, normalised by ``torch.device`` (``"cuda:0"`` stays ``"cuda:0"``), or None.
-
-    Raises:
-        I2IInputError: not a torch device, or not available here; the message lists the
-            devices this machine has.
-    """
-    if device is None:
-        return None
-    import torch
-
-    choices = available_devices()
-    listed = f"this machine has: {', '.join(choices)}"
-    try:
-        parsed = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise I2IInputError(f"{option} {device!r} is not a torch device; {listed}") from None
-    if parsed.type == "cpu" or str(parsed) in choices:
-        return str(parsed)
-    if parsed.type == "cuda" and "cuda" not in choices:
-        build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "without CUDA"
-        reason = f"no CUDA device is available (torch {torch.__version__}, built {build})"
-    elif parsed.type in choices:
-        count = sum(choice.startswith(f"{parsed.type}:") for choice in choices)
-        reason = f"there is no {parsed} ({count} {parsed.type} device{'s' if count != 1 else ''}, from index 0)"
-    else:
-        reason = f"{parsed.type} is not available"
-    raise I2IInputError(f"{option} {device!r}: {reason}; {listed}")
-
-
 def metric_from_argument(name: str, device: str | None = None):
     """Load a trained metric; or, for ``untrained:CONFIG[@WEIGHTS]``, build an untrained one (with a warning).
 
@@ -126,7 +70,7 @@ def metric_from_argument(name: str, device: str | None = None):
     ``create_metric``'s ``pretrained`` takes them (a tag, ``hf-hub:org/repo``, a local file),
     or ``@random`` for a random base. A bare model config name is refused, saying how to
     ask for the untrained metric, so nobody scores with an untrained head by mistake.
-    ``device`` is checked (:func:`check_device`, errors naming ``--device``) before any model loads.
+    ``device`` is checked (:func:`~i2imetric.models.devices.check_device`, errors naming ``--device``) before any model loads.
     """
     from ..hub.pretrained import checkpoint_folder, list_pretrained
     from ..models.config import list_models
@@ -147,7 +91,7 @@ def metric_from_argument(name: str, device: str | None = None):
             f"--metric {exc}; an untrained metric from a model config is {UNTRAINED_PREFIX}CONFIG "
             f"({', '.join(list_models())})"
         ) from None
-    device = check_device(device)
+    device = check_device(device, option="--device")
     from ..models.factory import load_metric
 
     return load_metric(folder, device=device)
@@ -167,7 +111,7 @@ def _untrained_metric(name: str, device: str | None):
             f"--metric {name!r}: nothing after '@'; name the base weights (an OpenCLIP tag, hf-hub:org/repo, "
             f"a local file or {RANDOM_BASE!r}), or leave out '@' for the config's default weights"
         )
-    device = check_device(device)  # after the torch-free checks of the name, before any model is built
+    device = check_device(device, option="--device")  # after the torch-free checks of the name, before any model is built
     config = get_model_config(config_name)
     if weights == RANDOM_BASE or not (weights or config.base.default_pretrained):
         pretrained, timm_pretrained, base = None, None, "a RANDOM base: its scores mean nothing"

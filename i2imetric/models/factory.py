@@ -12,6 +12,7 @@ import torch
 from ..hub.pretrained import checkpoint_folder
 from ..hub.weights import WeightsSource, resolve_open_clip_weights, resolve_timm_weights
 from .config import MetricConfig, get_model_config
+from .devices import check_device
 from .encoders import resolve_open_clip_config
 from .metric import I2IMetric, build_metric
 from .precision import resolve_dtype
@@ -74,6 +75,7 @@ def create_metric(
         if timm_pretrained:
             timm_file, timm_source = resolve_timm_weights(config.timm.model, timm_pretrained, cache_dir)
 
+    device = check_device(device)  # like a bad dtype, a device this machine lacks fails before anything is built
     dtype = resolve_dtype(dtype)  # a bad name fails before anything is downloaded or built
     _warn_if_random(model_name, config, base_source, timm_source)
     open_clip_config = resolve_open_clip_config(config.base)
@@ -149,6 +151,7 @@ def load_metric(
     Returns:
         The :class:`I2IMetric`.
     """
+    device = check_device(device)  # before anything loads: a bad one failed only after, with a raw RuntimeError
     dtype = resolve_dtype(dtype)
     folder = checkpoint_folder(name_or_path, cache_dir)
     return I2IMetric.from_pretrained(
