@@ -118,12 +118,12 @@ class Preprocess:
         return F.interpolate(mask[None], size=size, mode="area")[0]
 
     def _letterbox_mask(self, mask: torch.Tensor) -> torch.Tensor:
-        top, left, inner = self._letterbox_placement(*mask.shape[-2:])
+        top, left, inner = self.letterbox_placement(*mask.shape[-2:])
         canvas = mask.new_zeros(1, *self.size)
         canvas[:, top : top + inner[0], left : left + inner[1]] = self._resize_mask(mask, inner)
         return canvas
 
-    def _letterbox_placement(self, height: int, width: int) -> tuple[int, int, tuple[int, int]]:
+    def letterbox_placement(self, height: int, width: int) -> tuple[int, int, tuple[int, int]]:
         """Where a ``height x width`` image lands in the letterbox: ``(top, left, (inner_h, inner_w))``."""
         target_h, target_w = self.size
         scale = min(target_h / height, target_w / width)
@@ -138,7 +138,7 @@ class Preprocess:
         return resized[0].clamp_(0.0, 1.0)
 
     def _letterbox(self, image: torch.Tensor) -> torch.Tensor:
-        top, left, inner = self._letterbox_placement(*image.shape[-2:])
+        top, left, inner = self.letterbox_placement(*image.shape[-2:])
         canvas = torch.tensor(self.mean, dtype=image.dtype).view(3, 1, 1).expand(3, *self.size).clone()
         canvas[:, top : top + inner[0], left : left + inner[1]] = self._resize(image, inner)
         return canvas

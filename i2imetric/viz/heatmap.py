@@ -91,7 +91,7 @@ def upsample_patch_map(
         return F.interpolate(values, size=(height, width), mode="bilinear", align_corners=False)[0, 0]
     # The placement is the preprocess's own (private there, reused rather than re-derived, so
     # the map cannot drift from the pixels the tower saw).
-    top, left, (inner_h, inner_w) = preprocess._letterbox_placement(height, width)
+    top, left, (inner_h, inner_w) = preprocess.letterbox_placement(height, width)
     input_h, input_w = preprocess.size
     # Each image pixel's centre in encoder-input pixels, then in grid_sample's [-1, 1] over the
     # whole input; align_corners=False and border padding make it the same bilinear
