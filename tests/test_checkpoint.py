@@ -199,6 +199,24 @@ def test_malformed_hub_config_is_a_checkpoint_error(config_text, tmp_path, monke
         i2imetric.load_metric("hf-hub:someone/broken")
 
 
+def test_an_uncached_hub_checkpoint_offline_says_to_download_the_folder(tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from i2imetric.errors import BaseWeightsError
+
+    def not_cached(repo_id, filename, **kw):
+        raise FileNotFoundError(filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", not_cached)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(BaseWeightsError) as refused:
+        i2imetric.load_metric("hf-hub:someone/scorer", cache_dir=str(tmp_path))
+    message = str(refused.value)
+    # load_metric takes no pretrained=: the way out is the folder, not a weights file.
+    assert "hf download someone/scorer --local-dir DIR" in message and "load_metric(DIR)" in message
+    assert "pretrained=" not in message and str(tmp_path) in message
+
+
 # ------------------------------------------------------------ dtypes and values
 
 

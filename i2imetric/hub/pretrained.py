@@ -102,10 +102,13 @@ def _checkpoint_dirs() -> list[Path]:
 
 def _fetch_hub_checkpoint(repo_id: str, cache_dir: Optional[str]) -> Path:
     """Download (or find cached) the files of a checkpoint folder held in a hub repo."""
-    from .weights import fetch_hub_file  # imports torch: only when a hub folder is asked for
+    from .weights import CHECKPOINT_HINT, fetch_hub_file  # imports torch: only when a hub folder is asked for
 
-    config_path = Path(fetch_hub_file(repo_id, [CONFIG_NAME], cache_dir))
-    fetch_hub_file(repo_id, [WEIGHTS_NAME], cache_dir)
+    def fetch(filename: str) -> str:
+        return fetch_hub_file(repo_id, [filename], cache_dir, local_hint=CHECKPOINT_HINT)
+
+    config_path = Path(fetch(CONFIG_NAME))
+    fetch(WEIGHTS_NAME)
     # A bundled base file (tiny bases travel with the checkpoint) sits next to the config.
     # Only what is needed to find a bundled base is read here; load_checkpoint checks the rest.
     try:
@@ -114,7 +117,7 @@ def _fetch_hub_checkpoint(repo_id: str, cache_dir: Optional[str]) -> Path:
     except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
         raise CheckpointError(f"hf-hub:{repo_id}: {config_path} is not an i2imetric checkpoint config ({exc})") from exc
     if isinstance(bundled, str) and not Path(bundled).is_absolute():
-        fetch_hub_file(repo_id, [bundled], cache_dir)
+        fetch(bundled)
     with contextlib.suppress(BaseWeightsError):
-        fetch_hub_file(repo_id, [CARD_NAME], cache_dir)  # the model card is optional
+        fetch(CARD_NAME)  # the model card is optional
     return config_path.parent

@@ -131,11 +131,23 @@ def hub_is_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
 
 
-def fetch_hub_file(repo_id: str, filenames: list[str], cache_dir: Optional[str] = None) -> str:
+# What to do instead when a hub file cannot be had here: for base weights, and for a whole
+# checkpoint folder (which load_metric takes as a path).
+WEIGHTS_HINT = ("download the file on a machine with internet and pass its local path as "
+                "`pretrained=/path/to/weights.safetensors`")
+CHECKPOINT_HINT = ("download the repo's folder on a machine with internet (e.g. `hf download {repo} --local-dir "
+                   "DIR`) and pass that folder to `load_metric(DIR)` or `--metric DIR`")
+
+
+def fetch_hub_file(repo_id: str, filenames: list[str], cache_dir: Optional[str] = None,
+                   local_hint: str = WEIGHTS_HINT) -> str:
     """Return a local path to the first of ``filenames`` found in hub repo ``repo_id``.
 
     The cache is tried first for every candidate, so a cached file never touches the
     network. Only then, and only when not offline, is a download attempted.
+
+    ``local_hint`` says what to do instead in the error (:data:`WEIGHTS_HINT` for a base's
+    weights, :data:`CHECKPOINT_HINT` for a checkpoint's files; ``{repo}`` is filled in).
 
     Raises:
         BaseWeightsError: offline and not cached, or the download failed.
@@ -148,10 +160,7 @@ def fetch_hub_file(repo_id: str, filenames: list[str], cache_dir: Optional[str] 
         except Exception:  # noqa: BLE001 - any miss means "not in the cache"
             continue
     cache = cache_dir or _hub_cache_dir()
-    local_hint = (
-        "download the file on a machine with internet and pass its local path as "
-        "`pretrained=/path/to/weights.safetensors`"
-    )
+    local_hint = local_hint.format(repo=repo_id)
     if hub_is_offline():
         raise BaseWeightsError(
             f"hf-hub:{repo_id} ({' or '.join(filenames)}) is not in the cache at {cache} and "
