@@ -36,5 +36,10 @@ def describe_cpu_matmul() -> str:
 
     support = cpu_matmul_support()
     amx = [name for name in ("amx_bf16", "amx_fp16") if support[name]]
-    return (f"kernels {support['capability']}, {'+'.join(amx) if amx else 'no AMX'}, "
-            f"{'avx512_bf16' if support['avx512_bf16'] else 'no avx512_bf16'}")
+    unknown = [name for name in ("amx_bf16", "amx_fp16", "avx512_bf16") if support[name] is None]
+    if amx:
+        amx_text = "+".join(amx)
+    else:
+        amx_text = "AMX unknown" if {"amx_bf16", "amx_fp16"} & set(unknown) else "no AMX"
+    avx_text = {True: "avx512_bf16", False: "no avx512_bf16", None: "avx512_bf16 unknown"}[support["avx512_bf16"]]
+    return f"kernels {support['capability']}, {amx_text}, {avx_text}"  # unknown: this torch has no probe

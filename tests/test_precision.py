@@ -142,7 +142,7 @@ def test_load_and_create_take_a_dtype_or_its_name(tmp_path):
         created.save_pretrained(tmp_path / "low")
 
 
-NO_AMX = {"capability": "AVX2", "x86": True, "probed": True, "amx_bf16": False, "amx_fp16": False, "avx512_bf16": False}
+NO_AMX = {"capability": "AVX2", "x86": True, "amx_bf16": False, "amx_fp16": False, "avx512_bf16": False}
 
 
 def test_low_precision_on_an_x86_cpu_without_amx_says_it_will_be_slower():
@@ -154,10 +154,15 @@ def test_low_precision_on_an_x86_cpu_without_amx_says_it_will_be_slower():
     assert "dtype=float16" in cpu_precision_warning(torch.float16, {**NO_AMX, "amx_bf16": True})
     assert cpu_precision_warning(torch.bfloat16, {**NO_AMX, "amx_bf16": True}) is None
     assert cpu_precision_warning(torch.float32, NO_AMX) is None
-    # Where nothing is known (ARM's own bfloat16 units, a torch without the probes), nothing is said.
+    # Where nothing is known (ARM's own bfloat16 units, a torch without the dtype's probe), nothing is said;
+    # each dtype is judged by its own unit's probe.
     assert cpu_precision_warning(torch.bfloat16, {**NO_AMX, "x86": False}) is None
-    assert cpu_precision_warning(torch.bfloat16, {**NO_AMX, "probed": False}) is None
+    assert cpu_precision_warning(torch.bfloat16, {**NO_AMX, "amx_bf16": None}) is None
+    assert "dtype=bfloat16" in cpu_precision_warning(torch.bfloat16, {**NO_AMX, "amx_fp16": None})
     assert set(cpu_matmul_support()) == set(NO_AMX) and isinstance(cpu_matmul_support()["capability"], str)
+    # With avx512_bf16 but no AMX, bfloat16 is still slower, and the message quotes that host's figure.
+    avx512 = cpu_precision_warning(torch.bfloat16, {**NO_AMX, "capability": "AVX512", "avx512_bf16": True})
+    assert "avx512_bf16" in avx512 and "0.61x" in avx512 and "0.11x" not in avx512
 
 
 def test_the_first_batch_encoded_in_low_precision_on_cpu_warns_once_and_names_the_callers_line(monkeypatch):
@@ -174,15 +179,22 @@ def test_the_first_batch_encoded_in_low_precision_on_cpu_warns_once_and_names_th
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         metric.score(sources, instructions, outputs)  # once per placement, not per batch
+        metric.encode_instructions(["blur it"])
         i2imetric.create_metric("test-tiny").score(sources, instructions, outputs)  # float32
         monkeypatch.setattr(precision, "cpu_matmul_support", lambda: {**NO_AMX, "amx_bf16": True})
         i2imetric.create_metric("test-tiny", dtype="bf16").score(sources, instructions, outputs)
+    # The text tower alone (instruction retrieval, vocabulary probes) warns too.
+    monkeypatch.setattr(precision, "cpu_matmul_support", lambda: NO_AMX)
+    with pytest.warns(RuntimeWarning, match="dtype=bfloat16 on a CPU without AMX"):
+        i2imetric.create_metric("test-tiny", dtype="bf16").encode_instructions(["blur it"])
 
 
 @pytest.mark.parametrize(("support", "expected"), [
     (NO_AMX, "kernels AVX2, no AMX, no avx512_bf16"),
     ({**NO_AMX, "capability": "AVX512", "amx_bf16": True, "amx_fp16": True, "avx512_bf16": True},
      "kernels AVX512, amx_bf16+amx_fp16, avx512_bf16"),
+    ({**NO_AMX, "amx_bf16": None, "amx_fp16": None, "avx512_bf16": None},
+     "kernels AVX2, AMX unknown, avx512_bf16 unknown"),
 ])  # fmt: skip
 def test_benchmarks_record_the_cpu_units_that_decide_low_precision_speed(monkeypatch, support, expected):
     from pathlib import Path

@@ -221,10 +221,8 @@ class I2IMetric(nn.Module):
         """
         if self.timm is not None and timm_pixels is None:
             raise I2IInputError("this metric has a timm encoder: pass timm_pixels to encode_pixels")
+        self._check_precision()
         dtype = self.tower_dtype
-        if self._precision_checked != (self.device, dtype):  # once per placement: it may move after set_precision
-            self._precision_checked = (self.device, dtype)
-            warn_if_slow_on_cpu(self.device, dtype)
         pixel_stats = None
         if self.config.head.pixel_stats:
             # From the pixels as the tower sees them, before a lower tower precision rounds them.
@@ -246,6 +244,7 @@ class I2IMetric(nn.Module):
         Returns the pooled ``[N, D]`` embeddings, plus the per-token outputs when the head
         reads words (``head.text_tokens``).
         """
+        self._check_precision()
         tokens = self.clip.tokenize(instructions).to(self.device)
         with tower_autocast(self.device, self.tower_dtype):
             if self.config.head.text_tokens:
@@ -253,6 +252,17 @@ class I2IMetric(nn.Module):
             else:
                 text = TextFeatures(self.clip.encode_text(tokens))
         return text.to(self.head.norm.weight.dtype)
+
+    def _check_precision(self) -> None:
+        """Warn on the first encode after each change of placement when the towers' dtype is slow there.
+
+        Checked at encode time, not at creation, because a metric is often made on the CPU
+        and moved to a GPU (or set to another precision) before it scores.
+        """
+        placement = (self.device, self.tower_dtype)
+        if self._precision_checked != placement:
+            self._precision_checked = placement
+            warn_if_slow_on_cpu(*placement)
 
     def _head_dtype(self, features: ImageFeatures) -> ImageFeatures:
         """Tower features in the head's dtype (float32 unless the whole metric was cast)."""

@@ -70,10 +70,11 @@ def tower_autocast(device: torch.device, dtype: torch.dtype):
 class CpuMatmulSupport(TypedDict):
     capability: str  # PyTorch's kernel level: "AVX2", "AVX512", "DEFAULT", ...
     x86: bool
-    probed: bool  # whether this torch can tell (the AMX probes are private and newer than 2.1)
-    amx_bf16: bool  # Intel AMX tiles: bfloat16 matmuls in hardware
-    amx_fp16: bool
-    avx512_bf16: bool  # bfloat16 dot products without AMX
+    # Each unit: True or False as this torch's probe says, None where it has no such probe
+    # (the probes are private, and newer than torch 2.1).
+    amx_bf16: Optional[bool]  # Intel AMX tiles: bfloat16 matmuls in hardware
+    amx_fp16: Optional[bool]
+    avx512_bf16: Optional[bool]  # bfloat16 dot products without AMX
 
 
 def cpu_matmul_support() -> CpuMatmulSupport:
@@ -84,34 +85,42 @@ def cpu_matmul_support() -> CpuMatmulSupport:
     return CpuMatmulSupport(
         capability=torch.backends.cpu.get_cpu_capability(),
         x86=platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86"),
-        probed=all(probe is not None for probe in probes.values()),
-        **{key: bool(probe()) if probe is not None else False for key, probe in probes.items()},
+        **{key: bool(probe()) if probe is not None else None for key, probe in probes.items()},
     )
 
 
+# The AMX unit that runs each low precision natively.
+_AMX_UNIT = {torch.bfloat16: "amx_bf16", torch.float16: "amx_fp16"}
 # Measured with benchmarks/bench_gpu.py --device cpu (docs/benchmarks.md): a B/32 metric's
 # rate against float32's on an AVX2-only CPU.
 _AVX2_RATE = {torch.bfloat16: 0.11, torch.float16: 0.14}
+# Measured by direct timing (docs/benchmarks.md, "A regression, most likely the host's"): a
+# B/32 image tower's speed in bfloat16 against float32 on a CPU with avx512_bf16 and no AMX.
+_AVX512_BF16_IMAGE_TOWER_RATE = 0.61
 
 
 def cpu_precision_warning(dtype: torch.dtype, support: Optional[CpuMatmulSupport] = None) -> Optional[str]:
     """Why ``dtype`` will run slower than float32 on this CPU, or None where it should not.
 
-    Only x86 CPUs whose torch can probe for AMX are judged: elsewhere (ARM's bfloat16
-    units, an older torch) nothing is known, so nothing is said.
+    Only x86 CPUs whose torch can probe for the dtype's AMX unit are judged: elsewhere
+    (ARM's bfloat16 units, an older torch) nothing is known, so nothing is said.
     """
-    if dtype not in _AVX2_RATE:
+    if dtype not in _AMX_UNIT:
         return None
     support = cpu_matmul_support() if support is None else support
-    if not (support["x86"] and support["probed"]):
-        return None
-    if support["amx_bf16"] if dtype == torch.bfloat16 else support["amx_fp16"]:
+    native = support[_AMX_UNIT[dtype]]
+    if not support["x86"] or native is None or native:
         return None
     name = str(dtype).removeprefix("torch.")
+    if dtype == torch.bfloat16 and support["avx512_bf16"]:
+        measured = (f"bfloat16 dot products (avx512_bf16) do not make up for it: a B/32 image tower ran at "
+                    f"{_AVX512_BF16_IMAGE_TOWER_RATE}x float32's speed on such a CPU")
+    else:
+        measured = (f"{name} matmuls are emulated: a B/32 metric scored at {_AVX2_RATE[dtype]}x float32's rate "
+                    "on an AVX2 CPU")
     return (
-        f"dtype={name} on a CPU without AMX matrix units (PyTorch kernels: {support['capability']}): "
-        f"{name} matmuls are emulated here, and the towers run slower than in float32 (a B/32 metric "
-        f"scored at {_AVX2_RATE[dtype]}x float32's rate on an AVX2 CPU; docs/benchmarks.md). "
+        f"dtype={name} on a CPU without AMX matrix units (PyTorch kernels: {support['capability']}): the towers "
+        f"run slower than in float32 here ({measured}; docs/benchmarks.md). "
         "Use float32 on this machine; low precision pays on a GPU or an AMX CPU."
     )
 
