@@ -341,6 +341,20 @@ def rating_records(n_groups=5, systems=("s1", "s2", "s3", "s4"), raters=("r1", "
     return records
 
 
+def test_one_output_rated_under_two_instructions_is_two_items():
+    from i2imetric.meta_eval.join import join_labels
+
+    # An unedited source offered as the output for two edit requests: two judgements, not one.
+    records = [Rating("in/0.png", instruction, "in/0.png", value=value, rater=rater, system="copy", group=group,
+                      id=f"{group}/copy/{rater}")
+               for group, instruction, value in (("g0", "make it red", 1.0), ("g1", "flip it", 2.0))
+               for rater in ("r1", "r2")]  # fmt: skip
+    rows = [ok_row("g0/copy", 0.5, {}), ok_row("g1/copy", 0.7, {})]
+    usable, _ = join_labels(rows, records, aspect=None, notes=[])
+    assert sorted(unit.judgement.by_rater["r1"][0] for unit, _ in usable) == [1.0, 2.0]
+    assert all(len(values) == 1 for unit, _ in usable for values in unit.judgement.by_rater.values())
+
+
 def rating_rows(records, seed=1):
     rng = np.random.default_rng(seed)
     human = {}

@@ -150,7 +150,10 @@ def _content_key(source, instruction, output) -> tuple | None:
 
 def _label_units(records: Sequence[Record], aspect: str | None, notes: list[str]) -> list[LabelUnit]:
     units = []
-    ratings_by_output: dict[str, list[tuple[str, Rating, float]]] = defaultdict(list)
+    # One unit per rated triplet, its raters' ratings together. Keyed by the whole triplet,
+    # not the output alone: one file (the unedited source, say) may be rated under several
+    # instructions, and those are different judgements.
+    ratings_by_triplet: dict[tuple, list[tuple[str, Rating, float]]] = defaultdict(list)
     unlabelled = 0
     for record in records:
         if isinstance(record, Pairwise):
@@ -158,10 +161,11 @@ def _label_units(records: Sequence[Record], aspect: str | None, notes: list[str]
         elif isinstance(record, Rating):
             value = _rating_value(record, aspect)
             if value is not None:
-                ratings_by_output[os.path.abspath(record.output)].append((record_id(record), record, value))
+                key = _content_key(record.source, record.instruction, record.output)
+                ratings_by_triplet[key].append((record_id(record), record, value))
         else:
             unlabelled += 1
-    units.extend(_rated_output_unit(output, rated) for output, rated in ratings_by_output.items())
+    units.extend(_rated_output_unit(os.path.abspath(rated[0][1].output), rated) for rated in ratings_by_triplet.values())
     if unlabelled:
         notes.append(f"{unlabelled} label records carry no human judgement (triplets) and were ignored.")
     if not units:
