@@ -282,6 +282,21 @@ def test_eval_results_show_the_calibrated_score_the_header_records(bench, metric
     assert "raw score (logit): mean" in page and "No calibration" not in page
 
 
+def test_the_summary_names_manifest_lines_the_run_skipped(bench, metric, tmp_path):
+    from i2imetric.evaluation.runner import evaluate
+
+    lines = (bench / "data.jsonl").read_text().splitlines(keepends=True)
+    manifest = tmp_path / "data.jsonl"
+    manifest.write_text(lines[0] + "{not json\n" + "".join(lines[1:]))
+    out = tmp_path / "eval.jsonl"
+    evaluate(metric, manifest, out=out, baselines=())
+    page = build_report(out, tmp_path / "r.html", top=2).read_text(encoding="utf-8")
+    # A skipped line has no row; without the header the report could not know it existed.
+    assert f"1 manifest line(s) skipped as malformed, never scored; {manifest}:2: " in html.unescape(page)
+    clean = build_report(bench / "results.jsonl", tmp_path / "clean.html", top=2).read_text(encoding="utf-8")
+    assert "skipped as malformed" not in clean
+
+
 def test_rows_without_a_calibration_show_the_raw_logit_and_say_so(bench):
     page = build_report(bench / "results.jsonl", bench / "raw.html", top=2).read_text(encoding="utf-8")
     assert "No calibration: the scorer that made these rows carries none" in page

@@ -54,7 +54,7 @@ from PIL import Image, ImageOps
 
 from .._numbers import real_or_nan
 from ..errors import I2IInputError, ResultsError
-from ..evaluation.results import read_header
+from ..evaluation.results import header_skipped_lines, read_header
 from ..io.images import load_image
 from ..meta_eval import METRIC, MetaEvalResult, format_comparison, load_labels, meta_evaluate, read_results
 from ..models.config import CALIBRATED_MEANING, SUBSCORE_NAMES
@@ -129,16 +129,18 @@ def build_report(
     from_file = isinstance(results, (str, os.PathLike))
     rows = read_results(results) if from_file else list(results)
     title = os.path.basename(os.fspath(results)) if from_file else "results"
-    calibration = _header_calibration(Path(results)) if from_file else None
+    header = _header(Path(results)) if from_file else None
+    calibration = _header_calibration(header)
     # Copies: rows passed in memory belong to the caller.
     scored = [{**row, "calibrated": _calibrated(row, calibration)} for row in rows if _is_scored(row)]
     triplets = _triplets_by_id(data)
     if right_answer is None:
-        sections = [_summary_section(rows, scored), _distribution_section(scored)]
+        sections = [_summary_section(rows, scored, skipped=header_skipped_lines(header)), _distribution_section(scored)]
     else:
         rankings, unranked = rank_cases(scored, right_answer)
         # A mean score over several cases mixes numbers that cannot be compared: left out.
-        sections = [_summary_section(rows, scored, pooled=False), _rankings_section(rankings, unranked, right_answer)]
+        sections = [_summary_section(rows, scored, pooled=False, skipped=header_skipped_lines(header)),
+                    _rankings_section(rankings, unranked, right_answer)]
     if labels is not None:
         records = load_labels(labels) if isinstance(labels, (str, os.PathLike)) else labels
         agreement = meta_evaluate(rows, records, **(meta_eval_options or {}))
@@ -159,7 +161,7 @@ def build_report(
 # --------------------------------------------------------------------------
 
 
-def _summary_section(rows: list[dict], scored: list[dict], pooled: bool = True) -> str:
+def _summary_section(rows: list[dict], scored: list[dict], pooled: bool = True, skipped: list = ()) -> str:
     failures = Counter(str(row.get("error") or "no reason given") for row in rows if not _is_scored(row))
     systems = sorted({str(row["system"]) for row in scored if row.get("system") is not None})
     baselines = list(dict.fromkeys(name for row in scored for name in row.get("baselines") or {}))
@@ -178,6 +180,10 @@ def _summary_section(rows: list[dict], scored: list[dict], pooled: bool = True) 
         items.append(f"raw score (logit): mean {scores.mean():.3f}, median {np.median(scores):.3f}, "
                      f"range [{scores.min():.3f}, {scores.max():.3f}]")
     items += [f"failed {count}x: {reason}" for reason, count in failures.most_common(5)]
+    if skipped:  # lines the run could not read as records: they have no row, so say so here
+        items.append(f"{len(skipped)} manifest line(s) skipped as malformed, never scored"
+                     + "".join(f"; {where}: {reason}" for where, reason in skipped[:5])
+                     + ("; ..." if len(skipped) > 5 else ""))
     listing = "".join(f"<li>{html.escape(item)}</li>" for item in items)
     note = f'<p class="note">{html.escape(_scale_note(calibrated.size, len(scored)))}</p>' if scored else ""
     return f'<section id="summary"><h2>Summary</h2><ul>{listing}</ul>{note}</section>'
@@ -584,15 +590,19 @@ def _score_text(row: dict, short: bool = False) -> str:
     return f"{row['calibrated']:.3f} ({raw})" if short else f"calibrated {row['calibrated']:.3f} (raw score {raw})"
 
 
-def _header_calibration(path: Path):
+def _header(path: Path) -> dict | None:
+    """The results file's header, or None (rows in memory, no header, or one that cannot be read)."""
+    try:
+        return read_header(path)
+    except ResultsError:
+        return None
+
+
+def _header_calibration(header: dict | None):
     """The Platt calibration the results header records of the metric, or None.
 
     A malformed entry counts as none: the report then shows raw scores, which are always right.
     """
-    try:
-        header = read_header(path)
-    except ResultsError:
-        return None
     calibration = ((header or {}).get("metric") or {}).get("calibration")
     if not isinstance(calibration, dict):
         return None
