@@ -101,6 +101,28 @@ def test_grammar_groups_edit_one_crop_with_siblings_that_differ_in_one_respect()
         load_pretrain_config(None, ("grammar_group_size=0",))
 
 
+def test_sibling_changes_can_hold_siblings_to_one_respect():
+    import random
+
+    from i2imetric.data.synthetic import grammar, photos
+    from i2imetric_training.pretrain import _visible_sibling
+
+    rng = random.Random(3)
+    crop = photos.random_crop(photos.training_photos(96)[0], rng)
+    found = 0
+    for _ in range(40):
+        spec = grammar.sample_spec(rng, "train")
+        sibling = _visible_sibling(spec, crop, 1, [spec], [grammar.render(spec, crop, seed=0)[0]], rng, ("region",))
+        if sibling is not None:  # the same edit, elsewhere: only reading "where" tells them apart
+            assert (sibling[0].op, sibling[0].degree) == (spec.op, spec.degree) and sibling[0].region != spec.region
+            found += 1
+    assert found >= 20
+    assert load_pretrain_config(None, ("sibling_changes=[region]",)).sibling_changes == ["region"]
+    for bad in ("[]", "[where]", "[region, region]", "region"):
+        with pytest.raises(ConfigError, match=r"sibling_changes: expected a non-empty list of distinct changes"):
+            load_pretrain_config(None, (f"sibling_changes={bad}",))
+
+
 def test_described_share_must_be_a_share():
     with pytest.raises(ConfigError, match=r"described_share: expected a share in \[0, 1\]"):
         load_pretrain_config(None, ("described_share=1.5",))

@@ -23,6 +23,7 @@ from typing import Optional, Union
 
 import yaml
 
+from i2imetric.data.synthetic.grammar import NEAR_MISS_CHANGES
 from i2imetric.errors import ConfigError
 from i2imetric.models.config import build_dataclass
 
@@ -246,6 +247,10 @@ class PretrainConfig:
     # Each grammar draw edits one crop this many times (the first edit and siblings that
     # differ in region, operation or direction), so captions must name the edit to match.
     grammar_group_size: int = 1
+    # Which respects a sibling may differ in (grammar.NEAR_MISS_CHANGES: "opposite",
+    # "region", "operation"); e.g. [region] makes every sibling the same edit elsewhere, so
+    # captions must be read for where.
+    sibling_changes: list = field(default_factory=lambda: list(NEAR_MISS_CHANGES))
     # the rest of each batch is ShapesWorld scenes
     image_size: int = 64
     save_dtype: str = "float16"  # halves the shipped file; the metric computes in float32
@@ -270,6 +275,11 @@ class PretrainConfig:
         if not _positive_int(self.grammar_group_size):
             raise ConfigError(f"grammar_group_size: expected a positive integer (edits per crop), "
                               f"got {self.grammar_group_size!r}")
+        changes = self.sibling_changes
+        if (not isinstance(changes, list) or not changes or len(set(changes)) != len(changes)
+                or not set(changes) <= set(NEAR_MISS_CHANGES)):  # fmt: skip
+            raise ConfigError(f"sibling_changes: expected a non-empty list of distinct changes from "
+                              f"{list(NEAR_MISS_CHANGES)}, got {changes!r}")
         for key in ("photo_share", "grammar_share", "described_share"):
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
@@ -281,13 +291,19 @@ class PretrainConfig:
             )
 
 
+# The pretraining keys that decide which images a run draws (the rest decide captions,
+# optimisation and output): with equal values, ShapesCLIP's and the DINO-style ViT's
+# pretrainings see the very same images (Q2 of docs/findings.md checks it).
+IMAGE_KEYS = ("seed", "batch_size", "photo_share", "grammar_share", "grammar_group_size", "sibling_changes",
+              "image_size", "pool_size")
+
+
 @dataclass
 class SslPretrainConfig(PretrainConfig):
     """DINO-style self-distillation of a model config's timm ViT, without text (``pretrain_ssl``).
 
-    The image keys (``seed``, ``batch_size``, ``photo_share``, ``grammar_share``,
-    ``grammar_group_size``, ``image_size``, ``pool_size``) mean what they mean for ShapesCLIP: with the same values
-    both pretrainings draw the very same images, and this one drops the captions.
+    The image keys (:data:`IMAGE_KEYS`) mean what they mean for ShapesCLIP: with the same
+    values both pretrainings draw the very same images, and this one drops the captions.
     """
 
     model: str = "shapesclip_timm"  # the model config whose timm section is trained

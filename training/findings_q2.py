@@ -45,6 +45,7 @@ from typing import Optional
 
 from i2imetric.errors import I2IInputError
 
+from .config import IMAGE_KEYS
 from .findings_report import check_settings, fmt, markdown_table, paste_section, write_json
 
 __all__ = ["ARMS", "BASES", "FULL", "QUICK", "Q2Settings", "configure_parser", "run", "run_q2"]
@@ -55,9 +56,6 @@ FIGURE = "q2_heldout_accuracy.png"
 CLIP_PRETRAIN_CONFIG = "shapesclip_pretrain"
 DINO_PRETRAIN_CONFIG = "shapesvit_dino_pretrain"
 TRAIN_CONFIG = "demo_scorer"
-# The keys that decide which images a pretraining draws: equal in both pretraining configs,
-# ShapesCLIP and the DINO-style ViT see the very same images.
-IMAGE_KEYS = ("seed", "batch_size", "photo_share", "grammar_share", "grammar_group_size", "image_size", "pool_size")
 # The in-run validation only has to be a number for the trainer to save the final step (it
 # validates once, at the end): the arms' numbers come from evaluate_scorer.
 TRAIN_VALIDATION = ("validation.shapes_count=4", "validation.grammar_count=0", "validation.photo_crops=0")
@@ -247,12 +245,36 @@ UNRECORDED_KEYS = ("output", "log_every")
 def config_differences(recorded: dict, config) -> dict:
     """``key: (recorded, now)`` for every setting of ``config`` that a pretraining record holds otherwise.
 
-    A record without a setting (an older file) counts as a difference: its weights cannot be
-    shown to be this config's.
+    A record without a setting comes from before the setting existed. Settings are added
+    with a default that keeps the old behaviour, so the record matches when this config
+    keeps the default; otherwise it counts as a difference: its weights cannot be shown to
+    be this config's.
     """
     now = json.loads(json.dumps(vars(config), default=str))
-    return {key: (recorded.get(key, "unrecorded"), value) for key, value in now.items()
-            if key not in UNRECORDED_KEYS and recorded.get(key, "unrecorded") != value}
+    defaults = _field_defaults(type(config))
+    differ = {}
+    for key, value in now.items():
+        if key in UNRECORDED_KEYS:
+            continue
+        if key in recorded:
+            if recorded[key] != value:
+                differ[key] = (recorded[key], value)
+        elif key not in defaults or defaults[key] != value:
+            differ[key] = ("unrecorded", value)
+    return differ
+
+
+def _field_defaults(config_class) -> dict:
+    """A config dataclass's field defaults, JSON-shaped like a record's."""
+    import dataclasses
+
+    found = {}
+    for item in dataclasses.fields(config_class):
+        if item.default is not dataclasses.MISSING:
+            found[item.name] = item.default
+        elif item.default_factory is not dataclasses.MISSING:
+            found[item.name] = item.default_factory()
+    return json.loads(json.dumps(found, default=str))
 
 
 def _reused_base(base: Base, path: Path, config) -> dict:

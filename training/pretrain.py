@@ -148,7 +148,8 @@ class CaptionedBatches:
         specs, group = [spec], [(first, self._caption(spec, text, render_seed))]
         for _ in range(self.config.grammar_group_size - 1):
             render_seed = rng.randrange(2**31)
-            sibling = _visible_sibling(spec, crop, render_seed, specs, [image for image, _ in group], rng)
+            sibling = _visible_sibling(spec, crop, render_seed, specs, [image for image, _ in group], rng,
+                                       self.config.sibling_changes)
             if sibling is not None:
                 sibling_spec, image = sibling
                 specs.append(sibling_spec)
@@ -164,13 +165,14 @@ class CaptionedBatches:
         return request
 
 
-def _visible_sibling(spec: grammar.EditSpec, crop, render_seed: int, taken: list, images: list, rng: random.Random):
+def _visible_sibling(spec: grammar.EditSpec, crop, render_seed: int, taken: list, images: list, rng: random.Random,
+                     changes=grammar.NEAR_MISS_CHANGES):
     """A training near miss of ``spec`` (:func:`grammar.visible_near_miss`): not in ``taken``, unlike every one of ``images``.
 
-    The change (direction, region, operation) is drawn first; one with no visible
-    candidate hands over to the others.
+    The change (one of ``changes``: direction, region, operation) is drawn first; one with
+    no visible candidate hands over to the others.
     """
-    changes = list(grammar.NEAR_MISS_CHANGES)
+    changes = list(changes)
     rng.shuffle(changes)
     for change in changes:
         found = grammar.visible_near_miss(spec, change, crop, render_seed, "train", rng, differ_from=images,
