@@ -114,11 +114,14 @@ def test_a_file_started_on_another_device_or_precision_is_not_resumed_here(metri
                                            "bfloat16 autocast, head float32, this run device cpu, towers float32 "
                                            "without autocast, head float32; .*another --out"):
         _run(metric, manifest, out)
-    _edit_header(out, device=None, precision=None)  # written before devices were recorded: it may come from a GPU
-    with pytest.raises(ResultsError, match="another device or precision: recorded device and precision not recorded"):
-        _run(metric, manifest, out)
     out.write_bytes(before)
     assert _run(metric, manifest, out).ok == 7  # the same device and precision resume
+    # Written before devices were recorded: taken as the default placement, so a CPU float32 run resumes it
+    # (and a GPU one would not: the comparison is the same as above).
+    with open(manifest, "a", encoding="utf-8") as file:
+        file.write(json.dumps({**late, "id": "later"}) + "\n")
+    _edit_header(out, device=None, precision=None)
+    assert _run(metric, manifest, out).ok == 8
 
 
 def test_a_random_base_is_hashed_once_until_a_tensor_changes(monkeypatch):
@@ -332,11 +335,12 @@ def test_without_ids_a_fixed_record_replaces_its_error_row_and_only_the_input_is
 
     summary = json.loads(capsys.readouterr().out)
     assert (summary["ok"], summary["error_rows"], summary["errors"], summary["resumed"]) == (2, 0, 0, 1)
-    assert summary["stale_rows"] == 1 and summary["stale_examples"] == [old_error_id]
+    # The old error row holds no score and names a record that no longer exists: dropped.
+    assert summary["stale_rows"] == 0 and old_error_id not in {row["id"] for row in read_rows(out)}
     assert [row["id"] for row in read_rows(out)] == [record_id(r) for r in records]
 
 
-def test_the_summary_names_stale_rows_it_dropped_and_does_not_count_them(metric, tmp_path):
+def test_scored_rows_of_records_taken_out_are_kept_named_and_not_counted(metric, tmp_path):
     records = _triplets(tmp_path, 5)
     manifest = tmp_path / "m.jsonl"
     write_manifest(manifest, records)
@@ -348,8 +352,20 @@ def test_the_summary_names_stale_rows_it_dropped_and_does_not_count_them(metric,
 
     assert (summary.ok, summary.resumed, summary.stale_rows, summary.stale_examples) == (3, 3, 2, ["t3", "t4"])
     table = summary.format_table()
-    assert "dropped 2 stale row(s) whose ids are no longer in the input (not counted): 't3', 't4'" in table
-    assert [row["id"] for row in read_rows(out)] == ["t0", "t1", "t2"]
+    assert "kept 2 scored row(s) whose ids are no longer in the input (not counted here): 't3', 't4'" in table
+    assert [row["id"] for row in read_rows(out)] == ["t0", "t1", "t2", "t3", "t4"]  # no score is lost
+    assert "(3 ok, 0 error)" in table
+
+
+def test_scoring_in_chunks_into_one_file_keeps_every_chunks_rows(metric, tmp_path):
+    from i2imetric.evaluation.runner import evaluate
+
+    records = _triplets(tmp_path, 5)
+    out = tmp_path / "r.jsonl"
+    evaluate(metric, records[:3], out=out, baselines=())
+    summary = evaluate(metric, records[3:], out=out, baselines=())
+    assert (summary.ok, summary.stale_rows) == (2, 3)
+    assert sorted(row["id"] for row in read_rows(out)) == ["t0", "t1", "t2", "t3", "t4"]
 
 
 def test_merge_keeps_the_row_that_replaces_the_others(tmp_path):
@@ -375,7 +391,7 @@ def test_merge_keeps_the_row_that_replaces_the_others(tmp_path):
 
     assert stale == ["gone"]
     assert [(r["id"], r["status"], r["note"]) for r in read_rows(out)] == [
-        ("a", "ok", "new"), ("b", "ok", "new"), ("c", "error", "newer")]  # fmt: skip
+        ("a", "ok", "new"), ("b", "ok", "new"), ("c", "error", "newer"), ("gone", "ok", "stale")]  # fmt: skip
     assert not list(tmp_path.glob("r.jsonl.rank*"))
 
 

@@ -252,13 +252,19 @@ def _describe_metric(metric) -> tuple:
     return key, text
 
 
+_DEFAULT_PRECISION = {"towers": "float32", "autocast": None, "head": "float32"}
+
+
 def _describe_compute(metric) -> tuple:
     """Device type and precision, recorded in the metric's entry (see :func:`~i2imetric.evaluation.engine.compute_identity`)."""
     metric = metric if isinstance(metric, dict) else {}
     device, precision = metric.get("device"), metric.get("precision")
     if device is None and precision is None:
-        # Such a file may come from a GPU, where the head once ran under autocast too.
-        return None, "device and precision not recorded (a file from an i2imetric before they were)"
+        # A file from before these were recorded: taken as the default placement (the CPU in
+        # float32, where the engine never autocast), so such files resume there as they did.
+        # One made on a GPU, where the head then ran under autocast too, would be taken for
+        # one from the CPU: only the CPU run of an unrecorded file is accepted, no other.
+        device, precision = "cpu", _DEFAULT_PRECISION
     if isinstance(precision, dict):
         autocast = precision.get("autocast")
         text = (
@@ -514,8 +520,11 @@ def merge_results(out: Path, ordered_ids: Iterable[str], baseline_names: Sequenc
         header: this run's header (the first line of a JSONL ``out``, else its sidecar).
 
     Returns:
-        The ids of the stale rows: those not in the input, which are dropped (with a
-        warning; the run's summary lists them too).
+        The ids of the stale ok rows: scored rows whose id is not in this input (a record
+        removed from the manifest, or scored by an earlier call with other records). They
+        are kept, after the input's rows, so no score is lost; the run's summary names them
+        and does not count them. An error row of an id not in the input holds no score (a
+        record fixed since gets a new content id) and is dropped.
 
     Each id keeps one row (:func:`kept_rows`: a retried row replaces its error row). The
     new file replaces ``out`` only once complete, so a kill during the merge loses nothing.
@@ -523,9 +532,11 @@ def merge_results(out: Path, ordered_ids: Iterable[str], baseline_names: Sequenc
     shards = shard_files(out)
     rows = kept_rows([out, *shards])
     ordered = [rows.pop(item_id) for item_id in ordered_ids if item_id in rows]
-    stale = list(rows)
+    stale = [item_id for item_id, row in rows.items() if row.get("status") == "ok"]
+    ordered += [rows[item_id] for item_id in stale]
     if stale:
-        log.warning("%s: dropped %d row(s) whose ids are not in the input, e.g. %r", out, len(stale), stale[0])
+        log.warning("%s: kept %d scored row(s) whose ids are not in this input (not counted), e.g. %r", out,
+                    len(stale), stale[0])
     fmt = output_format(out)
     if fmt == "jsonl":
         ordered.insert(0, header)

@@ -11,8 +11,9 @@ What happens to the records:
    are skipped: rerunning the same command resumes. Items whose row is an error are
    scored again (fix the file or the record, then rerun), and their new row replaces the
    error row: such a run writes to a shard file and rewrites the result file once done
-   (:func:`~i2imetric.evaluation.results.merge_results`), which also drops rows of ids no
-   longer in the input (stale: listed in the summary, never counted).
+   (:func:`~i2imetric.evaluation.results.merge_results`). Scored rows of ids no longer in
+   the input (stale) are kept, listed in the summary and never counted; their error rows,
+   which hold no score, are dropped.
 3. DataLoader workers decode (no larger than the encoders and pixel baselines need:
    :mod:`i2imetric.evaluation.items`) and preprocess; the main process encodes, reusing
    cached source and instruction embeddings (:mod:`i2imetric.evaluation.engine`), and scores.
@@ -172,9 +173,9 @@ def evaluate(
         counts = own.count()
         skipped_lines = inputs.skipped_lines()  # known once the input has been read through
         header = make_header(*setup, skipped_lines=skipped_lines)
-        # Rows to replace (retried errors, stale ids) or a header to update must not be
+        # Rows to replace (retried errors), stale error rows to drop or a header to update must not be
         # appended beside the old ones: the run goes to a shard, merged into out at the end.
-        rewrite = counts.retried or counts.stale or (
+        rewrite = counts.retried or counts.stale_errors or (
             recorded is not None and header_skipped_lines(recorded) != skipped_lines)  # fmt: skip
         # Only JSON Lines can be appended to safely; CSV and Parquet are merged from a shard at the end.
         streams_to_out = state.num_processes == 1 and output_format(out) == "jsonl" and not rewrite
@@ -194,12 +195,11 @@ def evaluate(
                 progress=progress and state.is_main_process,
             )
         state.wait_for_everyone()
-        stale: list[str] = []
         if state.is_main_process and shard_files(out):
             ordered_ids = (item.id for item in inputs.items(warn_duplicates=False))
-            stale = merge_results(out, ordered_ids, [b.name for b in chosen], header)
+            merge_results(out, ordered_ids, [b.name for b in chosen], header)
         state.wait_for_everyone()
-        return _summarize(out, counts, skipped_lines, stale)
+        return _summarize(out, {item.id for item in inputs.items(warn_duplicates=False)}, counts, skipped_lines)
     finally:
         if lock is not None:
             lock.release()
@@ -347,7 +347,8 @@ class _Counts:
     pending: int  # this process's items still to score
     resumed: int  # items of the whole input with an ok row already in the result files
     retried: int  # items of the whole input whose row there is an error: scored again
-    stale: int  # rows there whose id is not in the input
+    stale: int  # ok rows there whose id is not in the input: kept, never counted
+    stale_errors: int  # error rows there whose id is not in the input: dropped (a fixed record's old reason)
 
 
 class _OwnPending:
@@ -377,7 +378,10 @@ class _OwnPending:
                 retried += not done.ok
             resumed += self._scored(item)
             pending += self._is_own(item) and not self._scored(item)
-        return _Counts(pending, resumed, retried, stale=len(self.completed) - matched)  # item ids are unique
+        ids = {item.id for item in self.inputs.items(warn_duplicates=False)}
+        stale = [done for item_id, done in self.completed.items() if item_id not in ids]
+        return _Counts(pending, resumed, retried, stale=sum(done.ok for done in stale),
+                       stale_errors=sum(not done.ok for done in stale))
 
     def _scored(self, item: WorkItem) -> bool:
         done = self.completed.get(item.id)
@@ -490,8 +494,10 @@ class EvalSummary:
         error_examples: ``(id, reason)`` of the first few error rows.
         skipped_lines: manifest lines that were not valid records, ``(file:line, reason)``.
         retried: items whose earlier row was an error, scored again by this run.
-        stale_rows, stale_examples: how many rows had an id that is no longer in the
-            input (dropped from ``out``, not counted), and the first few ids.
+        stale_rows, stale_examples: how many ok rows have an id that is no longer in the
+            input (kept in ``out``, so no score is lost, but not counted), and the first few
+            ids. An error row of such an id (a record fixed since, under a new content id)
+            is dropped: it holds no score.
     """
 
     out: str
@@ -540,8 +546,8 @@ class EvalSummary:
             unnamed = self.stale_rows - len(self.stale_examples)
             more = f" and {unnamed} more" if unnamed else ""
             lines.append(
-                f"  dropped {self.stale_rows} stale row(s) whose ids are no longer in the input "
-                f"(not counted): {examples}{more}"
+                f"  kept {self.stale_rows} scored row(s) whose ids are no longer in the input "
+                f"(not counted here): {examples}{more}"
             )
         return "\n".join(lines)
 
@@ -574,15 +580,18 @@ class EvalSummary:
 _MAX_ERROR_EXAMPLES = 5
 
 
-def _summarize(out: Path, counts: _Counts, skipped_lines: list[tuple[str, str]], stale: list[str]) -> EvalSummary:
+def _summarize(out: Path, input_ids: set, counts: _Counts, skipped_lines: list[tuple[str, str]]) -> EvalSummary:
     """The summary of ``out`` once the run is done: by then it holds one row per item of the
-    input and no other (a run that found others merged them away: ``stale``)."""
+    input, plus the ok rows of ids no longer in it (stale: named, never counted)."""
     by_system: dict[str, _Tally] = {}
     overall = _Tally()
     error_rows = 0
     examples: list[tuple[str, str]] = []
+    stale: list[str] = []
     for row in read_rows(out):
-        if row["status"] == "ok":
+        if row["id"] not in input_ids:
+            stale.append(row["id"])
+        elif row["status"] == "ok":
             by_system.setdefault(row.get("system") or "-", _Tally()).add(row)
             overall.add(row)
         else:
