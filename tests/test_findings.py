@@ -330,7 +330,7 @@ def test_run_stages_keeps_order_and_runs_every_stage_when_some_fail(tmp_path, ca
     assert "2 Q2 stages failed (bad, worse)" in err and "invalid literal for int()" in err
 
 
-def test_stages_start_costliest_first_and_cached_bases_cost_nothing():
+def test_stages_start_costliest_first_and_reused_bases_cost_nothing():
     from i2imetric_training.findings_q2 import ARMS, BASES, pretraining_cost, start_order, training_cost
 
     assert start_order(["a", "b", "c", "d"], {"c": 2.0, "d": 3.0}) == ["d", "c", "a", "b"]
@@ -393,6 +393,9 @@ def test_q2_trains_and_measures_every_arm(q2_run):
     report = json.loads((q2_run / "q2.json").read_text())
     arms = {arm["arm"]: arm for arm in report["arms"]}
     assert tuple(arms) == Q2_ARMS
+    stage = report["run"]["stage_minutes"]
+    assert set(stage) == {"pretraining", "training", "evaluation"} and all(v > 0 for v in stage.values())
+    assert report["run"]["jobs"] == 2 and "min of pretraining" in (q2_run / "q2.md").read_text()
     table = (q2_run / "q2.md").read_text()
     for name in Q2_ARMS:
         assert f"| `{name}` |" in table
@@ -438,6 +441,8 @@ def test_q2_resume_skips_every_finished_stage(q2_run, monkeypatch):
     assert main(["q2", "--out", str(q2_run), *Q2_TOY]) == 0
     after = json.loads((q2_run / "q2.json").read_text())
     assert after["arms"] == before["arms"] and after["bases"] == before["bases"]
+    # The cost is the stages' own, not this (instant) invocation's.
+    assert after["run"]["stage_minutes"] == before["run"]["stage_minutes"]
 
 
 @pytest.mark.slow
