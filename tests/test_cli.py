@@ -269,7 +269,7 @@ def test_check_device_refuses_what_is_not_a_device(no_cuda):
     from i2imetric.errors import I2IInputError
     from i2imetric.models.devices import check_device
 
-    assert check_device(None) is None and check_device("cpu") == "cpu"
+    assert check_device(None) is None and check_device("cpu") == "cpu" and check_device("meta") == "meta"
     with pytest.raises(I2IInputError) as refused:
         check_device("gpu", option="--device")
     assert str(refused.value) == "--device 'gpu' is not a torch device; this machine has: cpu"

@@ -23,7 +23,6 @@ from typing import Optional, Union
 
 import yaml
 
-from i2imetric.data.synthetic.grammar import NEAR_MISS_CHANGES
 from i2imetric.errors import ConfigError
 from i2imetric.models.config import build_dataclass
 
@@ -250,7 +249,7 @@ class PretrainConfig:
     # Which respects a sibling may differ in (grammar.NEAR_MISS_CHANGES: "opposite",
     # "region", "operation"); e.g. [region] makes every sibling the same edit elsewhere, so
     # captions must be read for where.
-    sibling_changes: list = field(default_factory=lambda: list(NEAR_MISS_CHANGES))
+    sibling_changes: list = field(default_factory=lambda: list(_near_miss_changes()))
     # the rest of each batch is ShapesWorld scenes
     image_size: int = 64
     save_dtype: str = "float16"  # halves the shipped file; the metric computes in float32
@@ -275,11 +274,11 @@ class PretrainConfig:
         if not _positive_int(self.grammar_group_size):
             raise ConfigError(f"grammar_group_size: expected a positive integer (edits per crop), "
                               f"got {self.grammar_group_size!r}")
-        changes = self.sibling_changes
+        changes, allowed = self.sibling_changes, _near_miss_changes()
         if (not isinstance(changes, list) or not changes or len(set(changes)) != len(changes)
-                or not set(changes) <= set(NEAR_MISS_CHANGES)):  # fmt: skip
+                or not set(changes) <= set(allowed)):  # fmt: skip
             raise ConfigError(f"sibling_changes: expected a non-empty list of distinct changes from "
-                              f"{list(NEAR_MISS_CHANGES)}, got {changes!r}")
+                              f"{list(allowed)}, got {changes!r}")
         for key in ("photo_share", "grammar_share", "described_share"):
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
@@ -344,6 +343,14 @@ class SslPretrainConfig(PretrainConfig):
         if not isinstance(self.color_jitter, (int, float)) or isinstance(self.color_jitter, bool) or not (
                 0.0 <= self.color_jitter < 1.0):
             raise ConfigError(f"color_jitter: expected a strength in [0, 1), got {self.color_jitter!r}")
+
+
+def _near_miss_changes() -> tuple:
+    # Imported when a pretraining config is built, not with this module: the command line
+    # reads this module to list its options, and the grammar imports torch.
+    from i2imetric.data.synthetic.grammar import NEAR_MISS_CHANGES
+
+    return NEAR_MISS_CHANGES
 
 
 def _positive_int(value) -> bool:

@@ -83,6 +83,8 @@ def metric_from_argument(name: str, device: str | None = None):
             f"--metric {name!r} is a model config, not a trained scorer; to score with an UNTRAINED metric "
             f"built from it, ask for one: --metric {UNTRAINED_PREFIX}{name}"
         )
+    if name.startswith("hf-hub:"):
+        device = check_device(device, option="--device")  # before the download, not after
     try:
         # Resolved here, torch-free, so a wrong name is refused before any model import.
         folder = checkpoint_folder(name)

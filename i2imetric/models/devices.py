@@ -17,7 +17,7 @@ def available_devices() -> list[str]:
             devices += [kind] + [f"{kind}:{index}" for index in range(backend.device_count())]
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
-        devices.append("mps")
+        devices += ["mps", "mps:0"]  # one Apple GPU, which torch also names by index
     return devices
 
 
@@ -50,7 +50,8 @@ def check_device(device, option: str = "device") -> str | None:
         parsed = torch.device(device)
     except (RuntimeError, TypeError, ValueError):
         raise I2IInputError(f"{option} {device!r} is not a torch device; {listed}") from None
-    if parsed.type == "cpu" or str(parsed) in choices:
+    # "meta" builds shapes without storage: every machine has it (a device for tests and sizing).
+    if parsed.type in ("cpu", "meta") or str(parsed) in choices:
         return str(parsed)
     if parsed.type == "cuda" and "cuda" not in choices:
         build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "without CUDA"

@@ -61,6 +61,9 @@ def create_metric(
         True
     """
     config = get_model_config(model_name, **overrides)
+    # A device this machine lacks, or a bad dtype name, fails before any weights are fetched.
+    device = check_device(device)
+    dtype = resolve_dtype(dtype)
     base_file, base_source, tag_config = None, WeightsSource("random"), {}
     if pretrained is True:
         pretrained = config.base.default_pretrained
@@ -75,8 +78,6 @@ def create_metric(
         if timm_pretrained:
             timm_file, timm_source = resolve_timm_weights(config.timm.model, timm_pretrained, cache_dir)
 
-    device = check_device(device)  # like a bad dtype, a device this machine lacks fails before anything is built
-    dtype = resolve_dtype(dtype)  # a bad name fails before anything is downloaded or built
     _warn_if_random(model_name, config, base_source, timm_source)
     open_clip_config = resolve_open_clip_config(config.base)
     if tag_config.get("quick_gelu"):
