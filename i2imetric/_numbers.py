@@ -1,7 +1,10 @@
-"""How a number found in a result row, a CSV cell or a JSON field becomes a float.
+"""How a number found in a result row, a CSV cell or a JSON field becomes a float, and how
+a count a user gives is checked.
 
 Result files are read back from JSON, CSV and Parquet, each with its own idea of a
-missing value (null, an empty cell, NaN). These two rules are the only ones used.
+missing value (null, an empty cell, NaN). These two rules are the only ones used. Counts
+(batch sizes, worker numbers, how many rows to show) are checked by :func:`check_int`,
+wherever they are given: an option, an argument or a setting.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import math
 import numbers
 from typing import Optional
 
-__all__ = ["real_or_nan", "none_if_missing"]
+__all__ = ["check_int", "real_or_nan", "none_if_missing"]
 
 
 def real_or_nan(value) -> float:
@@ -41,3 +44,26 @@ def none_if_missing(value) -> Optional[float]:
         return None
     number = float(value)
     return None if math.isnan(number) else number
+
+
+def check_int(name: str, value, minimum: int, maximum: Optional[int] = None) -> int:
+    """``value`` when it is an int (not a bool) in ``[minimum, maximum]``; else an error naming ``name``.
+
+    A negative count would silently mean "all but the last few" to a slice, or fail deep
+    inside with a traceback; a float or a bool would pass where an int is meant.
+
+    Example:
+        >>> check_int("--top", 3, 1)
+        3
+        >>> check_int("--top", -3, 1)
+        Traceback (most recent call last):
+        ...
+        i2imetric.errors.I2IInputError: --top -3: expected an integer at least 1
+    """
+    from .errors import I2IInputError
+
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (
+            maximum is not None and value > maximum):  # fmt: skip
+        allowed = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise I2IInputError(f"{name} {value!r}: expected an integer {allowed}")
+    return value

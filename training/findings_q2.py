@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from i2imetric._numbers import check_int
 from i2imetric.errors import I2IInputError
 
 from .config import IMAGE_KEYS
@@ -695,8 +696,7 @@ def run_q2(out, settings: Q2Settings, reuse: Optional[dict] = None, doc=None, co
         command: how the report says it was made.
         jobs: how many pretrainings or trainings run at once (:func:`run_stages`).
     """
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
-        raise I2IInputError(f"--jobs must be an int >= 1, got {jobs!r}")
+    check_int("--jobs", jobs, 1)
     started = time.time()
     out = Path(out)
     reuse = _check_reuse(reuse or {})

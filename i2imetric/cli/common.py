@@ -16,7 +16,6 @@ __all__ = [
     "UNTRAINED_PREFIX",
     "RANDOM_BASE",
     "add_metric_argument",
-    "check_count",
     "metric_from_argument",
     "require_files",
 ]
@@ -47,18 +46,6 @@ def require_files(**paths) -> None:
         if path is not None and not Path(path).is_file():
             flag = "--" + option.replace("_", "-")
             raise I2IInputError(f"{flag} {path}: no such file (working folder: {Path.cwd()})")
-
-
-def check_count(option: str, value: int, minimum: int, maximum: int | None = None) -> int:
-    """Refuse an integer option outside ``[minimum, maximum]``, naming the option and the range; returns ``value``.
-
-    argparse's ``type=int`` accepts any integer; a negative one would silently mean
-    "all but the last few" to a slice, or fail deep inside with a traceback.
-    """
-    if value < minimum or (maximum is not None and value > maximum):
-        allowed = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
-        raise I2IInputError(f"{option} {value}: expected an integer {allowed}")
-    return value
 
 
 def metric_from_argument(name: str, device: str | None = None):

@@ -68,13 +68,13 @@ def build_cases(shapes: int = 3, photo_edits: int = 3, seed: int = 0) -> list[De
 
 def check_case_counts(shapes: int, photo_edits: int, names: tuple = ("shapes", "photo_edits")) -> None:
     """Refuse case counts :func:`build_cases` cannot honour, naming the argument (``names``) and the range."""
+    from .._numbers import check_int
     from ..data.synthetic.canonical import CANONICAL_EDITS
-    from .common import check_count
 
-    check_count(names[0], shapes, 0)
+    check_int(names[0], shapes, 0)
     # The photo cases sample distinct canonical edits: asking for more used to end in
     # random.sample's bare ValueError.
-    check_count(names[1], photo_edits, 0, len(CANONICAL_EDITS))
+    check_int(names[1], photo_edits, 0, len(CANONICAL_EDITS))
     if shapes + photo_edits == 0:
         raise I2IInputError(f"{names[0]} 0 and {names[1]} 0: nothing to score; ask for at least one case")
 

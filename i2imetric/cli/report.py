@@ -29,10 +29,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .._numbers import check_int
     from ..viz.report import build_report
-    from .common import check_count, metric_from_argument
+    from .common import metric_from_argument
 
-    check_count("--top", args.top, 1)  # before loading --metric
+    check_int("--top", args.top, 1)  # before loading --metric
     metric = metric_from_argument(args.metric, args.device) if args.metric else None
     labels = labels_from_arguments(args) if args.labels else None
     path = build_report(

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._numbers import check_int
 from ..data.manifest import iter_manifest
 from ..data.rows import LoadReport
 from ..errors import I2IInputError, ResultsError
@@ -149,9 +150,9 @@ def evaluate(
             with other baselines or another manifest, or has ok rows whose id now names
             other inputs.
     """
-    _check_int(batch_size, "batch_size", minimum=1)
+    check_int("batch_size", batch_size, 1)
     num_workers = default_num_workers() if num_workers is None else num_workers
-    _check_int(num_workers, "num_workers", minimum=0)
+    check_int("num_workers", num_workers, 0)
     out = Path(out)
     check_output_format(out)
     chosen = resolve_baselines(baselines, has_timm=metric.timm is not None)
@@ -455,11 +456,6 @@ def _batched(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
 
 def _make_cache(max_bytes: int, max_entries: int) -> Optional[FeatureCache]:
     return FeatureCache(max_bytes, max_entries) if max_bytes > 0 and max_entries > 0 else None
-
-
-def _check_int(value, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise I2IInputError(f"{name} must be an int >= {minimum}, got {value!r}")
 
 
 # ---------------------------------------------------------------------- the summary

@@ -52,7 +52,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image, ImageOps
 
-from .._numbers import real_or_nan
+from .._numbers import check_int, real_or_nan
 from ..errors import I2IInputError, ResultsError
 from ..evaluation.results import header_skipped_lines, read_header
 from ..io.images import load_image
@@ -124,8 +124,7 @@ def build_report(
         I2IInputError: ``top`` not a positive int (checked even with ``right_answer``, which ignores it).
     """
     # A negative top sliced ranked[:-3], "all but the last 3"; zero drew empty sections.
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise I2IInputError(f"top: expected a positive int (how many best and worst rows to show), got {top!r}")
+    check_int("top", top, 1)
     from_file = isinstance(results, (str, os.PathLike))
     rows = read_results(results) if from_file else list(results)
     title = os.path.basename(os.fspath(results)) if from_file else "results"
