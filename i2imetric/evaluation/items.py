@@ -41,7 +41,7 @@ import torch
 
 from ..data.records import Pairwise, Rating, Record, Triplet, record_id
 from ..errors import I2IInputError
-from ..io.images import check_instruction, decode_reduced, image_to_tensor
+from ..io.images import check_instruction, decode_reduced, image_to_tensor, unreadable_file
 from ..models.batching import distinct
 from ..models.preprocess import Preprocess
 from .baselines import at_size, at_source_size, working_size
@@ -296,10 +296,7 @@ def _file_digest(path: str, role: str) -> str:
 
 def _unreadable_file(role: str, path: str, problem: OSError) -> I2IInputError:
     """The row error for an image file the system refuses to read, naming its role and path."""
-    if isinstance(problem, PermissionError):
-        return I2IInputError(f"{role}: {path}: cannot read: check its read permission")
-    reason = problem.strerror or str(problem) or type(problem).__name__
-    return I2IInputError(f"{role}: {path}: cannot read it ({reason}); check the file and the disk it is on")
+    return I2IInputError(f"{role}: {unreadable_file(path, problem)}")
 
 
 # ----------------------------------------------------------------------- collating

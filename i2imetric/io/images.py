@@ -26,6 +26,7 @@ from .text import check_instruction, check_instructions
 __all__ = [
     "MAX_IMAGE_PIXELS",
     "load_image",
+    "unreadable_file",
     "image_to_tensor",
     "decode_reduced",
     "as_image_list",
@@ -188,7 +189,7 @@ def _open_image_file(path: Path, draft: Optional[Callable[[Image.Image], None]] 
         ) from exc
     except PermissionError as exc:
         # An OSError too, but nothing is wrong with the image: re-exporting would not help.
-        raise I2IInputError(f"{path}: cannot read: check its read permission") from exc
+        raise unreadable_file(path, exc) from exc
     except (OSError, SyntaxError, ValueError) as exc:
         # PIL raises OSError("image file is truncated") and friends on damaged files.
         raise I2IInputError(f"{path}: the image is corrupt or truncated ({exc}); re-export it") from exc
@@ -330,3 +331,11 @@ def find_images(folder: str | os.PathLike, exclude: str | os.PathLike | None = N
         ):
             found.append(path)
     return found
+
+
+def unreadable_file(path, problem: OSError) -> I2IInputError:
+    """The error for a file the system refuses to read (permission, I/O), naming it and what to check."""
+    if isinstance(problem, PermissionError):
+        return I2IInputError(f"{path}: cannot read: check its read permission")
+    reason = problem.strerror or str(problem) or type(problem).__name__
+    return I2IInputError(f"{path}: cannot read it ({reason}); check the file and the disk it is on")
