@@ -200,7 +200,7 @@ def evaluate(
             ordered_ids = (item.id for item in inputs.items(warn_duplicates=False))
             merge_results(out, ordered_ids, [b.name for b in chosen], header)
         state.wait_for_everyone()
-        return _summarize(out, {item.id for item in inputs.items(warn_duplicates=False)}, counts, skipped_lines)
+        return _summarize(out, counts.ids, counts, skipped_lines)
     finally:
         if lock is not None:
             lock.release()
@@ -350,6 +350,7 @@ class _Counts:
     retried: int  # items of the whole input whose row there is an error: scored again
     stale: int  # ok rows there whose id is not in the input: kept, never counted
     stale_errors: int  # error rows there whose id is not in the input: dropped (a fixed record's old reason)
+    ids: set  # every item id of the input (read once, by the counting pass)
 
 
 class _OwnPending:
@@ -368,21 +369,21 @@ class _OwnPending:
 
     def count(self) -> _Counts:
         """One pass over the input: the progress bar's total, how much was done before, and a check of it."""
-        pending = resumed = retried = matched = 0
+        pending = resumed = retried = 0
+        ids = set()
         for item in self.inputs.items(warn_duplicates=True):
+            ids.add(item.id)
             done = self.completed.get(item.id)
             if done is not None:
-                matched += 1
                 # An error row is no score to keep: its item is scored again whatever inputs it named.
                 if done.ok:
                     _check_same_inputs(item, done.path, done.inputs)
                 retried += not done.ok
             resumed += self._scored(item)
             pending += self._is_own(item) and not self._scored(item)
-        ids = {item.id for item in self.inputs.items(warn_duplicates=False)}
         stale = [done for item_id, done in self.completed.items() if item_id not in ids]
         return _Counts(pending, resumed, retried, stale=sum(done.ok for done in stale),
-                       stale_errors=sum(not done.ok for done in stale))
+                       stale_errors=sum(not done.ok for done in stale), ids=ids)
 
     def _scored(self, item: WorkItem) -> bool:
         done = self.completed.get(item.id)
