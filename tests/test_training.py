@@ -4,6 +4,7 @@ import json
 import math
 import random
 import shutil
+import types
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 import i2imetric
-from i2imetric.errors import ConfigError
+from i2imetric.errors import ConfigError, I2IInputError
 from i2imetric_training.config import load_pretrain_config, load_train_config
 from i2imetric_training.data import GroupMixture, ShapesWorldGroups, validation_groups
 from i2imetric_training.losses import bradley_terry_loss, clip_contrastive_loss, hinge_loss, pairwise_targets
@@ -774,6 +775,47 @@ def test_grammar_checks_measure_map_subscores_and_instruction_reading():
     assert all(title in table for title, *_ in GOALS)
 
 
+def test_grammar_groups_draw_again_where_the_right_answer_would_not_show():
+    from PIL import Image
+
+    from i2imetric.data.synthetic import edits, grammar, photos
+    from i2imetric_training.data import GrammarEditGroups
+
+    # Brightening a white crop changes nothing; darkening it does: the first draw is skipped.
+    white = Image.new("RGB", (96, 96), (255, 255, 255))
+    white.paste((40, 90, 160), (0, 0, 30, 30))  # a distractor needs something to get wrong
+    maker = GrammarEditGroups([white], working_size=32)
+    invisible, visible = grammar.EditSpec("brighten", "right", "slightly"), grammar.EditSpec("darken", "right", "a_lot")
+    assert not edits.visibly_different(grammar.render(invisible, white)[0], white)
+    words = lambda text: types.SimpleNamespace(text=text)  # noqa: E731  (a grammar.Phrase's one field read here)
+    draws = iter([(white, invisible, words("brighten the right half slightly"), 0),
+                  (white, visible, words("darken the right half"), 0)])
+    maker.draw = lambda rng: next(draws)
+    assert maker.sample(random.Random(0)).instruction == "darken the right half"
+    # "Another operation" words always ask for an output that looks unlike the right one.
+    source = photos.training_photos(128)[0]
+    spec = grammar.EditSpec("brighten", "right", "a_lot")
+    target, _ = grammar.render(spec, source)
+    rng = random.Random(5)
+    for _ in range(20):
+        for kind, other in _grammar_source().contrast_specs(spec, source, target, rng, seed=0):
+            if kind == "words_other_operation":
+                assert edits.visibly_different(grammar.render(other, source, 0)[0], target), other
+
+
+def test_grammar_groups_on_blank_images_say_so():
+    from PIL import Image
+
+    from i2imetric.data.synthetic import grammar
+    from i2imetric_training.data import GrammarEditGroups
+
+    white = Image.new("RGB", (96, 96), (255, 255, 255))
+    blank = GrammarEditGroups([white], working_size=32)
+    blank.draw = lambda rng: (white, grammar.EditSpec("brighten", "whole", "slightly"), None, 0)
+    with pytest.raises(I2IInputError, match="changed nothing visible.*blank"):
+        blank.sample(random.Random(0))
+
+
 def test_instruction_contrast_scores_the_right_output_under_another_edits_words(tmp_path):
     from i2imetric.data.synthetic import grammar, photos
     from i2imetric_training.data import GrammarEditGroups
@@ -848,8 +890,7 @@ def test_the_shipped_recipes_training_stream_is_pinned():
     mixture = build_mixture(load_train_config("demo_scorer", ()))
     rows = [[g.family, g.instruction, g.edit, list(g.kinds), list(g.rejected_instructions or [])]
             for step in range(2) for g in mixture.batch(step, 8)]  # fmt: skip
-    assert rows[2][:3] == ["grammar", "turn the top left corner around by 180 degrees for me", "rotate180"]
-    assert rows[3][4][-3:] == ["could you please sharpen the image heavily?",
-                               "would you reduce the contrast of the bottom left corner by 50%?",
-                               "increase the contrast of the center by 50%"]  # fmt: skip
-    assert hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16] == "dcdb3db741d93697"
+    assert rows[2][:3] == ["grammar", "reduce the contrast of the bottom part of the image, please", "contrast_down"]
+    assert rows[5][4][-3:] == ["please enlarge the middle of the top-right quadrant", "Contrast up image by 50%!",
+                               "Please reduce the contrast of the center by 50%"]  # fmt: skip
+    assert hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:16] == "69bcf3d303f0fbab"

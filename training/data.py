@@ -364,15 +364,32 @@ class GrammarEditGroups(_PhotoSource):
         return source, spec, words, rng.randrange(2**31)
 
     def sample(self, rng: random.Random) -> PairGroup:
-        for _ in range(8):  # a spec with no visible distractor on this crop is drawn again
+        """A group on a random crop; a spec is drawn again where it does not show on the crop.
+
+        A right answer no viewer could tell from the source ("slightly" brightening a white
+        sky) is no edit to reward, and its map target would call invisible pixels "helped";
+        a spec with no visible distractor has nothing to rank. After 8 draws a group with
+        no distractor is kept; 8 invisible right answers in a row mean the images are blank.
+        """
+        group = None
+        for _ in range(8):
             source, spec, words, seed = self.draw(rng)
-            group = self.group(source, spec, words.text, seed=seed)
+            right = grammar.render(spec, source, seed)
+            if not edits.visibly_different(right[0], source):
+                continue
+            group = self.group(source, spec, words.text, seed=seed, right=right)
             if group.rejected:
                 return group
+        if group is None:
+            raise I2IInputError(
+                f"grammar edits ({self.split} split): 8 edits in a row changed nothing visible on these "
+                f"images; they look blank or flat (a single colour): use images with content to edit")
         return group
 
-    def group(self, source: Image.Image, spec, instruction: str, seed: int = 0) -> PairGroup:
-        target, footprint = grammar.render(spec, source, seed)
+    def group(self, source: Image.Image, spec, instruction: str, seed: int = 0,
+              right: Optional[tuple] = None) -> PairGroup:
+        """The group of ``spec`` on ``source``; ``right`` is ``grammar.render(spec, source, seed)`` if already made."""
+        target, footprint = right if right is not None else grammar.render(spec, source, seed)
         wrong = grammar.make_distractors(spec, source, seed)
         if self.distractors_per_group is not None and len(wrong) > self.distractors_per_group:
             wrong = random.Random(seed).sample(wrong, self.distractors_per_group)
@@ -421,8 +438,8 @@ class GrammarEditGroups(_PhotoSource):
 
         In the order drawn:
 
-        * ``words_other_operation``: another operation (the easy case; not checked for
-          visibility: another operation almost always renders otherwise);
+        * ``words_other_operation``: another operation (the easy case, but checked too:
+          sharpening a flat crop renders like blurring it);
         * ``words_opposite``: the opposite direction ("darker" for "brighter");
         * ``words_other_region``: the same operation in another region, so "the right half"
           must be read, not guessed from what changed.
@@ -435,7 +452,8 @@ class GrammarEditGroups(_PhotoSource):
         found = []
         for _ in range(16):  # a spec of the split, so its words come from the split's phrasings
             other = grammar.sample_spec(rng, self.split)
-            if other.op not in (spec.op, spec.operation.opposite):
+            if other.op not in (spec.op, spec.operation.opposite) and edits.visibly_different(
+                    grammar.render(other, source, seed)[0], target):
                 found.append(("words_other_operation", other))
                 break
         for kind, change in (("words_opposite", "opposite"), ("words_other_region", "region")):
@@ -666,7 +684,9 @@ class GroupMixture:
 
     def batch(self, step: int, size: int) -> list[PairGroup]:
         """The groups of training step ``step``: the same on every run and after a resume."""
-        rng = random.Random(self.seed * 1_000_003 + step)
+        # Seeded apart from the pretraining's per-step draws (training.pretrain), so a scorer
+        # trained with the seed of its base does not see its base's crops in the same order.
+        rng = random.Random(f"mixture/{self.seed}/{step}")
         chosen = rng.choices(range(len(self.sources)), weights=self.weights, k=size)
         return [self.sources[i].sample(rng) for i in chosen]
 
