@@ -798,9 +798,37 @@ def test_grammar_groups_draw_again_where_the_right_answer_would_not_show():
     target, _ = grammar.render(spec, source)
     rng = random.Random(5)
     for _ in range(20):
-        for kind, other in _grammar_source().contrast_specs(spec, source, target, rng, seed=0):
+        for kind, other, _ in _grammar_source().contrast_specs(spec, source, target, rng, seed=0):
             if kind == "words_other_operation":
                 assert edits.visibly_different(grammar.render(other, source, 0)[0], target), other
+
+
+def test_contrast_map_masks_read_the_right_output_against_what_the_other_words_ask(tmp_path):
+    from i2imetric.data.synthetic import grammar, photos
+    from i2imetric_training.data import GrammarEditGroups
+
+    source = photos.training_photos(128)[0]
+    spec = grammar.EditSpec("brighten", "right", "a_lot")
+    plain = GrammarEditGroups([source], working_size=32, instruction_contrast=True)
+    with_maps = GrammarEditGroups([source], working_size=32, instruction_contrast=True, contrast_map_masks=True)
+    without, group = (maker.group(source, spec, "brighten the right half a lot", seed=0) for maker in (plain, with_maps))
+    assert without.kinds == group.kinds and "words_opposite" in group.kinds and "words_other_region" in group.kinds
+    helped = group.map_masks[0][0]
+    assert group.rejected_instructions[-1] == "I think it should be far brighter"  # the other region drawn: whole
+    for k, kind in enumerate(group.kinds):
+        if not kind.startswith("words_"):
+            continue
+        assert without.map_masks[1 + k] is None
+        kept, hurt = group.map_masks[1 + k]
+        assert not (kept & hurt).any() and not (kept & ~helped).any()
+        if kind == "words_opposite":  # darkening was asked: every brightened pixel is wrong
+            assert not kept.any() and hurt[helped].all()
+        if kind == "words_other_region":  # "brighten the whole image": the right half done, the left left undone
+            assert kept[helped].all() and hurt[:, : hurt.shape[1] // 2].mean() > 0.9 and not (hurt & helped).any()
+    with pytest.raises(I2IInputError, match="needs instruction_contrast"):
+        GrammarEditGroups([source], contrast_map_masks=True)
+    with pytest.raises(ConfigError, match="instruction_contrast: true"):
+        _config(tmp_path, "data.sources=[{kind: grammar, contrast_map_masks: true}]")
 
 
 def test_grammar_groups_on_blank_images_say_so():
@@ -836,14 +864,14 @@ def test_instruction_contrast_scores_the_right_output_under_another_edits_words(
     source = photos.training_photos(128)[0]
     spec = grammar.EditSpec("brighten", "right", "a_lot")  # darken x right is a training pair too
     target, _ = grammar.render(spec, source)
-    found = dict(maker.contrast_specs(spec, source, target, random.Random(0), seed=0))
+    found = {kind: other for kind, other, _ in maker.contrast_specs(spec, source, target, random.Random(0), seed=0)}
     assert set(found) == {"words_other_operation", "words_other_region", "words_opposite"}
     assert found["words_opposite"].op == "darken" and found["words_other_region"].op == "brighten"
     assert found["words_other_region"].region.name != "right"
     rng = random.Random(1)
     for _ in range(40):
         spec = grammar.sample_spec(rng, "train")
-        for _, other in maker.contrast_specs(spec, source, grammar.render(spec, source)[0], rng, seed=0):
+        for _, other, _ in maker.contrast_specs(spec, source, grammar.render(spec, source)[0], rng, seed=0):
             assert grammar.in_split(other, "train"), other
     images, instructions, triplets, pairs = collate_groups([group])
     assert len(instructions) == 1 + len(contrast) and triplets[1 + k, 1] == instructions.index(group.instruction_of(k))
@@ -856,6 +884,9 @@ def test_instruction_contrast_scores_the_right_output_under_another_edits_words(
 
     assert all("words_other_operation" in g.kinds for g in build_mixture(config).batch(0, 2))
     assert train(config).steps == 1
+    mapped = _config(tmp_path / "mapped", "data.sources=[{kind: grammar, instruction_contrast: true, contrast_map_masks: true}]")
+    (source,) = build_mixture(mapped).sources
+    assert source.contrast_map_masks and not build_mixture(config).sources[0].contrast_map_masks
     with pytest.raises(ConfigError, match="instruction_contrast is for grammar"):
         _config(tmp_path / "bad", "data.sources=[{kind: shapesworld, instruction_contrast: true}]")
 

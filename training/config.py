@@ -123,6 +123,9 @@ class DataSource:
     path: Optional[str] = None  # manifest / ratings: the JSONL file
     # grammar only: also the right output under another edit's instruction, as a wrong answer
     instruction_contrast: bool = False
+    # grammar with instruction_contrast: those wrong answers get a map target too, read against
+    # what their words ask for (training.data.GrammarEditGroups), so the map must read the words
+    contrast_map_masks: bool = False
     # shapesworld only: supervise the per-patch map from ShapesWorld's exact pixel differences
     # (training.data.shapes_map_masks); grammar groups always carry theirs
     map_masks: bool = False
@@ -133,6 +136,9 @@ class DataSource:
             raise ConfigError(f"data.sources: unknown kind {self.kind!r}; valid: {', '.join(kinds)}")
         if self.instruction_contrast and self.kind != "grammar":
             raise ConfigError(f"data.sources: instruction_contrast is for grammar sources, not {self.kind!r}")
+        if self.contrast_map_masks and not self.instruction_contrast:
+            raise ConfigError("data.sources: contrast_map_masks gives the instruction-contrast wrong answers a map "
+                              "target; set instruction_contrast: true on that grammar source too")
         if self.map_masks and self.kind != "shapesworld":
             raise ConfigError(f"data.sources: map_masks is for shapesworld sources (grammar groups always carry "
                               f"their masks), not {self.kind!r}")  # fmt: skip

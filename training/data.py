@@ -338,22 +338,31 @@ class GrammarEditGroups(_PhotoSource):
         crop: take a random crop of the image (else the whole image).
         instruction_contrast: add up to three more wrong answers (:meth:`contrast_specs`): the
             right output scored under words that ask for something else, failing
-            "instruction", with no map target. Without them every candidate of a group shares
-            one instruction, and a scorer can rank them well without reading the words.
+            "instruction". Without them every candidate of a group shares one instruction,
+            and a scorer can rank them well without reading the words.
+        contrast_map_masks: give those wrong answers a map target too, read against what
+            their words ask for: hurt where the right output differs from the render of the
+            other request, helped where it changed pixels as that request would. The same
+            pixels then need one sign under the right words and the other under wrong ones,
+            so the map has to read the instruction, not only see where the output changed.
+            Without it they have none.
     """
 
     family = "grammar"
 
     def __init__(self, images: list, working_size: int = 96, split: str = "train",
                  distractors_per_group: Optional[int] = None, crop: bool = True,
-                 instruction_contrast: bool = False):
+                 instruction_contrast: bool = False, contrast_map_masks: bool = False):
         if not images:
             raise I2IInputError("GrammarEditGroups needs at least one image")
         if split not in grammar.SPLITS:
             raise I2IInputError(f"unknown grammar split {split!r}; valid splits: {', '.join(grammar.SPLITS)}")
         self.images, self.working_size, self.split = images, working_size, split
         self.distractors_per_group, self.crop = distractors_per_group, crop
-        self.instruction_contrast = instruction_contrast
+        self.instruction_contrast, self.contrast_map_masks = instruction_contrast, contrast_map_masks
+        if contrast_map_masks and not instruction_contrast:
+            raise I2IInputError("contrast_map_masks gives the instruction-contrast wrong answers a map target; "
+                                "it needs instruction_contrast=True")
 
     def draw(self, rng: random.Random):
         """What :meth:`sample` builds its group from: ``(source crop, spec, Phrase, seed)``."""
@@ -421,20 +430,31 @@ class GrammarEditGroups(_PhotoSource):
         """Append the right output once per contrast instruction of :meth:`contrast_specs`."""
         rng = random.Random(f"instruction-contrast/{seed}")
         rejected_instructions = [None] * len(group.rejected)
-        for kind, other in self.contrast_specs(spec, source, target, rng, seed):
+        helped = group.map_masks[0][0]
+        for kind, other, asked in self.contrast_specs(spec, source, target, rng, seed):
             rejected_instructions.append(grammar.phrase(other, rng, grammar.SPLITS[self.split]))
             group.rejected.append(group.preferred)
             group.kinds.append(kind)
             group.labels.append(1.0)
             group.failed_aspects.append("instruction")
-            # No map target: the map says where this output helped or hurt the edit it is
-            # scored for, so under other words the same pixels would need the other sign,
-            # which only a map that already reads the words could give.
-            group.map_masks.append(None)
+            group.map_masks.append(self._contrast_map_mask(target, asked, helped) if self.contrast_map_masks else None)
         group.rejected_instructions = rejected_instructions
 
+    @staticmethod
+    def _contrast_map_mask(target: Image.Image, asked: Image.Image, helped: np.ndarray) -> tuple:
+        """``(helped, hurt)`` of the right output read against ``asked``, the render of other words.
+
+        The convention of the distractors' masks, with the roles turned: there the candidate
+        is measured against the right answer, here the right output against what the other
+        request would have made.
+        """
+        if asked.size != target.size:
+            return np.zeros_like(helped), np.ones_like(helped)
+        hurt = (np.asarray(asked) != np.asarray(target)).any(axis=2)
+        return helped & ~hurt, hurt
+
     def contrast_specs(self, spec, source: Image.Image, target: Image.Image, rng: random.Random, seed: int) -> list:
-        """``(kind, spec)`` for up to three requests that the right output does *not* carry out.
+        """``(kind, spec, render)`` for up to three requests that the right output does *not* carry out.
 
         In the order drawn:
 
@@ -452,14 +472,16 @@ class GrammarEditGroups(_PhotoSource):
         found = []
         for _ in range(16):  # a spec of the split, so its words come from the split's phrasings
             other = grammar.sample_spec(rng, self.split)
-            if other.op not in (spec.op, spec.operation.opposite) and edits.visibly_different(
-                    grammar.render(other, source, seed)[0], target):
-                found.append(("words_other_operation", other))
+            if other.op in (spec.op, spec.operation.opposite):
+                continue
+            asked, _ = grammar.render(other, source, seed)
+            if edits.visibly_different(asked, target):
+                found.append(("words_other_operation", other, asked))
                 break
         for kind, change in (("words_opposite", "opposite"), ("words_other_region", "region")):
             near_miss = grammar.visible_near_miss(spec, change, source, seed, self.split, rng, differ_from=[target])
             if near_miss is not None:
-                found.append((kind, near_miss[0]))
+                found.append((kind, *near_miss))
         return found
 
 

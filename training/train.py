@@ -343,7 +343,8 @@ def _build_source(spec, config: TrainConfig):
         return ShapesWorldGroups(data.image_size, split="train", map_masks=spec.map_masks)
     if spec.kind in PHOTO_KINDS:
         groups = CanonicalEditGroups if spec.kind == "canonical_edits" else GrammarEditGroups
-        options = {"instruction_contrast": True} if spec.instruction_contrast else {}
+        options = ({"instruction_contrast": True, "contrast_map_masks": spec.contrast_map_masks}
+                   if spec.instruction_contrast else {})
         if spec.images:
             # Only the training side of the folder: its held-out share is validated on instead.
             return groups.from_folder(spec.images, working_size=data.working_size,
