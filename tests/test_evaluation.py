@@ -479,6 +479,20 @@ def test_resume_merges_rows_left_in_shard_files_by_an_interrupted_sharded_run(me
     assert not (tmp_path / "results.jsonl.rank1.jsonl").exists()
 
 
+def test_of_two_shards_failing_on_one_item_the_newer_attempt_counts(tmp_path):
+    import os
+
+    from i2imetric.evaluation.results import kept_rows, shard_files
+
+    out = tmp_path / "results.jsonl"
+    older, newer = tmp_path / "results.jsonl.rank3.jsonl", tmp_path / "results.jsonl.rank0.jsonl"
+    for path, error in ((older, "CUDA out of memory"), (newer, "cannot decode out.png")):
+        path.write_text(json.dumps({"id": "a", "status": "error", "error": error}) + "\n")
+    os.utime(older, ns=(1_000_000_000, 1_000_000_000))  # a 4-process run, before a 1-process rerun
+    assert shard_files(out) == [older, newer]
+    assert kept_rows([out, *shard_files(out)])["a"]["error"] == "cannot decode out.png"
+
+
 def test_csv_output_is_written_whole_and_resumes(metric, manifest, tmp_path):
     out = tmp_path / "results.csv"
     first = evaluate(metric, manifest, out=out, num_workers=0, baselines="clip_t,psnr")

@@ -118,11 +118,17 @@ def shard_path(out: Path, rank: int) -> Path:
 
 
 def shard_files(out: Path) -> list[Path]:
-    """The shard files of ``out`` present on disk, from this run or an interrupted one."""
+    """The shard files of ``out`` present on disk, from this run or interrupted ones, oldest write first.
+
+    In write order, not name order, so that where an id's row is in two shards (two runs
+    with different process counts both failed on it) the newer attempt is read last and
+    counts (:func:`kept_rows`).
+    """
     pattern = re.compile(re.escape(out.name) + r"\.rank\d+\.jsonl")
     if not out.parent.is_dir():
         return []
-    return sorted(p for p in out.parent.iterdir() if pattern.fullmatch(p.name))
+    shards = (p for p in out.parent.iterdir() if pattern.fullmatch(p.name))
+    return sorted(shards, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
 
 # ---------------------------------------------------------------------------- header
@@ -334,7 +340,7 @@ def kept_rows(paths: Iterable[Path], keep: Callable[[Path, dict], Any] = lambda 
     bottom. A later row of an id replaces an earlier one, which is how a retried error
     row gives way to its new row, except that an error row never replaces an ``ok`` one:
     ok rows are never scored again, so an error row after one is an older attempt left in
-    another shard file (shards of runs with other process counts are read in name order).
+    another shard file.
     """
     kept: dict[str, Any] = {}
     scored: set[str] = set()
