@@ -465,9 +465,9 @@ class GrammarEditGroups(_PhotoSource):
           must be read, not guessed from what changed.
 
         Each stays inside this source's split (:func:`grammar.in_split`), so held-out pairs
-        never reach training through the words, and the two near misses are kept only where
-        rendering them gives a visibly different image (brightening a white sky in either
-        half looks the same).
+        never reach training through the words, and each is kept only where rendering it
+        gives an image visibly different from the right output (brightening a white sky in
+        either half looks the same).
         """
         found = []
         for _ in range(16):  # a spec of the split, so its words come from the split's phrasings

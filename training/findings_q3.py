@@ -107,7 +107,8 @@ class Example:
 
 def heldout_examples(settings: Q3Settings) -> list[Example]:
     """``n_items`` items per held-out split, the same on every call (seeded by split)."""
-    from i2imetric.data.synthetic import photos
+    from i2imetric.data.synthetic import grammar, photos
+    from i2imetric.data.synthetic.pixels import visibly_different
 
     from .data import GrammarEditGroups
 
@@ -121,7 +122,10 @@ def heldout_examples(settings: Q3Settings) -> list[Example]:
             if found == settings.n_items:
                 break
             source, spec, words, seed = maker.draw(rng)
-            group = maker.group(source, spec, words.text, seed=seed)
+            right = grammar.render(spec, source, seed)
+            if not visibly_different(right[0], source):
+                continue  # as GrammarEditGroups.sample: an edit that does not show is no right answer
+            group = maker.group(source, spec, words.text, seed=seed, right=right)
             if group.rejected:  # a spec with no visible distractor on this crop says nothing here
                 examples.append(Example(split, spec, group))
                 found += 1

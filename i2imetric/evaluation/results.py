@@ -121,8 +121,10 @@ def shard_files(out: Path) -> list[Path]:
     """The shard files of ``out`` present on disk, from this run or interrupted ones, oldest write first.
 
     In write order, not name order, so that where an id's row is in two shards (two runs
-    with different process counts both failed on it) the newer attempt is read last and
-    counts (:func:`kept_rows`).
+    with different process counts both failed on it) the file written last is read last
+    and its row counts (:func:`kept_rows`). That is the newer attempt unless an older shard
+    was appended to again after it; only which error message is shown can differ, since an
+    ok row is never replaced.
     """
     pattern = re.compile(re.escape(out.name) + r"\.rank\d+\.jsonl")
     if not out.parent.is_dir():
