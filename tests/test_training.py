@@ -839,7 +839,8 @@ def test_grammar_groups_on_blank_images_say_so():
 
     white = Image.new("RGB", (96, 96), (255, 255, 255))
     blank = GrammarEditGroups([white], working_size=32)
-    blank.draw = lambda rng: (white, grammar.EditSpec("brighten", "whole", "slightly"), None, 0)
+    words = types.SimpleNamespace(text="brighten it slightly")  # draw's Phrase: only its text is read
+    blank.draw = lambda rng: (white, grammar.EditSpec("brighten", "whole", "slightly"), words, 0)
     with pytest.raises(I2IInputError, match="changed nothing visible.*blank"):
         blank.sample(random.Random(0))
 

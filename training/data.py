@@ -35,6 +35,7 @@ import torch
 from PIL import Image
 
 from i2imetric.data.synthetic import edits, grammar, photos, shapesworld
+from i2imetric.data.synthetic.pixels import differing_pixels
 from i2imetric.errors import I2IInputError
 from i2imetric.io.images import find_images, image_to_tensor, load_image
 
@@ -383,17 +384,21 @@ class GrammarEditGroups(_PhotoSource):
         group = None
         for _ in range(8):
             source, spec, words, seed = self.draw(rng)
-            right = grammar.render(spec, source, seed)
-            if not edits.visibly_different(right[0], source):
-                continue
-            group = self.group(source, spec, words.text, seed=seed, right=right)
-            if group.rejected:
+            group = self.visible_group(source, spec, words.text, seed) or group
+            if group is not None and group.rejected:
                 return group
         if group is None:
             raise I2IInputError(
                 f"grammar edits ({self.split} split): 8 edits in a row changed nothing visible on these "
                 f"images; they look blank or flat (a single colour): use images with content to edit")
         return group
+
+    def visible_group(self, source: Image.Image, spec, instruction: str, seed: int = 0) -> Optional[PairGroup]:
+        """:meth:`group`, or None where the right answer does not visibly differ from ``source``."""
+        right = grammar.render(spec, source, seed)
+        if not edits.visibly_different(right[0], source):
+            return None
+        return self.group(source, spec, instruction, seed, right=right)
 
     def group(self, source: Image.Image, spec, instruction: str, seed: int = 0,
               right: Optional[tuple] = None) -> PairGroup:
@@ -405,9 +410,8 @@ class GrammarEditGroups(_PhotoSource):
         helped = changed_pixels(source, target, footprint)
         map_masks = [(helped, np.zeros_like(helped))]
         for distractor in wrong:
-            hurt = distractor.mask  # where it differs from the right answer, in the right answer's frame
-            kept = helped & ~hurt if distractor.image.size == target.size else np.zeros_like(hurt)
-            map_masks.append((kept, hurt))
+            # distractor.mask: where it differs from the right answer, in the right answer's frame
+            map_masks.append(_still_helped(helped, distractor.mask, distractor.image, target))
         group = PairGroup(
             source=_tensor(source, self.working_size),
             instruction=instruction,
@@ -437,21 +441,11 @@ class GrammarEditGroups(_PhotoSource):
             group.kinds.append(kind)
             group.labels.append(1.0)
             group.failed_aspects.append("instruction")
-            group.map_masks.append(self._contrast_map_mask(target, asked, helped) if self.contrast_map_masks else None)
+            # The distractors' convention with the roles turned: there a candidate is read
+            # against the right answer, here the right output against what the other words ask.
+            mask = _still_helped(helped, differing_pixels(asked, target), asked, target) if self.contrast_map_masks else None
+            group.map_masks.append(mask)
         group.rejected_instructions = rejected_instructions
-
-    @staticmethod
-    def _contrast_map_mask(target: Image.Image, asked: Image.Image, helped: np.ndarray) -> tuple:
-        """``(helped, hurt)`` of the right output read against ``asked``, the render of other words.
-
-        The convention of the distractors' masks, with the roles turned: there the candidate
-        is measured against the right answer, here the right output against what the other
-        request would have made.
-        """
-        if asked.size != target.size:
-            return np.zeros_like(helped), np.ones_like(helped)
-        hurt = (np.asarray(asked) != np.asarray(target)).any(axis=2)
-        return helped & ~hurt, hurt
 
     def contrast_specs(self, spec, source: Image.Image, target: Image.Image, rng: random.Random, seed: int) -> list:
         """``(kind, spec, render)`` for up to three requests that the right output does *not* carry out.
@@ -483,6 +477,15 @@ class GrammarEditGroups(_PhotoSource):
             if near_miss is not None:
                 found.append((kind, *near_miss))
         return found
+
+
+def _still_helped(helped: np.ndarray, hurt: np.ndarray, image: Image.Image, target: Image.Image) -> tuple:
+    """``(helped, hurt)`` map masks of a wrong answer: the right answer's helped pixels it did not get wrong.
+
+    Nothing is helped where ``image`` and the right answer ``target`` have different frames.
+    """
+    kept = helped & ~hurt if image.size == target.size else np.zeros_like(hurt)
+    return kept, hurt
 
 
 def changed_pixels(source: Image.Image, output: Image.Image, footprint: np.ndarray) -> np.ndarray:

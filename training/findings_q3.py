@@ -107,8 +107,7 @@ class Example:
 
 def heldout_examples(settings: Q3Settings) -> list[Example]:
     """``n_items`` items per held-out split, the same on every call (seeded by split)."""
-    from i2imetric.data.synthetic import grammar, photos
-    from i2imetric.data.synthetic.pixels import visibly_different
+    from i2imetric.data.synthetic import photos
 
     from .data import GrammarEditGroups
 
@@ -122,11 +121,8 @@ def heldout_examples(settings: Q3Settings) -> list[Example]:
             if found == settings.n_items:
                 break
             source, spec, words, seed = maker.draw(rng)
-            right = grammar.render(spec, source, seed)
-            if not visibly_different(right[0], source):
-                continue  # as GrammarEditGroups.sample: an edit that does not show is no right answer
-            group = maker.group(source, spec, words.text, seed=seed, right=right)
-            if group.rejected:  # a spec with no visible distractor on this crop says nothing here
+            group = maker.visible_group(source, spec, words.text, seed)  # as sample: an edit must show
+            if group is not None and group.rejected:  # a spec with no visible distractor says nothing here
                 examples.append(Example(split, spec, group))
                 found += 1
     return examples

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
-__all__ = ["shrink_to", "visibly_different"]
+__all__ = ["differing_pixels", "shrink_to", "visibly_different"]
 
 Box = tuple[int, int, int, int]  # left, upper, right, lower: PIL's crop convention
 Size = tuple[int, int]  # width, height
@@ -125,6 +125,16 @@ def jpeg(image: Image.Image, quality: int) -> Image.Image:
     image.save(buffer, format="JPEG", quality=quality)
     buffer.seek(0)
     return Image.open(buffer).convert("RGB")
+
+
+def differing_pixels(image: Image.Image, reference: Image.Image) -> np.ndarray:
+    """Where ``image`` is wrong against ``reference``: an H x W bool mask in the reference's frame.
+
+    Every pixel differs when the frames differ (a quarter turn of the whole image).
+    """
+    if image.size != reference.size:
+        return np.ones((reference.height, reference.width), dtype=bool)
+    return (np.asarray(image) != np.asarray(reference)).any(axis=2)
 
 
 def visibly_different(a: Image.Image, b: Image.Image) -> bool:

@@ -17,7 +17,7 @@ from PIL import Image, ImageFilter
 
 from ....errors import I2IInputError
 from ....io.images import ImageLike, load_image
-from ..pixels import Box, gaussian_noise, jpeg, short_side, square_box, visibly_different
+from ..pixels import Box, differing_pixels, gaussian_noise, jpeg, short_side, square_box, visibly_different
 from .near_misses import visible_near_miss
 from .regions import bounding_box
 from .render import render
@@ -89,13 +89,7 @@ def _build(kind: str, spec: EditSpec, source: Image.Image, right: Right, seed: i
     image, wrong_spec, damage = made
     if not visibly_different(image, right[0]):
         return None
-    return Distractor(kind, DISTRACTOR_KINDS[kind], image, _difference(image, right[0]), wrong_spec, damage)
-
-
-def _difference(image: Image.Image, right: Image.Image) -> np.ndarray:
-    if image.size != right.size:
-        return np.ones((right.height, right.width), dtype=bool)
-    return (np.asarray(image) != np.asarray(right)).any(axis=2)
+    return Distractor(kind, DISTRACTOR_KINDS[kind], image, differing_pixels(image, right[0]), wrong_spec, damage)
 
 
 Made = tuple[Image.Image, EditSpec | None, np.ndarray | None] | None
